@@ -1,0 +1,325 @@
+"""Data access: insert found studies and images, pick studies to move, mark them retrieved.
+
+The batch functions (:func:`insert_records`, :func:`add_images`,
+:func:`add_found_studies`) take a session, never commit, and write with one
+multi-row ``INSERT ... ON CONFLICT DO NOTHING`` per table. The seed's
+single-item functions (:func:`add_image`, :func:`add_found_study`,
+:func:`update_retrieved_study`) keep its promise to commit, around the same
+pure parts. No function uses ``rollback()`` to handle a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any
+
+from pydicom.dataset import Dataset
+from sqlalchemy import Select, Table, select, update
+from sqlalchemy.orm import Session
+
+from pacsflow.dcm2model import ImageRecord, dcm2records, study_finding_row
+from pacsflow.dicom_file import read_header
+from pacsflow.errors import PermanentError
+from pacsflow.models import Image, Patient, Series, Study, StudyFind, utc_now
+from pacsflow.upsert import IN_CHUNK, insert_ignore, key_to_id, unique_by
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = [
+    "AddImagesResult",
+    "FoundStudiesResult",
+    "InsertCounts",
+    "add_found_studies",
+    "add_found_study",
+    "add_image",
+    "add_images",
+    "get_studies_to_move",
+    "get_study_uids_to_move",
+    "insert_records",
+    "link_found_studies",
+    "mark_study_retrieved",
+    "update_retrieved_study",
+]
+
+_FIND: Table = StudyFind.__table__  # type: ignore[assignment]
+_PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
+_STUDIES: Table = Study.__table__  # type: ignore[assignment]
+_SERIES: Table = Series.__table__  # type: ignore[assignment]
+_IMAGES: Table = Image.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class InsertCounts:
+    """How many rows one batch added to each table (existing rows are not counted)."""
+
+    patients: int = 0
+    studies: int = 0
+    series: int = 0
+    images: int = 0
+    #: SOPInstanceUID -> images.id of the images this batch inserted.
+    image_ids: dict[str, int] = field(default_factory=dict)
+
+    def __iadd__(self, other: InsertCounts) -> InsertCounts:
+        self.patients += other.patients
+        self.studies += other.studies
+        self.series += other.series
+        self.images += other.images
+        self.image_ids.update(other.image_ids)
+        return self
+
+
+@dataclass
+class AddImagesResult:
+    """What :func:`add_images` stored, and the inputs it could not convert, with why."""
+
+    counts: InsertCounts
+    #: (file path or None, reason) for each dataset that was not stored.
+    failures: list[tuple[str | None, str]] = field(default_factory=list)
+
+
+@dataclass
+class FoundStudiesResult:
+    """What :func:`add_found_studies` stored and how many answers it had to skip."""
+
+    inserted: int = 0
+    #: Reasons for the C-FIND answers that could not be stored (no valid StudyInstanceUID).
+    invalid: list[str] = field(default_factory=list)
+
+
+# --- Images ------------------------------------------------------------------
+
+
+def insert_records(session: Session, records: Sequence[ImageRecord]) -> InsertCounts:
+    """Insert a batch of converted instances with their patients, studies and series.
+
+    Existing rows (same natural key) are kept as they are and reused as
+    parents; images already present are skipped. A study found earlier by
+    C-FIND gets its ``study_find_id``. Does not commit.
+    """
+    counts = InsertCounts()
+    if not records:
+        return counts
+
+    patients = unique_by((r.patient for r in records), "patient_id")
+    counts.patients = len(insert_ignore(session, _PATIENTS, patients, "patient_id"))
+    patient_ids = key_to_id(session, _PATIENTS, "patient_id", (p["patient_id"] for p in patients))
+
+    study_uids = {r.study["study_uid"] for r in records}
+    find_ids = key_to_id(session, _FIND, "study_uid", study_uids)
+    studies = unique_by(
+        (
+            {
+                **r.study,
+                "patient_id": patient_ids[r.patient["patient_id"]],
+                "study_find_id": find_ids.get(r.study["study_uid"]),
+            }
+            for r in records
+        ),
+        "study_uid",
+    )
+    counts.studies = len(insert_ignore(session, _STUDIES, studies, "study_uid"))
+    if find_ids:
+        link_found_studies(session, find_ids)
+    study_ids = key_to_id(session, _STUDIES, "study_uid", study_uids)
+
+    series = unique_by(
+        ({**r.series, "study_id": study_ids[r.study["study_uid"]]} for r in records),
+        "series_uid",
+    )
+    counts.series = len(insert_ignore(session, _SERIES, series, "series_uid"))
+    series_ids = key_to_id(session, _SERIES, "series_uid", (s["series_uid"] for s in series))
+
+    images = unique_by(
+        ({**r.image, "series_id": series_ids[r.series["series_uid"]]} for r in records),
+        "image_uid",
+    )
+    inserted = insert_ignore(session, _IMAGES, images, "image_uid")
+    counts.images = len(inserted)
+    if inserted:
+        counts.image_ids = key_to_id(session, _IMAGES, "image_uid", inserted)
+    return counts
+
+
+def add_images(
+    session: Session,
+    items: Iterable[Dataset | tuple[Dataset, str | PathLike[str] | None]],
+    *,
+    institution: str | None = None,
+) -> AddImagesResult:
+    """Convert and insert a batch of datasets (optionally with their file paths).
+
+    Datasets that cannot be converted (a missing or invalid required UID) are
+    reported in ``failures`` and the rest are stored. Does not commit.
+    """
+    records: list[ImageRecord] = []
+    failures: list[tuple[str | None, str]] = []
+    for item in items:
+        ds, path = item if isinstance(item, tuple) else (item, None)
+        try:
+            records.append(dcm2records(ds, institution=institution, filepath=path))
+        except PermanentError as exc:
+            failures.append((str(path) if path is not None else None, str(exc)))
+    return AddImagesResult(counts=insert_records(session, records), failures=failures)
+
+
+def add_image(
+    session: Session,
+    dcm: str | PathLike[str] | Dataset,
+    institution: str | None = None,
+    filepath: str | PathLike[str] | None = None,
+) -> Image | None:
+    """Insert one image (and its patient, study, series when new), then commit (seed API).
+
+    Args:
+        session: the session to write with; it is committed.
+        dcm: a dataset, or the path of a DICOM file (then ``filepath`` is that path).
+        institution: stored with the patient and the image.
+        filepath: stored in ``images.filepath``.
+
+    Returns:
+        The stored image, or None when an image with the same SOPInstanceUID
+        already exists (nothing else in the session is undone).
+
+    Raises:
+        InvalidDicomError: ``dcm`` is a path to something that is not readable DICOM.
+        MissingTagError / InvalidTagError: a required identifier is missing or invalid.
+    """
+    if not isinstance(dcm, Dataset):
+        filepath = dcm
+        dcm = read_header(dcm)
+    record = dcm2records(dcm, institution=institution, filepath=filepath)
+    try:
+        counts = insert_records(session, [record])
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    image_id = counts.image_ids.get(record.image["image_uid"])
+    return session.get(Image, image_id) if image_id is not None else None
+
+
+# --- Studies found by C-FIND --------------------------------------------------
+
+
+def link_found_studies(session: Session, find_ids: dict[str, int]) -> None:
+    """Point ``studies.study_find_id`` at the C-FIND record of each study that lacks it."""
+    uids = sorted(find_ids)
+    for start in range(0, len(uids), IN_CHUNK):
+        chunk = uids[start : start + IN_CHUNK]
+        session.execute(
+            update(_STUDIES)
+            .where(_STUDIES.c.study_uid.in_(chunk), _STUDIES.c.study_find_id.is_(None))
+            .values(
+                study_find_id=select(_FIND.c.id)
+                .where(_FIND.c.study_uid == _STUDIES.c.study_uid)
+                .scalar_subquery()
+            )
+        )
+
+
+def _found_rows(datasets: Iterable[Dataset]) -> tuple[list[dict[str, Any]], list[str]]:
+    rows: list[dict[str, Any]] = []
+    invalid: list[str] = []
+    for ds in datasets:
+        try:
+            rows.append({**study_finding_row(ds), "found_on": utc_now()})
+        except PermanentError as exc:
+            invalid.append(str(exc))
+    return unique_by(rows, "study_uid"), invalid
+
+
+def add_found_studies(session: Session, datasets: Iterable[Dataset]) -> FoundStudiesResult:
+    """Record a batch of C-FIND answers in ``studies_find``; repeats are ignored.
+
+    Answers without a valid StudyInstanceUID are counted in ``invalid``. A study
+    already ingested gets linked to its new C-FIND record. Does not commit.
+    """
+    rows, invalid = _found_rows(datasets)
+    inserted = insert_ignore(session, _FIND, rows, "study_uid")
+    if inserted:
+        link_found_studies(session, key_to_id(session, _FIND, "study_uid", inserted))
+    if invalid:
+        LOGGER.warning("%d C-FIND answers had no valid StudyInstanceUID", len(invalid))
+    return FoundStudiesResult(inserted=len(inserted), invalid=invalid)
+
+
+def add_found_study(session: Session, dcm: Dataset) -> StudyFind | None:
+    """Record one C-FIND answer and commit (seed API).
+
+    Returns:
+        The new ``studies_find`` row, or None when the study was already recorded.
+
+    Raises:
+        MissingTagError / InvalidTagError: the answer has no valid StudyInstanceUID.
+    """
+    row = {**study_finding_row(dcm), "found_on": utc_now()}
+    try:
+        inserted = insert_ignore(session, _FIND, [row], "study_uid")
+        if inserted:
+            link_found_studies(session, key_to_id(session, _FIND, "study_uid", inserted))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    if not inserted:
+        return None
+    return session.scalars(select(StudyFind).where(StudyFind.study_uid == row["study_uid"])).one()
+
+
+def _not_retrieved(query: Select[Any], limit: int | None) -> Select[Any]:
+    """Restrict a studies_find query to unretrieved studies, oldest study date first."""
+    return (
+        query.where(StudyFind.retrieved_on.is_(None))
+        .order_by(StudyFind.study_date.asc().nulls_last(), StudyFind.id)
+        .limit(limit)
+    )
+
+
+def get_studies_to_move(session: Session, *, limit: int | None = None) -> list[StudyFind]:
+    """The found studies not retrieved yet, oldest study date first (seed API).
+
+    Args:
+        session: the session to read with.
+        limit: at most this many studies (all when None).
+    """
+    return list(session.scalars(_not_retrieved(select(StudyFind), limit)))
+
+
+def get_study_uids_to_move(session: Session, *, limit: int | None = None) -> list[str]:
+    """The StudyInstanceUIDs of :func:`get_studies_to_move`, in the same order (seed API)."""
+    return list(session.scalars(_not_retrieved(select(StudyFind.study_uid), limit)))
+
+
+def mark_study_retrieved(session: Session, study_uid: str) -> StudyFind | None:
+    """Set ``retrieved_on`` to now if it is not set yet; return the row, or None if unknown.
+
+    A single conditional UPDATE: two workers marking the same study keep the
+    first time. Does not commit.
+    """
+    session.execute(
+        update(_FIND)
+        .where(_FIND.c.study_uid == study_uid, _FIND.c.retrieved_on.is_(None))
+        .values(retrieved_on=utc_now())
+    )
+    query = select(StudyFind).where(StudyFind.study_uid == study_uid)
+    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+def update_retrieved_study(session: Session, study_uid: str) -> StudyFind | None:
+    """Mark a found study retrieved (now) and commit (seed API).
+
+    An already retrieved study keeps its first ``retrieved_on``.
+
+    Returns:
+        The ``studies_find`` row, or None when no study with that UID was found.
+    """
+    try:
+        found = mark_study_retrieved(session, study_uid)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return found

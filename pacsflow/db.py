@@ -1,0 +1,48 @@
+"""The pacsanini database API, re-implemented: every seed function under its seed name.
+
+``from pacsflow.db import add_image, DBWrapper, ...`` works as it did with
+``pacsanini.db``; a database URL stands wherever the seed took a config object.
+"""
+
+from pacsflow.crud import (
+    add_found_studies,
+    add_found_study,
+    add_image,
+    add_images,
+    get_studies_to_move,
+    get_study_uids_to_move,
+    update_retrieved_study,
+)
+from pacsflow.dcm2model import (
+    dcm2dbmodels,
+    dcm2image,
+    dcm2patient,
+    dcm2series,
+    dcm2study,
+    dcm2study_finding,
+)
+from pacsflow.dump import dump_database
+from pacsflow.ingest import parse_dir2sql
+from pacsflow.schema import initialize_database
+from pacsflow.session import DBWrapper, get_db_session
+
+__all__ = [
+    "DBWrapper",
+    "add_found_studies",
+    "add_found_study",
+    "add_image",
+    "add_images",
+    "dcm2dbmodels",
+    "dcm2image",
+    "dcm2patient",
+    "dcm2series",
+    "dcm2study",
+    "dcm2study_finding",
+    "dump_database",
+    "get_db_session",
+    "get_studies_to_move",
+    "get_study_uids_to_move",
+    "initialize_database",
+    "parse_dir2sql",
+    "update_retrieved_study",
+]

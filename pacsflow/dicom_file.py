@@ -1,0 +1,123 @@
+"""Reading DICOM file headers, with the checks pydicom leaves out.
+
+pydicom stops silently at the end of a truncated file and returns whatever it
+had read. :func:`read_header` notices truncation (in the header or in the
+pixel data that follows it) and raises instead, so a damaged file is reported
+rather than stored with half its metadata.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from os import PathLike
+from typing import BinaryIO
+
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+from pacsflow.errors import InvalidDicomError
+
+__all__ = ["read_header"]
+
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+# Explicit VRs whose length field is 4 bytes after 2 reserved bytes (PS3.5 7.1.2).
+_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
+
+
+def read_header(path: str | PathLike[str]) -> Dataset:
+    """Read a DICOM file's header (everything before the pixel data) and check it is whole.
+
+    Raises:
+        InvalidDicomError: the file is not DICOM, cannot be read, or is truncated.
+    """
+    try:
+        size = os.stat(path).st_size
+        with open(path, "rb") as fp:
+            try:
+                ds = dcmread(fp, stop_before_pixels=True)
+            except PydicomInvalidDicomError:
+                # No preamble/DICM prefix: old or raw files. Accept them only when
+                # they start like a DICOM dataset (group 0008, SOP UIDs present).
+                fp.seek(0)
+                ds = dcmread(fp, stop_before_pixels=True, force=True)
+                if not _looks_like_dataset(ds):
+                    raise InvalidDicomError(
+                        path, "not a DICOM file (no DICM prefix and no valid group 0008 element)"
+                    ) from None
+            problem = _truncation(ds, fp, size)
+    except InvalidDicomError:
+        raise
+    except OSError as exc:
+        raise InvalidDicomError(path, f"unreadable ({exc.strerror or exc})") from exc
+    except Exception as exc:  # hostile input makes pydicom raise many different types
+        raise InvalidDicomError(path, f"malformed DICOM ({type(exc).__name__}: {exc})") from exc
+    if problem is not None:
+        raise InvalidDicomError(path, f"truncated: {problem}")
+    if not len(ds):
+        raise InvalidDicomError(path, "no data elements after the file meta information")
+    return ds
+
+
+def _looks_like_dataset(ds: Dataset) -> bool:
+    """True when a force-read file starts with group 0008 and carries its SOP UIDs."""
+    tags = list(ds.keys())
+    return bool(tags) and min(tags).group == 0x0008 and 0x00080016 in ds and 0x00080018 in ds
+
+
+def _truncation(ds: Dataset, fp: BinaryIO, size: int) -> str | None:
+    """Why the file looks truncated, or None when it looks whole."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+        return None  # read through a decompressor: file offsets say nothing
+    position = fp.tell()
+    if position < size:
+        return _pixel_data_truncation(ds, fp, position, size)
+    if not len(ds):
+        return None
+    last = ds.get_item(max(ds.keys()))
+    if isinstance(last, RawDataElement) and last.length != _UNDEFINED_LENGTH:
+        held = len(last.value) if last.value is not None else 0
+        if held < last.length:
+            return f"element {last.tag} declares {last.length} bytes, the file holds {held}"
+        stray = size - (last.value_tell + last.length)
+        if stray > 0:
+            return f"{stray} bytes after element {last.tag} are an incomplete element"
+    return None
+
+
+def _pixel_data_truncation(ds: Dataset, fp: BinaryIO, position: int, size: int) -> str | None:
+    """Check the element reading stopped at (pixel data) fits in the file."""
+    implicit, little = ds.original_encoding
+    if implicit is None or little is None:
+        return None
+    header = fp.read(12)
+    endian = "<" if little else ">"
+    # Some writers switch to implicit VR for the pixel data element: no VR letters.
+    if implicit or not header[4:6].isalpha():
+        if len(header) < 8:
+            return "the pixel data element header is cut off"
+        length = struct.unpack(f"{endian}L", header[4:8])[0]
+        header_length = 8
+    else:
+        if len(header) < 8:
+            return "the pixel data element header is cut off"
+        if header[4:6] in _LONG_VRS:
+            if len(header) < 12:
+                return "the pixel data element header is cut off"
+            length = struct.unpack(f"{endian}L", header[8:12])[0]
+            header_length = 12
+        else:
+            length = struct.unpack(f"{endian}H", header[6:8])[0]
+            header_length = 8
+    if length == _UNDEFINED_LENGTH:
+        return None  # encapsulated: fragments would have to be walked; trust it
+    available = size - position - header_length
+    if available < length:
+        return f"pixel data declares {length} bytes, the file holds {max(available, 0)}"
+    return None

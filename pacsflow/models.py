@@ -1,0 +1,222 @@
+"""The pacsflow database schema: SQLAlchemy 2 typed models and the two views.
+
+Table and column names are the seed's (pacsanini 0.2.1): users' SQL and CSV
+dumps depend on them. Additions are nullable columns with documented meaning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Time,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "TABLES",
+    "Base",
+    "Image",
+    "Patient",
+    "Series",
+    "Study",
+    "StudyFind",
+    "manufacturers_view",
+    "study_metadata_view",
+    "utc_now",
+]
+
+UID = String(64)
+"""DICOM UIDs are at most 64 characters (PS3.5 9.1)."""
+
+JSON_HEADER = JSON().with_variant(JSONB(), "postgresql")
+"""The whole header in the DICOM JSON model; JSONB on PostgreSQL for indexed queries."""
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> dt.datetime:
+    """The current time in UTC, naive, as stored in the DateTime columns."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the shared metadata and its naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class StudyFind(Base):
+    """A study reported by a PACS in a C-FIND response, and whether it was retrieved."""
+
+    __tablename__ = "studies_find"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_name: Mapped[str | None] = mapped_column(Text)
+    patient_id: Mapped[str | None] = mapped_column(Text)
+    study_uid: Mapped[str] = mapped_column(UID, unique=True)
+    study_date: Mapped[dt.date | None] = mapped_column(Date)
+    accession_number: Mapped[str | None] = mapped_column(Text)
+    found_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    retrieved_on: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    #: (0020,1208) Number of Study Related Instances from the C-FIND answer, when the PACS gave it.
+    expected_instances: Mapped[int | None] = mapped_column(Integer)
+
+    studies: Mapped[list[Study]] = relationship(back_populates="study_find", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<StudyFind {self.study_uid} retrieved_on={self.retrieved_on}>"
+
+
+class Patient(Base):
+    """A patient, keyed by (0010,0020) Patient ID."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[str] = mapped_column(Text, unique=True)
+    patient_name: Mapped[str | None] = mapped_column(Text)
+    patient_birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    institution: Mapped[str | None] = mapped_column(Text)
+
+    studies: Mapped[list[Study]] = relationship(back_populates="patient", lazy="raise")
+
+    def __repr__(self) -> str:  # never show the name or ID: they identify a person
+        return f"<Patient id={self.id}>"
+
+
+class Study(Base):
+    """A study whose images were ingested, keyed by (0020,000D) Study Instance UID."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The C-FIND record of this study, when it was found on a PACS.
+    study_find_id: Mapped[int | None] = mapped_column(ForeignKey("studies_find.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    study_uid: Mapped[str] = mapped_column(UID, unique=True)
+    study_date: Mapped[dt.date | None] = mapped_column(Date)
+    #: Age at the study in years (fractions for D/W/M ages); -1 when unknown.
+    patient_age: Mapped[float] = mapped_column(Float, default=-1.0)
+    accession_number: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship(back_populates="studies", lazy="raise")
+    study_find: Mapped[StudyFind | None] = relationship(back_populates="studies", lazy="raise")
+    series: Mapped[list[Series]] = relationship(back_populates="study", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<Study {self.study_uid}>"
+
+
+class Series(Base):
+    """A series, keyed by (0020,000E) Series Instance UID."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    series_uid: Mapped[str] = mapped_column(UID, unique=True)
+    modality: Mapped[str | None] = mapped_column(Text)
+
+    study: Mapped[Study] = relationship(back_populates="series", lazy="raise")
+    images: Mapped[list[Image]] = relationship(back_populates="series", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<Series {self.series_uid}>"
+
+
+class Image(Base):
+    """An instance, keyed by (0008,0018) SOP Instance UID, with its whole header.
+
+    Patient and study columns are repeated here (as in the seed) so that common
+    questions need no join.
+    """
+
+    __tablename__ = "images"
+    __table_args__ = (
+        Index("ix_images_patient_id", "patient_id"),
+        Index("ix_images_study_uid", "study_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
+    institution: Mapped[str | None] = mapped_column(Text)
+    patient_id: Mapped[str] = mapped_column(Text)
+    patient_name: Mapped[str | None] = mapped_column(Text)
+    study_uid: Mapped[str] = mapped_column(UID)
+    study_date: Mapped[dt.date | None] = mapped_column(Date)
+    series_uid: Mapped[str] = mapped_column(UID)
+    modality: Mapped[str | None] = mapped_column(Text)
+    sop_class_uid: Mapped[str | None] = mapped_column(UID)
+    image_uid: Mapped[str] = mapped_column(UID, unique=True)
+    acquisition_time: Mapped[dt.time | None] = mapped_column(Time)
+    manufacturer: Mapped[str | None] = mapped_column(Text)
+    manufacturer_model_name: Mapped[str | None] = mapped_column(Text)
+    #: The whole header (no pixel data, no bulk data) in the DICOM JSON model, PS3.18 Annex F.
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON_HEADER)
+    filepath: Mapped[str | None] = mapped_column(Text)
+
+    series: Mapped[Series] = relationship(back_populates="images", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<Image {self.image_uid}>"
+
+
+TABLES: dict[str, type[Base]] = {
+    model.__tablename__: model for model in (StudyFind, Patient, Study, Series, Image)
+}
+"""The seed's tables by name, in dependency order (parents first)."""
+
+# --- Views -------------------------------------------------------------------
+# The views are created by the migrations (alembic/versions), which hold their
+# SQL. Every selected column there is grouped or aggregated, so PostgreSQL
+# accepts them (the seed's study_metadata was valid on SQLite only). A study
+# may hold images from several scanners: its manufacturer is the alphabetically
+# first one, and manufacturer_count says how many there were.
+# Read-only table objects for querying the views; kept out of Base.metadata so
+# that Alembic's comparison does not treat them as tables.
+_view_metadata = MetaData()
+
+study_metadata_view = Table(
+    "study_metadata",
+    _view_metadata,
+    Column("patient_id", Text),
+    Column("patient_name", Text),
+    Column("patient_birth_date", Date),
+    Column("institution", Text),
+    Column("study_uid", UID),
+    Column("study_date", Date),
+    Column("patient_age", Float),
+    Column("accession_number", Text),
+    Column("manufacturer", Text),
+    Column("manufacturer_model_name", Text),
+    Column("manufacturer_count", Integer),
+    Column("image_count", Integer),
+)
+
+manufacturers_view = Table(
+    "manufacturers",
+    _view_metadata,
+    Column("manufacturer", Text),
+    Column("image_count", Integer),
+)

@@ -1,0 +1,130 @@
+"""Create and migrate the pacsflow database with the packaged Alembic chain.
+
+The chain lives in ``alembic/`` at the repository root; the wheel carries a
+copy as ``pacsflow/_migrations`` so that an installed pacsflow can migrate
+without a checkout.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import pool
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy_utils import create_database, database_exists
+
+from alembic import command
+from pacsflow.engine import make_engine, mask_url
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = [
+    "alembic_config",
+    "current_revision",
+    "downgrade_database",
+    "head_revision",
+    "initialize_database",
+    "migrations_dir",
+]
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic chain is: inside the installed package, or the checkout's ``alembic/``."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_migrations", package.parent / "alembic"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"pacsflow's migrations are missing: neither {package / '_migrations'} nor "
+        f"{package.parent / 'alembic'} holds env.py; reinstall pacsflow"
+    )
+
+
+def alembic_config(url: str | URL, *, output: TextIO | None = None) -> Config:
+    """An Alembic configuration for the packaged chain and this database.
+
+    The URL travels in ``attributes`` rather than the ini options, where a
+    ``%`` in a password would break interpolation.
+    """
+    config = Config(output_buffer=output or sys.stdout)
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["programmatic"] = True
+    config.attributes["url"] = make_url(url).render_as_string(hide_password=False)
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision of the chain."""
+    script = ScriptDirectory(str(migrations_dir()))
+    head = script.get_current_head()
+    assert head is not None, "the migration chain has no revision"
+    return head
+
+
+def current_revision(url: str | URL) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    engine = make_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _migration_connection(url: str | URL, config: Config) -> Iterator[None]:
+    engine = make_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # batch table rebuilds
+            config.attributes["connection"] = conn
+            yield
+    finally:
+        config.attributes.pop("connection", None)
+        engine.dispose()
+
+
+def initialize_database(conn_uri: str | URL, echo: bool = False, force_init: bool = False) -> None:
+    """Create the database if it does not exist, then upgrade its schema to the newest revision.
+
+    Safe to run on an existing database: only missing revisions are applied.
+
+    Args:
+        conn_uri: the database URL.
+        echo: print the DDL of the revisions to apply to standard output first.
+        force_init: accepted for compatibility with the seed, where it forced
+            initialisation of an existing (e.g. empty SQLite) database. pacsflow
+            always upgrades to the newest revision, so this changes nothing.
+    """
+    del force_init  # see docstring: upgrading is always safe
+    shown = mask_url(conn_uri)
+    if not database_exists(conn_uri):
+        LOGGER.info("Creating database %s", shown)
+        create_database(conn_uri)
+    current = current_revision(conn_uri)
+    head = head_revision()
+    if current == head:
+        LOGGER.info("Database %s is already at revision %s", shown, head)
+        return
+    config = alembic_config(conn_uri)
+    if echo:
+        command.upgrade(config, f"{current}:head" if current else "head", sql=True)
+    with _migration_connection(conn_uri, config):
+        command.upgrade(config, "head")
+    LOGGER.info("Database %s upgraded from %s to %s", shown, current or "empty", head)
+
+
+def downgrade_database(conn_uri: str | URL, revision: str = "base") -> None:
+    """Downgrade the schema to ``revision`` (``base`` drops every pacsflow table)."""
+    config = alembic_config(conn_uri)
+    with _migration_connection(conn_uri, config):
+        command.downgrade(config, revision)

@@ -1,0 +1,148 @@
+"""Synthetic DICOM data: plain functions with fresh UIDs by default.
+
+Used by the demo, the benchmarks and the tests; the data is invented, so it
+may be logged and shared freely.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+__all__ = [
+    "make_dataset",
+    "make_find_answer",
+    "make_study",
+    "write_dataset",
+    "write_synthetic_folder",
+]
+
+
+def make_dataset(**overrides: Any) -> Dataset:
+    """A CT instance header with realistic content; keyword arguments replace elements.
+
+    An override of ``None`` deletes that element (to build incomplete data).
+    """
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyDate = "20240115"
+    ds.SeriesDate = "20240115"
+    ds.AcquisitionTime = "101530.250"
+    ds.StudyTime = "101000"
+    ds.AccessionNumber = "ACC0001"
+    ds.Modality = "CT"
+    ds.Manufacturer = "ACME Medical"
+    ds.ManufacturerModelName = "Scanner 3000"
+    ds.InstitutionName = "General Hospital"
+    ds.ReferringPhysicianName = "Doe^Jane"
+    ds.StudyDescription = "CT CHEST"
+    ds.SeriesDescription = "AXIAL 1.25mm"
+    ds.PatientName = "Test^Patient"
+    ds.PatientID = "PID0001"
+    ds.PatientBirthDate = "19700101"
+    ds.PatientSex = "O"
+    ds.PatientAge = "054Y"
+    ds.SliceThickness = "1.25"
+    ds.KVP = "120"
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.StudyID = "1"
+    ds.SeriesNumber = "1"
+    ds.InstanceNumber = "1"
+    ds.ImagePositionPatient = ["-250.0", "-250.0", "-100.0"]
+    ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
+    ds.FrameOfReferenceUID = generate_uid()
+    ds.Rows = 16
+    ds.Columns = 16
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelRepresentation = 0
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.RescaleIntercept = "-1024"
+    ds.RescaleSlope = "1"
+    ds.PixelData = bytes(16 * 16 * 2)
+    for keyword, value in overrides.items():
+        if value is None:
+            if keyword in ds:
+                delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    return ds
+
+
+def make_study(n_series: int = 1, n_images: int = 2, **overrides: Any) -> list[Dataset]:
+    """The instances of one study: ``n_series`` series of ``n_images`` each."""
+    study = {"StudyInstanceUID": generate_uid(), **overrides}
+    datasets = []
+    for series_number in range(1, n_series + 1):
+        series_uid = generate_uid()
+        for instance_number in range(1, n_images + 1):
+            datasets.append(
+                make_dataset(
+                    **{
+                        "SeriesInstanceUID": series_uid,
+                        "SeriesNumber": str(series_number),
+                        "InstanceNumber": str(instance_number),
+                        **study,
+                    }
+                )
+            )
+    return datasets
+
+
+def write_dataset(ds: Dataset, path: Path) -> Path:
+    """Write ``ds`` as a DICOM Part 10 file (preamble, meta header) at ``path``."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", CTImageStorage)
+    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", generate_uid())
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def make_find_answer(study_uid: str, study_date: str = "20240101", **overrides: Any) -> Dataset:
+    """A study-level C-FIND answer as a PACS returns it; keyword arguments add elements."""
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.StudyInstanceUID = study_uid
+    ds.StudyDate = study_date
+    ds.PatientID = "P1"
+    ds.PatientName = "Doe^John"
+    for keyword, value in overrides.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def write_synthetic_folder(
+    root: Path, *, n_studies: int, series_per_study: int = 2, images_per_series: int = 10
+) -> int:
+    """Write ``n_studies`` synthetic CT studies under ``root/<study>/<series>/``; return the count.
+
+    Studies are spread over patients (three studies each) and over the days of
+    January 2024, so that date-range queries have something to split.
+    """
+    written = 0
+    for s in range(n_studies):
+        day = 1 + s % 28
+        study = make_study(
+            n_series=series_per_study,
+            n_images=images_per_series,
+            PatientID=f"SYN{s // 3:05d}",
+            PatientName=f"Synthetic^Patient{s // 3:05d}",
+            StudyDate=f"202401{day:02d}",
+            AccessionNumber=f"ACC{s:06d}",
+        )
+        for ds in study:
+            folder = root / ds.StudyInstanceUID / ds.SeriesInstanceUID
+            write_dataset(ds, folder / f"{ds.SOPInstanceUID}.dcm")
+            written += 1
+    return written

@@ -1,0 +1,118 @@
+"""Shared fixtures: every database test runs on SQLite and on a real PostgreSQL server.
+
+The PostgreSQL server is started once per test session on 127.0.0.1 with a
+port of its own (or taken from ``PACSFLOW_TEST_PG_ADMIN_URL``) and stopped at
+the end. Each test gets a fresh database cloned from a migrated template.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from pacsflow.engine import make_engine
+from pacsflow.schema import initialize_database
+from tests.peers.postgres import PostgresServer
+
+DIALECTS = ["sqlite", "postgresql"]
+_PG_TEMPLATE = "pacsflow_template"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on PostgreSQL as an integration test."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgresql" in callspec.params.values():
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """URL of the maintenance database of a PostgreSQL server only the tests use."""
+    configured = os.environ.get("PACSFLOW_TEST_PG_ADMIN_URL")
+    if configured:
+        yield configured
+        return
+    server = PostgresServer().start()
+    try:
+        yield server.admin_url
+    finally:
+        server.stop()
+
+
+def _pg_execute(admin_url: str, *statements: str) -> None:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> str:
+    """Name of a migrated PostgreSQL database that test databases are cloned from."""
+    _pg_execute(pg_admin_url, f"DROP DATABASE IF EXISTS {_PG_TEMPLATE}")
+    template_url = make_url(pg_admin_url).set(database=_PG_TEMPLATE)
+    initialize_database(template_url)
+    return _PG_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that test databases are copied from."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite"
+    initialize_database(f"sqlite:///{path}")
+    return path
+
+
+def _new_pg_database(admin_url: str, template: str | None) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    clause = f" TEMPLATE {template}" if template else ""
+    _pg_execute(admin_url, f"CREATE DATABASE {name}{clause}")
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=DIALECTS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of a database with no pacsflow schema (PostgreSQL: the database exists, empty)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    admin_url: str = request.getfixturevalue("pg_admin_url")
+    return _new_pg_database(admin_url, None)
+
+
+@pytest.fixture(params=DIALECTS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of a fresh, migrated pacsflow database on SQLite or PostgreSQL."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "pacsflow.sqlite"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+    admin_url: str = request.getfixturevalue("pg_admin_url")
+    return _new_pg_database(admin_url, request.getfixturevalue("pg_template"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on the fresh test database."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the fresh test database; the test decides when to commit."""
+    with Session(engine, expire_on_commit=False) as sess:
+        yield sess

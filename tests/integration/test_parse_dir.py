@@ -1,0 +1,99 @@
+"""parse_dir2sql: a folder of good and bad files, re-runs, and a database without tables."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pydicom.data
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pacsflow.db import parse_dir2sql
+from pacsflow.engine import make_engine
+from pacsflow.errors import PermanentError
+from pacsflow.ingest import default_institution
+from pacsflow.models import Image, Patient
+from tests.factories import make_dataset, make_study, write_dataset
+
+CT_SMALL = Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm"
+
+
+def _folder(root: Path) -> Path:
+    for i, ds in enumerate(make_study(n_series=2, n_images=5)):
+        write_dataset(ds, root / "study" / f"{i:03d}.dcm")
+    shutil.copy(CT_SMALL, root / "ct_small.dcm")
+    (root / "notes.txt").write_text("not DICOM")
+    write_dataset(make_dataset(PatientID=None), root / "no_pid.dcm")
+    whole = write_dataset(make_dataset(), root / "whole.dcm").read_bytes()
+    (root / "whole.dcm").unlink()
+    (root / "cut.dcm").write_bytes(whole[: len(whole) // 2])
+    (root / "DICOMDIR").write_bytes(b"index")
+    return root
+
+
+def _images(url: str) -> list[Image]:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        images = list(session.scalars(select(Image)))
+    engine.dispose()
+    return images
+
+
+def test_parse_dir2sql_stores_good_files_and_reports_bad_ones(db_url: str, tmp_path: Path) -> None:
+    src = _folder(tmp_path / "src")
+    summary = parse_dir2sql(src, db_url, institution_name="Hosp")
+    assert summary.files_seen == 14  # DICOMDIR is not a candidate
+    assert summary.images_added == 11
+    failed = {Path(path).name: reason for path, reason in summary.failures}
+    assert set(failed) == {"notes.txt", "no_pid.dcm", "cut.dcm"}
+    assert "not a DICOM file" in failed["notes.txt"]
+    assert "(0010,0020) PatientID" in failed["no_pid.dcm"]
+    assert "truncated" in failed["cut.dcm"]
+    assert summary.failures_by_reason() == {"InvalidDicomError": 2, "MissingTagError": 1}
+    images = _images(db_url)
+    assert len(images) == 11
+    assert {i.institution for i in images} == {"Hosp"}
+    assert all(i.filepath and Path(i.filepath).is_file() for i in images)
+
+
+def test_parse_dir2sql_twice_adds_nothing(db_url: str, tmp_path: Path) -> None:
+    src = _folder(tmp_path / "src")
+    parse_dir2sql(src, db_url)
+    again = parse_dir2sql(src, db_url)
+    assert again.images_added == 0
+    assert again.already_present == 11
+    assert len(_images(db_url)) == 11
+
+
+def test_parse_dir2sql_defaults_institution_to_unknown_today(db_url: str, tmp_path: Path) -> None:
+    write_dataset(make_dataset(), tmp_path / "src" / "a.dcm")
+    parse_dir2sql(tmp_path / "src", db_url)
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        assert session.scalar(select(Patient.institution)) == default_institution()
+    engine.dispose()
+    assert default_institution(date(2024, 5, 6)) == "unknown_20240506"
+
+
+def test_parse_dir2sql_without_tables_fails_clearly(empty_db_url: str, tmp_path: Path) -> None:
+    write_dataset(make_dataset(), tmp_path / "src" / "a.dcm")
+    with pytest.raises(PermanentError, match="no pacsflow tables"):
+        parse_dir2sql(tmp_path / "src", empty_db_url)
+
+
+def test_parse_dir2sql_can_create_the_tables(empty_db_url: str, tmp_path: Path) -> None:
+    write_dataset(make_dataset(), tmp_path / "src" / "a.dcm")
+    summary = parse_dir2sql(tmp_path / "src", empty_db_url, create_tables=True)
+    assert summary.images_added == 1
+    engine = make_engine(empty_db_url)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Image)) == 1
+    engine.dispose()
+
+
+def test_parse_dir2sql_rejects_a_missing_folder(db_url: str, tmp_path: Path) -> None:
+    with pytest.raises(NotADirectoryError, match="not a folder"):
+        parse_dir2sql(tmp_path / "nope", db_url)
