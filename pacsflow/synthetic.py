@@ -9,16 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pydicom.data
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 __all__ = [
     "make_dataset",
     "make_find_answer",
+    "make_realistic_ct",
     "make_study",
     "write_dataset",
     "write_synthetic_folder",
 ]
+
+_CT_SMALL = Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm"
 
 
 def make_dataset(**overrides: Any) -> Dataset:
@@ -146,3 +151,25 @@ def write_synthetic_folder(
             write_dataset(ds, folder / f"{ds.SOPInstanceUID}.dcm")
             written += 1
     return written
+
+
+def make_realistic_ct(**overrides: Any) -> Dataset:
+    """A CT header of realistic size (~250 elements, private tags, sequences).
+
+    Built on the header of pydicom's shipped ``CT_small.dcm`` (a real scanner's
+    header) with fresh UIDs and a tiny pixel matrix, so that benchmarks parse
+    what a PACS sends without filling the disk with pixels.
+    """
+    template = dcmread(_CT_SMALL, stop_before_pixels=True)
+    ds = Dataset()
+    ds.update(template)
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.FrameOfReferenceUID = generate_uid()
+    ds.Rows = 16
+    ds.Columns = 16
+    ds.PixelData = bytes(16 * 16 * 2)
+    for keyword, value in overrides.items():
+        setattr(ds, keyword, value)
+    return ds
