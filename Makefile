@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint system-deps venv clean
+.PHONY: demo test lint bench-ingest system-deps venv clean
 
 system-deps:
 	./scripts/install-system-deps.sh
@@ -26,6 +26,11 @@ lint: venv
 # pytest exits non-zero when no test ran (exit code 5), so make fails then too.
 test: system-deps venv lint
 	$(BIN)/pytest
+
+# Throughput and memory of `pacsflow ingest` against pydicom itself (not a test).
+# Pass options with ARGS, e.g. make bench-ingest ARGS="--files 100000".
+bench-ingest: system-deps venv
+	$(BIN)/python -m bench.ingest $(ARGS)
 
 demo: system-deps venv
 	$(BIN)/python scripts/demo.py

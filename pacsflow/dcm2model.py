@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from os import PathLike, fspath
 from typing import Any
 
-from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from pacsflow.dicom_file import read_header
+from pacsflow.dicom_json import dataset_to_json
 from pacsflow.dicom_values import (
     age_to_years,
     element_text,
@@ -50,9 +50,6 @@ _REQUIRED_TAGS = {
     "SeriesInstanceUID": "(0020,000E)",
     "SOPInstanceUID": "(0008,0018)",
 }
-# Pixel data in all its forms: never stored in the header JSON.
-_PIXEL_TAGS = ("7FE00008", "7FE00009", "7FE00010")
-_BULK_PLACEHOLDER = "pacsflow:omitted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +66,52 @@ class ImageRecord:
     image: dict[str, Any]
 
 
-def _required_text(ds: Dataset, keyword: str, source: Source) -> str:
-    value = element_text(ds, keyword)
+# Keywords of the columns read from the header, by their JSON key (tag).
+_KEYS = {
+    "PatientID": "00100020",
+    "PatientName": "00100010",
+    "PatientBirthDate": "00100030",
+    "PatientAge": "00101010",
+    "StudyInstanceUID": "0020000D",
+    "StudyDate": "00080020",
+    "AccessionNumber": "00080050",
+    "SeriesInstanceUID": "0020000E",
+    "Modality": "00080060",
+    "SOPClassUID": "00080016",
+    "SOPInstanceUID": "00080018",
+    "AcquisitionTime": "00080032",
+    "Manufacturer": "00080070",
+    "ManufacturerModelName": "00081090",
+}
+
+
+def _text(header: dict[str, Any], keyword: str) -> str | None:
+    """The first value of an element of the header JSON as stripped text, or None."""
+    element = header.get(_KEYS[keyword])
+    values = element.get("Value") if element else None
+    if not values or values[0] is None:
+        return None
+    value = values[0]
+    if isinstance(value, dict):  # PN: rebuild the "alphabetic=ideographic=phonetic" form
+        groups = (
+            value.get("Alphabetic", ""),
+            value.get("Ideographic", ""),
+            value.get("Phonetic", ""),
+        )
+        value = "=".join(groups).rstrip("=")
+    text = str(value).replace("\x00", "").strip()
+    return text or None
+
+
+def _required_text(header: dict[str, Any], keyword: str, source: Source) -> str:
+    value = _text(header, keyword)
     if value is None:
         raise MissingTagError(keyword, _REQUIRED_TAGS[keyword], source)
     return value
 
 
-def _required_uid(ds: Dataset, keyword: str, source: Source) -> str:
-    value = _required_text(ds, keyword, source)
+def _required_uid(header: dict[str, Any], keyword: str, source: Source) -> str:
+    value = _required_text(header, keyword, source)
     if not is_valid_uid(value):
         raise InvalidTagError(
             keyword,
@@ -88,64 +122,42 @@ def _required_uid(ds: Dataset, keyword: str, source: Source) -> str:
     return value
 
 
-def _optional_uid(ds: Dataset, keyword: str) -> str | None:
-    value = element_text(ds, keyword)
+def _optional_uid(header: dict[str, Any], keyword: str) -> str | None:
+    value = _text(header, keyword)
     return value if value is not None and is_valid_uid(value) else None
 
 
 def header_json(ds: Dataset) -> dict[str, Any]:
     """The dataset in the DICOM JSON model (PS3.18 Annex F) without pixel or bulk data.
 
-    Binary values larger than 1 KiB (bulk data) are left without a value: the
-    element stays, with its VR, so a reader knows it existed. Elements that
-    cannot be encoded (malformed values) are left out rather than failing the file.
+    Binary values larger than 1 KiB (bulk data) keep their VR but no value, so
+    a reader knows they existed. See :mod:`pacsflow.dicom_json`.
     """
-    omitted: list[DataElement] = []
-
-    def _omit(element: DataElement) -> str:
-        omitted.append(element)
-        return _BULK_PLACEHOLDER
-
-    header = ds.to_json_dict(
-        bulk_data_threshold=1024, bulk_data_element_handler=_omit, suppress_invalid_tags=True
-    )
-    for tag in _PIXEL_TAGS:
-        header.pop(tag, None)
-    if omitted:
-        _drop_bulk_uris(header)
-    return header
+    return dataset_to_json(ds)
 
 
-def _drop_bulk_uris(node: dict[str, Any]) -> None:
-    for element in node.values():
-        element.pop("BulkDataURI", None)
-        if element.get("vr") == "SQ":
-            for item in element.get("Value", ()):
-                _drop_bulk_uris(item)
-
-
-def _patient_row(ds: Dataset, institution: str | None, source: Source) -> dict[str, Any]:
+def _patient_row(header: dict[str, Any], institution: str | None, source: Source) -> dict[str, Any]:
     return {
-        "patient_id": _required_text(ds, "PatientID", source),
-        "patient_name": person_name(ds),
-        "patient_birth_date": parse_da(ds.get("PatientBirthDate")),
+        "patient_id": _required_text(header, "PatientID", source),
+        "patient_name": _text(header, "PatientName"),
+        "patient_birth_date": parse_da(_text(header, "PatientBirthDate")),
         "institution": institution,
     }
 
 
-def _study_row(ds: Dataset, source: Source) -> dict[str, Any]:
+def _study_row(header: dict[str, Any], source: Source) -> dict[str, Any]:
     return {
-        "study_uid": _required_uid(ds, "StudyInstanceUID", source),
-        "study_date": parse_da(ds.get("StudyDate")),
-        "patient_age": age_to_years(ds.get("PatientAge")),
-        "accession_number": element_text(ds, "AccessionNumber"),
+        "study_uid": _required_uid(header, "StudyInstanceUID", source),
+        "study_date": parse_da(_text(header, "StudyDate")),
+        "patient_age": age_to_years(_text(header, "PatientAge")),
+        "accession_number": _text(header, "AccessionNumber"),
     }
 
 
-def _series_row(ds: Dataset, source: Source) -> dict[str, Any]:
+def _series_row(header: dict[str, Any], source: Source) -> dict[str, Any]:
     return {
-        "series_uid": _required_uid(ds, "SeriesInstanceUID", source),
-        "modality": element_text(ds, "Modality"),
+        "series_uid": _required_uid(header, "SeriesInstanceUID", source),
+        "modality": _text(header, "Modality"),
     }
 
 
@@ -154,6 +166,9 @@ def dcm2records(
 ) -> ImageRecord:
     """Convert one instance into the rows of the patients, studies, series and images tables.
 
+    The header is encoded once (:func:`header_json`) and every column is read
+    from that encoding, so each value is decoded a single time.
+
     Args:
         ds: the instance's header (pixel data, if present, is ignored).
         institution: stored in ``patients.institution`` and ``images.institution``.
@@ -161,13 +176,14 @@ def dcm2records(
 
     Raises:
         MissingTagError: PatientID, StudyInstanceUID, SeriesInstanceUID or
-            SOPInstanceUID is missing or empty.
+            SOPInstanceUID is missing, empty or undecodable.
         InvalidTagError: one of those UIDs is not a valid UID.
     """
     path = fspath(filepath) if filepath is not None else None
-    patient = _patient_row(ds, institution, path)
-    study = _study_row(ds, path)
-    series = _series_row(ds, path)
+    header = header_json(ds)
+    patient = _patient_row(header, institution, path)
+    study = _study_row(header, path)
+    series = _series_row(header, path)
     image = {
         "institution": institution,
         "patient_id": patient["patient_id"],
@@ -176,12 +192,12 @@ def dcm2records(
         "study_date": study["study_date"],
         "series_uid": series["series_uid"],
         "modality": series["modality"],
-        "sop_class_uid": _optional_uid(ds, "SOPClassUID"),
-        "image_uid": _required_uid(ds, "SOPInstanceUID", path),
-        "acquisition_time": parse_tm(ds.get("AcquisitionTime")),
-        "manufacturer": element_text(ds, "Manufacturer"),
-        "manufacturer_model_name": element_text(ds, "ManufacturerModelName"),
-        "meta": header_json(ds),
+        "sop_class_uid": _optional_uid(header, "SOPClassUID"),
+        "image_uid": _required_uid(header, "SOPInstanceUID", path),
+        "acquisition_time": parse_tm(_text(header, "AcquisitionTime")),
+        "manufacturer": _text(header, "Manufacturer"),
+        "manufacturer_model_name": _text(header, "ManufacturerModelName"),
+        "meta": header,
         "filepath": path,
     }
     return ImageRecord(patient=patient, study=study, series=series, image=image)
@@ -193,10 +209,20 @@ def study_finding_row(ds: Dataset) -> dict[str, Any]:
     Raises:
         MissingTagError / InvalidTagError: StudyInstanceUID is missing or invalid.
     """
+    study_uid = element_text(ds, "StudyInstanceUID")
+    if study_uid is None:
+        raise MissingTagError("StudyInstanceUID", _REQUIRED_TAGS["StudyInstanceUID"], None)
+    if not is_valid_uid(study_uid):
+        raise InvalidTagError(
+            "StudyInstanceUID",
+            _REQUIRED_TAGS["StudyInstanceUID"],
+            None,
+            f"{study_uid[:80]!r} is not a valid UID (digits and dots, at most 64 characters)",
+        )
     return {
         "patient_name": person_name(ds),
         "patient_id": element_text(ds, "PatientID"),
-        "study_uid": _required_uid(ds, "StudyInstanceUID", None),
+        "study_uid": study_uid,
         "study_date": parse_da(ds.get("StudyDate")),
         "accession_number": element_text(ds, "AccessionNumber"),
         "expected_instances": parse_int(ds.get("NumberOfStudyRelatedInstances")),
@@ -208,17 +234,17 @@ def study_finding_row(ds: Dataset) -> dict[str, Any]:
 
 def dcm2patient(dcm: Dataset, institution: str | None = None) -> Patient:
     """Convert a dataset into an unsaved :class:`Patient` (seed API)."""
-    return Patient(**_patient_row(dcm, institution, None))
+    return Patient(**_patient_row(header_json(dcm), institution, None))
 
 
 def dcm2study(dcm: Dataset) -> Study:
     """Convert a dataset into an unsaved :class:`Study` (seed API)."""
-    return Study(**_study_row(dcm, None))
+    return Study(**_study_row(header_json(dcm), None))
 
 
 def dcm2series(dcm: Dataset) -> Series:
     """Convert a dataset into an unsaved :class:`Series` (seed API)."""
-    return Series(**_series_row(dcm, None))
+    return Series(**_series_row(header_json(dcm), None))
 
 
 def dcm2image(dcm: Dataset, institution: str | None = None, filepath: Source = None) -> Image:

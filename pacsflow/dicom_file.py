@@ -8,12 +8,14 @@ rather than stored with half its metadata.
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
+import warnings
 from os import PathLike
 from typing import BinaryIO
 
-from pydicom import dcmread
+from pydicom import config, dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
@@ -21,7 +23,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from pacsflow.errors import InvalidDicomError
 
-__all__ = ["read_header"]
+__all__ = ["read_header", "silence_pydicom_value_warnings"]
 
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 # Explicit VRs whose length field is 4 bytes after 2 reserved bytes (PS3.5 7.1.2).
@@ -121,3 +123,18 @@ def _pixel_data_truncation(ds: Dataset, fp: BinaryIO, position: int, size: int) 
     if available < length:
         return f"pixel data declares {length} bytes, the file holds {max(available, 0)}"
     return None
+
+
+def silence_pydicom_value_warnings() -> None:
+    """Stop pydicom from warning about odd values, for the whole process.
+
+    pydicom's validation warnings quote the value they dislike, a patient's
+    name or ID among them, and go to standard error and to the ``pydicom``
+    logger, where Prefect would store them. pacsflow reads tolerantly and
+    records what it cannot store in ``ingest_errors``, so these warnings add
+    nothing but risk. Applications (the tasks, flows and CLI) call this; the
+    library does not change global state by itself.
+    """
+    config.settings.reading_validation_mode = config.IGNORE
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
+    logging.getLogger("pydicom").setLevel(logging.ERROR)

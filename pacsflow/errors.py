@@ -11,6 +11,7 @@ from __future__ import annotations
 from os import PathLike
 
 __all__ = [
+    "DatabaseUnreachableError",
     "InvalidDicomError",
     "InvalidTagError",
     "MissingTagError",
@@ -69,3 +70,7 @@ class InvalidTagError(PermanentError):
         self.source = source
         self.reason = reason
         super().__init__(f"{_where(source)}: {tag} {keyword} {reason}")
+
+
+class DatabaseUnreachableError(RetryableError):
+    """The database server cannot be reached (down, wrong host or port, refused login)."""

@@ -1,9 +1,11 @@
 """Index DICOM files already on disk: walk a folder, read headers, store rows in batches.
 
-The walk streams (one directory listing at a time) and each batch is read,
-converted and written as one transaction, so memory stays bounded whatever the
-folder's size and a crash loses at most the batch in flight. A file that
-cannot be stored is counted with its reason; it never stops the run.
+The unit of work is a batch of paths (:func:`ingest_batch`): its new images
+and its failures are written in one transaction, so a crash loses at most the
+batch in flight and a re-run redoes exactly that. Files already stored with
+the same path, size and modification time are skipped without being parsed.
+A file that cannot be stored gets a row in ``ingest_errors``; it never stops
+the run. Memory is bounded by the batch size, whatever the folder's size.
 """
 
 from __future__ import annotations
@@ -12,32 +14,38 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+from sqlalchemy.orm import Session
 
-from pacsflow.crud import insert_records
+from pacsflow.crud import InsertCounts, insert_records
 from pacsflow.dcm2model import ImageRecord, dcm2records
 from pacsflow.dicom_file import read_header
 from pacsflow.engine import make_engine
 from pacsflow.errors import InvalidDicomError, PermanentError
+from pacsflow.models import Image, IngestError, utc_now
 from pacsflow.schema import current_revision, initialize_database
 from pacsflow.session import session_scope
+from pacsflow.upsert import IN_CHUNK
 
 LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
-    "IngestSummary",
+    "BatchResult",
+    "batched",
+    "count_candidates",
     "default_institution",
-    "ingest_paths",
+    "ingest_batch",
     "iter_dicom_candidates",
     "parse_dir2sql",
-    "read_records",
+    "require_schema",
 ]
 
 T = TypeVar("T")
@@ -46,31 +54,38 @@ DEFAULT_BATCH_SIZE = 500
 """Files per transaction: large enough to amortise each INSERT, small enough to bound memory."""
 
 _SKIPPED_NAMES = frozenset({"DICOMDIR"})
+_IMAGES: Table = Image.__table__  # type: ignore[assignment]
+_ERRORS: Table = IngestError.__table__  # type: ignore[assignment]
 
 
 @dataclass
-class IngestSummary:
-    """What an ingest run did."""
+class BatchResult:
+    """What one batch (or a whole run, when added up) did. Plain data, safe to pickle and log."""
 
     files_seen: int = 0
-    images_added: int = 0
-    #: Files whose SOPInstanceUID was already in the database.
+    #: Files skipped unparsed: same path, size and mtime as an image already stored.
+    unchanged: int = 0
+    #: Files parsed whose SOPInstanceUID was already stored.
     already_present: int = 0
+    images_added: int = 0
     patients_added: int = 0
     studies_added: int = 0
     series_added: int = 0
-    #: (path, reason) of every file that could not be stored.
-    failures: list[tuple[str, str]] = field(default_factory=list)
+    failed: int = 0
+    failed_by_reason: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
-    @property
-    def failed(self) -> int:
-        """How many files could not be stored."""
-        return len(self.failures)
+    def __iadd__(self, other: BatchResult) -> BatchResult:
+        for name, value in asdict(other).items():
+            if name == "failed_by_reason":
+                self.failed_by_reason = dict(Counter(self.failed_by_reason) + Counter(value))
+            else:
+                setattr(self, name, getattr(self, name) + value)
+        return self
 
-    def failures_by_reason(self) -> dict[str, int]:
-        """Failure counts by kind of error (the exception class name)."""
-        return dict(Counter(reason.split(":", 1)[0] for _, reason in self.failures))
+    def as_dict(self) -> dict[str, Any]:
+        """The counts as a plain dict (for artifacts and JSON output)."""
+        return asdict(self)
 
 
 def default_institution(today: date | None = None) -> str:
@@ -78,23 +93,37 @@ def default_institution(today: date | None = None) -> str:
     return f"unknown_{(today or date.today()):%Y%m%d}"
 
 
-def iter_dicom_candidates(root: str | os.PathLike[str]) -> Iterator[Path]:
+def iter_dicom_candidates(root: str | os.PathLike[str]) -> Iterator[str]:
     """Every regular file under ``root``, in sorted order, DICOMDIR index files excluded.
+
+    The walk streams one directory listing at a time.
 
     Raises:
         NotADirectoryError: ``root`` is not a folder.
     """
     top = Path(root)
-    if not top.is_dir():
+    if not top.is_dir():  # checked now, not at the first next()
         raise NotADirectoryError(f"{top}: not a folder; give the folder that holds the DICOM files")
+    return _walk(top)
+
+
+def _walk(top: Path) -> Iterator[str]:
     for folder, dirs, files in os.walk(top):
         dirs.sort()
         for name in sorted(files):
             if name.upper() not in _SKIPPED_NAMES:
-                yield Path(folder, name)
+                yield os.path.join(folder, name)
 
 
-def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+def count_candidates(root: str | os.PathLike[str]) -> int:
+    """How many files :func:`iter_dicom_candidates` yields (for progress reporting)."""
+    return sum(1 for _ in iter_dicom_candidates(root))
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last one shorter)."""
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, not {size}")
     batch: list[T] = []
     for item in items:
         batch.append(item)
@@ -105,53 +134,164 @@ def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def read_records(
-    paths: Iterable[str | os.PathLike[str]], *, institution: str | None
-) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
-    """Read and convert each file; return the records and the (path, reason) failures."""
+def require_schema(url: str) -> None:
+    """Fail early and clearly when the database has no pacsflow tables.
+
+    Raises:
+        PermanentError: the database exists but was never initialised.
+    """
+    if current_revision(url) is None:
+        raise PermanentError(
+            "the database has no pacsflow tables; run `pacsflow init-db` first "
+            "(or pass create_tables=True)"
+        )
+
+
+@dataclass
+class _Failure:
+    path: str
+    error_type: str
+    reason: str
+
+
+def _stat(path: str) -> tuple[int, float] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # read_header reports it
+    return st.st_size, st.st_mtime
+
+
+def _unchanged(session: Session, stats: dict[str, tuple[int, float] | None]) -> set[str]:
+    """The paths already stored with the same size and modification time."""
+    paths = sorted(p for p, st in stats.items() if st is not None)
+    same: set[str] = set()
+    for start in range(0, len(paths), IN_CHUNK):
+        chunk = paths[start : start + IN_CHUNK]
+        query = select(_IMAGES.c.filepath, _IMAGES.c.file_size, _IMAGES.c.file_mtime).where(
+            _IMAGES.c.filepath.in_(chunk)
+        )
+        for path, size, mtime in session.execute(query):
+            if stats.get(path) == (size, mtime):
+                same.add(path)
+    return same
+
+
+def _read(
+    paths: Sequence[str], stats: dict[str, tuple[int, float] | None], institution: str | None
+) -> tuple[list[ImageRecord], list[_Failure]]:
     records: list[ImageRecord] = []
-    failures: list[tuple[str, str]] = []
+    failures: list[_Failure] = []
     for path in paths:
         try:
-            ds = read_header(path)
-            records.append(dcm2records(ds, institution=institution, filepath=path))
+            record = dcm2records(read_header(path), institution=institution, filepath=path)
         except PermanentError as exc:
-            failures.append((str(path), f"{type(exc).__name__}: {exc}"))
-        except Exception as exc:  # pydicom raises many types on hostile input
+            failures.append(_Failure(path, type(exc).__name__, str(exc)))
+            continue
+        except Exception as exc:  # hostile input makes pydicom raise many types
             error = InvalidDicomError(path, f"cannot be parsed ({type(exc).__name__}: {exc})")
-            failures.append((str(path), f"{type(error).__name__}: {error}"))
+            failures.append(_Failure(path, type(error).__name__, str(error)))
+            continue
+        size_mtime = stats.get(path)
+        if size_mtime is not None:
+            record.image["file_size"], record.image["file_mtime"] = size_mtime
+        records.append(record)
     return records, failures
 
 
-def ingest_paths(
-    engine: Engine,
-    paths: Iterable[str | os.PathLike[str]],
+def _insert_isolating_rejects(
+    session: Session, records: list[ImageRecord], failures: list[_Failure]
+) -> InsertCounts:
+    """Insert the records; if the database rejects the batch, find the rows it rejects.
+
+    A value the database refuses (a constraint or type it enforces that the
+    conversion did not) must cost one file, not the batch: the batch is split
+    in halves inside savepoints until the rejected files are isolated, and
+    those are recorded as failures. Connection errors are not caught.
+    """
+    try:
+        with session.begin_nested():
+            return insert_records(session, records)
+    except (IntegrityError, DataError, ProgrammingError) as exc:
+        if len(records) == 1:
+            path = str(records[0].image["filepath"])
+            failures.append(
+                _Failure(
+                    path,
+                    "DatabaseRejected",
+                    f"{path}: the database refused the row ({type(exc.orig).__name__})",
+                )
+            )
+            return InsertCounts()
+    middle = len(records) // 2
+    counts = _insert_isolating_rejects(session, records[:middle], failures)
+    counts += _insert_isolating_rejects(session, records[middle:], failures)
+    return counts
+
+
+def ingest_batch(
+    db_url: str,
+    paths: Sequence[str],
     *,
     institution: str | None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> IngestSummary:
-    """Store the given files in batches, one transaction per batch."""
-    summary = IngestSummary()
+    flow_run_id: str | None = None,
+) -> BatchResult:
+    """Store one batch of files in one transaction; record each failure in ``ingest_errors``.
+
+    Args:
+        db_url: the database URL (with its password, if any).
+        paths: the files of this batch.
+        institution: stored with each patient and image.
+        flow_run_id: the Prefect flow run to record with failures.
+
+    Returns:
+        The batch's counts.
+    """
     started = time.perf_counter()
-    for batch in _batched(paths, batch_size):
-        records, failures = read_records(batch, institution=institution)
+    engine = make_engine(db_url)
+    try:
+        stats = {path: _stat(path) for path in paths}
         with session_scope(engine) as session:
-            counts = insert_records(session, records)
-        summary.files_seen += len(batch)
-        summary.images_added += counts.images
-        summary.already_present += len(records) - counts.images
-        summary.patients_added += counts.patients
-        summary.studies_added += counts.studies
-        summary.series_added += counts.series
-        summary.failures.extend(failures)
-        LOGGER.info(
-            "Ingested %d files (%d new images, %d failed so far)",
-            summary.files_seen,
-            summary.images_added,
-            summary.failed,
-        )
-    summary.seconds = time.perf_counter() - started
-    return summary
+            unchanged = _unchanged(session, stats)
+        todo = [p for p in paths if p not in unchanged]
+        records, failures = _read(todo, stats, institution)
+        with session_scope(engine) as session:
+            counts = _insert_isolating_rejects(session, records, failures)
+            _record_failures(session, failures, flow_run_id)
+    finally:
+        engine.dispose()
+    stored = len(records) - sum(1 for f in failures if f.error_type == "DatabaseRejected")
+    return BatchResult(
+        files_seen=len(paths),
+        unchanged=len(unchanged),
+        already_present=stored - counts.images,
+        images_added=counts.images,
+        patients_added=counts.patients,
+        studies_added=counts.studies,
+        series_added=counts.series,
+        failed=len(failures),
+        failed_by_reason=dict(Counter(f.error_type for f in failures)),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _record_failures(session: Session, failures: list[_Failure], flow_run_id: str | None) -> None:
+    if not failures:
+        return
+    now = utc_now()
+    session.execute(
+        insert(_ERRORS),
+        [
+            {
+                "path": f.path,
+                "error_type": f.error_type,
+                "reason": f.reason,
+                "flow_run_id": flow_run_id,
+                "recorded_on": now,
+            }
+            for f in failures
+        ],
+    )
 
 
 def parse_dir2sql(
@@ -160,20 +300,25 @@ def parse_dir2sql(
     institution_name: str | None = None,
     nb_threads: int = 1,
     create_tables: bool = False,
-) -> IngestSummary:
-    """Index every DICOM file under ``src`` into the database (seed API).
+) -> BatchResult:
+    """Index every DICOM file under ``src`` into the database, in this process (seed API).
+
+    The ``ingest-dir`` Prefect flow (``flows.ingest_dir``) does the same work
+    in parallel worker processes, with progress and a summary artifact; its
+    module offers ``parse_dir2sql`` with this signature, where ``nb_threads``
+    sets the number of workers.
 
     Args:
         src: the folder to walk (recursively).
         conn_uri: the database URL.
         institution_name: stored with each patient and image; defaults to
             ``unknown_YYYYMMDD`` (today).
-        nb_threads: accepted for the seed's signature. This function runs in
-            one process; parallel ingest is the ``ingest-dir`` Prefect flow's job.
+        nb_threads: accepted for the seed's signature; this function runs in
+            one process.
         create_tables: create the database and schema first when missing.
 
     Returns:
-        The counts, with every failed file and its reason.
+        The counts. Each failed file and its reason is in ``ingest_errors``.
 
     Raises:
         NotADirectoryError: ``src`` is not a folder.
@@ -181,24 +326,24 @@ def parse_dir2sql(
     """
     del nb_threads  # see docstring
     institution = institution_name or default_institution()
+    candidates = iter_dicom_candidates(src)  # checks src before touching the database
     if create_tables:
         initialize_database(conn_uri)
-    candidates = iter_dicom_candidates(src)
-    engine = make_engine(conn_uri)
-    try:
-        if current_revision(conn_uri) is None:
-            raise PermanentError(
-                "the database has no pacsflow tables; run `pacsflow init-db` "
-                "or pass create_tables=True"
-            )
-        summary = ingest_paths(engine, candidates, institution=institution)
-    finally:
-        engine.dispose()
-    if summary.failed:
-        LOGGER.warning(
-            "%d of %d files could not be stored: %s",
-            summary.failed,
-            summary.files_seen,
-            summary.failures_by_reason(),
+    require_schema(conn_uri)
+    total = BatchResult()
+    for batch in batched(candidates, DEFAULT_BATCH_SIZE):
+        total += ingest_batch(conn_uri, batch, institution=institution)
+        LOGGER.info(
+            "Ingested %d files (%d new images, %d failed so far)",
+            total.files_seen,
+            total.images_added,
+            total.failed,
         )
-    return summary
+    if total.failed:
+        LOGGER.warning(
+            "%d of %d files could not be stored (see ingest_errors): %s",
+            total.failed,
+            total.files_seen,
+            total.failed_by_reason,
+        )
+    return total

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -31,6 +32,7 @@ __all__ = [
     "TABLES",
     "Base",
     "Image",
+    "IngestError",
     "Patient",
     "Series",
     "Study",
@@ -156,6 +158,7 @@ class Image(Base):
     __table_args__ = (
         Index("ix_images_patient_id", "patient_id"),
         Index("ix_images_study_uid", "study_uid"),
+        Index("ix_images_filepath", "filepath"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -175,6 +178,10 @@ class Image(Base):
     #: The whole header (no pixel data, no bulk data) in the DICOM JSON model, PS3.18 Annex F.
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON_HEADER)
     filepath: Mapped[str | None] = mapped_column(Text)
+    #: Size in bytes and modification time (POSIX seconds) of ``filepath`` when it was
+    #: read: a re-run skips a file whose path, size and time are unchanged, unparsed.
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    file_mtime: Mapped[float | None] = mapped_column(Float)
 
     series: Mapped[Series] = relationship(back_populates="images", lazy="raise")
 
@@ -182,10 +189,32 @@ class Image(Base):
         return f"<Image {self.image_uid}>"
 
 
+class IngestError(Base):
+    """A file that could not be stored, why, and by which run.
+
+    A file that fails again on a later run gets a new row: the table is a log of
+    attempts, and ``flow_run_id`` groups the rows of one run.
+    """
+
+    __tablename__ = "ingest_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    #: The error class, e.g. ``InvalidDicomError`` or ``MissingTagError``.
+    error_type: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    #: The Prefect flow run that met the error (None outside Prefect).
+    flow_run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    recorded_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"<IngestError {self.error_type} {self.path}>"
+
+
 TABLES: dict[str, type[Base]] = {
-    model.__tablename__: model for model in (StudyFind, Patient, Study, Series, Image)
+    model.__tablename__: model for model in (StudyFind, Patient, Study, Series, Image, IngestError)
 }
-"""The seed's tables by name, in dependency order (parents first)."""
+"""Every pacsflow table by name, in dependency order (parents first)."""
 
 # --- Views -------------------------------------------------------------------
 # The views are created by the migrations (alembic/versions), which hold their

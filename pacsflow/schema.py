@@ -19,15 +19,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import pool
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy_utils import create_database, database_exists
 
 from alembic import command
 from pacsflow.engine import make_engine, mask_url
+from pacsflow.errors import DatabaseUnreachableError
 
 LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "alembic_config",
+    "check_server_reachable",
     "current_revision",
     "downgrade_database",
     "head_revision",
@@ -90,6 +93,32 @@ def _migration_connection(url: str | URL, config: Config) -> Iterator[None]:
             yield
     finally:
         config.attributes.pop("connection", None)
+        engine.dispose()
+
+
+def check_server_reachable(conn_uri: str | URL) -> None:
+    """Fail fast, with one clear line, when the database server cannot be reached.
+
+    For SQLite, the folder of the database file must exist. For a server, a
+    connection to its maintenance database is opened and closed.
+
+    Raises:
+        DatabaseUnreachableError: with the masked URL and the driver's reason.
+    """
+    url = make_url(conn_uri)
+    if url.get_backend_name() == "sqlite":
+        folder = Path(url.database or ".").parent
+        if url.database and not folder.is_dir():
+            raise DatabaseUnreachableError(f"{mask_url(url)}: the folder {folder} does not exist")
+        return
+    engine = make_engine(url.set(database="postgres"), poolclass=pool.NullPool)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise DatabaseUnreachableError(f"cannot reach {mask_url(url)}: {reason}") from exc
+    finally:
         engine.dispose()
 
 

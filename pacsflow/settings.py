@@ -1,18 +1,73 @@
-"""Defaults shared by the library, the CLI and the flows."""
+"""Defaults and environment settings shared by the library, the CLI and the flows."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["DB_URL_ENV", "DEFAULT_DB_URL", "default_db_url"]
+from sqlalchemy.engine import make_url
+
+__all__ = [
+    "DB_PASSWORD_ENV",
+    "DB_URL_ENV",
+    "DEFAULT_DB_URL",
+    "PREFECT_DEFAULTS",
+    "apply_prefect_defaults",
+    "default_db_url",
+    "resolve_db_url",
+    "split_password",
+]
 
 DB_URL_ENV = "PACSFLOW_DB_URL"
 """Environment variable naming the database when none is given."""
 
+DB_PASSWORD_ENV = "PACSFLOW_DB_PASSWORD"  # noqa: S105 - a variable name, not a secret
+"""Environment variable holding the database password, kept out of URLs and flow parameters."""
+
 DEFAULT_DB_URL = "sqlite:///pacsflow.sqlite"
 """The embedded default: a SQLite file in the current directory."""
+
+PREFECT_DEFAULTS = {
+    # No telemetry leaves a hospital network.
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # The temporary server can take 10-20 s to start on a small, busy machine.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # Task and flow results may hold identifiers: never written to disk unless asked.
+    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+}
+"""Prefect settings pacsflow applies unless the user set them (see the README)."""
+
+
+def apply_prefect_defaults() -> None:
+    """Put :data:`PREFECT_DEFAULTS` in the environment where the user has not set them.
+
+    Must run before Prefect is imported: Prefect reads its settings then.
+    """
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 def default_db_url() -> str:
     """The database URL from ``PACSFLOW_DB_URL``, or the embedded SQLite default."""
     return os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
+
+
+def resolve_db_url(db_url: str | None) -> str:
+    """The URL to connect with: ``db_url`` (or the default), plus the password from the env.
+
+    Flow parameters are stored and shown by Prefect, so they carry URLs without
+    passwords; the password comes from ``PACSFLOW_DB_PASSWORD`` at connect time.
+    """
+    url = make_url(db_url or default_db_url())
+    password = os.environ.get(DB_PASSWORD_ENV)
+    if password and url.password is None and url.get_backend_name() != "sqlite":
+        url = url.set(password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def split_password(db_url: str) -> tuple[str, str | None]:
+    """Split a URL into the URL without its password, and the password (None if absent)."""
+    url = make_url(db_url)
+    if url.password is None:
+        return db_url, None
+    return url.set(password=None).render_as_string(hide_password=False), str(url.password)

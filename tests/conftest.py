@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+import flows  # noqa: F401 - applies pacsflow's Prefect defaults before Prefect loads
 from pacsflow.engine import make_engine
 from pacsflow.schema import initialize_database
 from tests.peers.postgres import PostgresServer
@@ -116,3 +117,19 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session on the fresh test database; the test decides when to commit."""
     with Session(engine, expire_on_commit=False) as sess:
         yield sess
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url() -> Iterator[str]:
+    """A temporary Prefect server for the whole session; its API URL.
+
+    Flows called in the test process use it through the harness; CLI
+    subprocesses get it as PREFECT_API_URL, so none starts a server of its own.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        with get_client(sync_client=True) as client:
+            url = str(client.api_url)
+        yield url

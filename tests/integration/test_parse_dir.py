@@ -15,7 +15,7 @@ from pacsflow.db import parse_dir2sql
 from pacsflow.engine import make_engine
 from pacsflow.errors import PermanentError
 from pacsflow.ingest import default_institution
-from pacsflow.models import Image, Patient
+from pacsflow.models import Image, IngestError, Patient
 from tests.factories import make_dataset, make_study, write_dataset
 
 CT_SMALL = Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm"
@@ -34,6 +34,14 @@ def _folder(root: Path) -> Path:
     return root
 
 
+def _errors(url: str) -> list[IngestError]:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        errors = list(session.scalars(select(IngestError)))
+    engine.dispose()
+    return errors
+
+
 def _images(url: str) -> list[Image]:
     engine = make_engine(url)
     with Session(engine) as session:
@@ -47,25 +55,39 @@ def test_parse_dir2sql_stores_good_files_and_reports_bad_ones(db_url: str, tmp_p
     summary = parse_dir2sql(src, db_url, institution_name="Hosp")
     assert summary.files_seen == 14  # DICOMDIR is not a candidate
     assert summary.images_added == 11
-    failed = {Path(path).name: reason for path, reason in summary.failures}
+    assert summary.failed == 3
+    assert summary.failed_by_reason == {"InvalidDicomError": 2, "MissingTagError": 1}
+    failed = {Path(e.path).name: e for e in _errors(db_url)}
     assert set(failed) == {"notes.txt", "no_pid.dcm", "cut.dcm"}
-    assert "not a DICOM file" in failed["notes.txt"]
-    assert "(0010,0020) PatientID" in failed["no_pid.dcm"]
-    assert "truncated" in failed["cut.dcm"]
-    assert summary.failures_by_reason() == {"InvalidDicomError": 2, "MissingTagError": 1}
+    assert "not a DICOM file" in failed["notes.txt"].reason
+    assert failed["no_pid.dcm"].error_type == "MissingTagError"
+    assert "(0010,0020) PatientID" in failed["no_pid.dcm"].reason
+    assert "truncated" in failed["cut.dcm"].reason
     images = _images(db_url)
     assert len(images) == 11
     assert {i.institution for i in images} == {"Hosp"}
     assert all(i.filepath and Path(i.filepath).is_file() for i in images)
 
 
-def test_parse_dir2sql_twice_adds_nothing(db_url: str, tmp_path: Path) -> None:
+def test_parse_dir2sql_twice_adds_nothing_and_skips_unchanged_files(
+    db_url: str, tmp_path: Path
+) -> None:
     src = _folder(tmp_path / "src")
     parse_dir2sql(src, db_url)
     again = parse_dir2sql(src, db_url)
     assert again.images_added == 0
-    assert again.already_present == 11
+    assert again.unchanged == 11  # skipped unparsed: same path, size and mtime
+    assert again.already_present == 0
+    assert again.failed == 3  # bad files are tried (and recorded) again
     assert len(_images(db_url)) == 11
+
+
+def test_a_copied_file_is_parsed_but_not_stored_twice(db_url: str, tmp_path: Path) -> None:
+    write_dataset(make_dataset(), tmp_path / "src" / "a.dcm")
+    parse_dir2sql(tmp_path / "src", db_url)
+    shutil.copy(tmp_path / "src" / "a.dcm", tmp_path / "src" / "copy.dcm")
+    again = parse_dir2sql(tmp_path / "src", db_url)
+    assert (again.unchanged, again.already_present, again.images_added) == (1, 1, 0)
 
 
 def test_parse_dir2sql_defaults_institution_to_unknown_today(db_url: str, tmp_path: Path) -> None:

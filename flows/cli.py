@@ -1,0 +1,203 @@
+"""The ``pacsflow`` command: runs the same Prefect flows as the UI and the deployments.
+
+Exit status: 0 success; 1 the run finished but some files failed (see the
+``ingest_errors`` table; ``--allow-failures`` accepts that); 2 bad usage;
+3 the run could not be done (message on standard error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pacsflow.engine import mask_url
+from pacsflow.errors import PacsflowError
+from pacsflow.models import TABLES
+from pacsflow.schema import check_server_reachable
+from pacsflow.settings import (
+    DB_PASSWORD_ENV,
+    DB_URL_ENV,
+    DEFAULT_DB_URL,
+    apply_prefect_defaults,
+    default_db_url,
+    resolve_db_url,
+    split_password,
+)
+
+EXIT_OK, EXIT_FILES_FAILED, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pacsflow",
+        description="Turn a PACS, or DICOM folders, into a queryable research database.",
+        epilog=(
+            f"The database is --db, else ${DB_URL_ENV}, else {DEFAULT_DB_URL}. "
+            f"Give a password in ${DB_PASSWORD_ENV} rather than in the URL. "
+            "Exit status: 0 ok, 1 some files failed, 2 bad usage, 3 error."
+        ),
+    )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="SQLAlchemy database URL, e.g. postgresql+psycopg2://user@host/pacs",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show Prefect's and pacsflow's INFO logs"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser(
+        "init-db", help="create the database / migrate it to the newest schema"
+    )
+    init.add_argument("--echo", action="store_true", help="print the DDL applied")
+    init.set_defaults(run=_init_db)
+
+    ingest = commands.add_parser("ingest", help="index every DICOM file under a folder")
+    ingest.add_argument("folder", help="the folder to walk, recursively")
+    ingest.add_argument(
+        "--institution",
+        default=None,
+        help="stored with patients and images (default unknown_YYYYMMDD)",
+    )
+    ingest.add_argument(
+        "--batch-size", type=_positive, default=500, help="files per transaction (500)"
+    )
+    ingest.add_argument(
+        "--workers", type=_non_negative, default=0, help="worker processes (default: one per core)"
+    )
+    ingest.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="exit 0 even when some files could not be stored",
+    )
+    ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ingest.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    ingest.set_defaults(run=_ingest)
+
+    dump = commands.add_parser("dump", help="write tables to CSV files, one per table")
+    dump.add_argument("output", help="the folder for the CSV files (created if missing)")
+    dump.add_argument("--tables", nargs="+", metavar="TABLE", help="only these tables")
+    dump.set_defaults(run=_dump)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _init_db(args: argparse.Namespace, db_url: str) -> int:
+    from flows.init_db import init_db
+
+    revision = init_db(db_url=db_url, echo=args.echo)
+    print(f"{mask_url(db_url)} is at schema revision {revision}")
+    return EXIT_OK
+
+
+def _ingest(args: argparse.Namespace, db_url: str) -> int:
+    from flows.ingest_dir import ingest_dir
+
+    result: dict[str, Any] = ingest_dir(
+        src=args.folder,
+        db_url=db_url,
+        institution=args.institution,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        show_progress=not args.no_progress,
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_ingest_summary(result)
+    if result["failed"] and not args.allow_failures:
+        return EXIT_FILES_FAILED
+    return EXIT_OK
+
+
+def _print_ingest_summary(result: dict[str, Any]) -> None:
+    print(
+        f"{result['files_seen']} files in {result['seconds']:.1f} s "
+        f"({result['files_per_second']:.0f} files/s): {result['images_added']} images added, "
+        f"{result['unchanged']} unchanged, {result['already_present']} already present, "
+        f"{result['failed']} failed"
+    )
+    for reason, count in sorted(result["failed_by_reason"].items()):
+        print(f"  failed: {count} {reason} (see the ingest_errors table)")
+
+
+def _dump(args: argparse.Namespace, db_url: str) -> int:
+    from flows.dump_db import dump_db
+
+    for path in dump_db(output=args.output, db_url=db_url, tables=args.tables):
+        print(path)
+    return EXIT_OK
+
+
+def _preflight(args: argparse.Namespace, db_url: str) -> None:
+    """Refuse bad input before a flow (and a Prefect server) starts.
+
+    Raises:
+        ValueError / NotADirectoryError / PacsflowError: with a one-line reason.
+    """
+    if args.command == "ingest" and not Path(args.folder).is_dir():
+        raise NotADirectoryError(f"{args.folder}: not a folder")
+    if args.command == "dump" and args.tables:
+        unknown = [t for t in args.tables if t not in TABLES]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(repr(t) for t in unknown)}: not a pacsflow table; "
+                f"choose from {', '.join(TABLES)}"
+            )
+    check_server_reachable(resolve_db_url(db_url))
+
+
+def _configure_logging(verbose: bool) -> None:
+    level = "INFO" if verbose else "WARNING"
+    # Prefect reads its settings when first imported, which happens after this.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``pacsflow`` command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    apply_prefect_defaults()
+    _configure_logging(args.verbose)
+    # Flow parameters are stored and shown by Prefect: pass the URL without its
+    # password, which travels in the environment instead.
+    db_url, password = split_password(args.db or default_db_url())
+    if password is not None:
+        os.environ[DB_PASSWORD_ENV] = password
+    run: Callable[[argparse.Namespace, str], int] = args.run
+    try:
+        _preflight(args, db_url)
+        return run(args, db_url)
+    except (PacsflowError, NotADirectoryError, FileNotFoundError, ValueError) as exc:
+        print(f"pacsflow {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # e.g. the database refused the connection
+        print(f"pacsflow {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

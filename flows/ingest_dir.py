@@ -1,0 +1,194 @@
+"""The ``ingest-dir`` flow: index a folder of DICOM files into the pacsflow database.
+
+Files are split into batches; each batch is one ``ingest-batch`` task run in a
+pool of worker processes (Prefect's ``ProcessPoolTaskRunner``), so parsing uses
+every core. At most two batches per worker are in flight, which bounds memory
+however large the folder is.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
+
+from flows.progress import FlowProgress
+from flows.workers import process_pool
+from pacsflow.engine import mask_url
+from pacsflow.ingest import (
+    DEFAULT_BATCH_SIZE,
+    BatchResult,
+    batched,
+    count_candidates,
+    default_institution,
+    iter_dicom_candidates,
+    require_schema,
+)
+from pacsflow.settings import resolve_db_url
+from tasks.db import init_db_task
+from tasks.ingest import ingest_batch_task
+
+__all__ = ["ingest_dir", "parse_dir2sql"]
+
+_IN_FLIGHT_PER_WORKER = 2
+
+
+@flow(name="ingest-batches")
+def _ingest_batches(
+    src: str,
+    db_url: str | None,
+    institution: str,
+    batch_size: int,
+    workers: int,
+    total: int,
+    show_progress: bool,
+    run_id: str | None,
+) -> BatchResult:
+    """Submit the batches to the worker pool, at most two per worker in flight."""
+    result = BatchResult()
+    pending: deque[PrefectFuture[BatchResult]] = deque()
+    with FlowProgress(
+        total,
+        key="ingest-dir-progress",
+        description=f"Ingesting {total} files",
+        show_bar=show_progress,
+    ) as progress:
+
+        def collect() -> None:
+            batch_result = pending.popleft().result()
+            nonlocal result
+            result += batch_result
+            progress.advance(batch_result.files_seen)
+
+        for paths in batched(iter_dicom_candidates(src), batch_size):
+            pending.append(ingest_batch_task.submit(db_url, paths, institution, run_id))
+            if len(pending) >= workers * _IN_FLIGHT_PER_WORKER:
+                collect()
+        while pending:
+            collect()
+    return result
+
+
+def _summary_table(result: BatchResult, wall_s: float) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {"metric": "files seen", "value": result.files_seen},
+        {"metric": "images added", "value": result.images_added},
+        {"metric": "unchanged files skipped", "value": result.unchanged},
+        {"metric": "already present (same SOPInstanceUID)", "value": result.already_present},
+        {"metric": "failed", "value": result.failed},
+        {"metric": "patients added", "value": result.patients_added},
+        {"metric": "studies added", "value": result.studies_added},
+        {"metric": "series added", "value": result.series_added},
+        {"metric": "seconds", "value": round(wall_s, 2)},
+        {"metric": "files/s", "value": round(result.files_seen / wall_s, 1) if wall_s else 0},
+    ]
+    rows += [
+        {"metric": f"failed: {reason}", "value": count}
+        for reason, count in sorted(result.failed_by_reason.items())
+    ]
+    return rows
+
+
+@flow(name="ingest-dir")
+def ingest_dir(
+    src: str,
+    db_url: str | None = None,
+    institution: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int = 0,
+    create_tables: bool = True,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Index every DICOM file under ``src`` into the pacsflow database.
+
+    Args:
+        src: the folder to walk, recursively.
+        db_url: the database URL without password (the password comes from
+            PACSFLOW_DB_PASSWORD); default PACSFLOW_DB_URL, else the SQLite file.
+        institution: stored with patients and images; default ``unknown_YYYYMMDD``.
+        batch_size: files per task and per transaction.
+        workers: worker processes; 0 means one per CPU core.
+        create_tables: create the database and migrate it to the newest schema first.
+        show_progress: draw a progress bar when standard error is a terminal.
+
+    Returns:
+        The run's counts (files seen, images added, failed by reason, ...),
+        ``seconds`` (wall time), ``batch_seconds`` (time inside the batches,
+        summed over workers) and ``files_per_second``. Failed files are in
+        ``ingest_errors``.
+    """
+    logger = get_run_logger()
+    started = time.perf_counter()
+    iter_dicom_candidates(src)  # a missing folder fails the run here, clearly
+    if batch_size < 1 or workers < 0:
+        raise ValueError(f"batch_size must be >= 1 and workers >= 0 (got {batch_size}, {workers})")
+    n_workers = workers or os.cpu_count() or 1
+    if create_tables:
+        init_db_task(db_url)
+    else:
+        require_schema(resolve_db_url(db_url))
+    total = count_candidates(src)
+    logger.info(
+        "Ingesting %d files into %s with %d worker processes",
+        total,
+        mask_url(resolve_db_url(db_url)),
+        n_workers,
+    )
+    # Prefect's annotation wants a TaskRunner of PrefectFuture; the process pool's
+    # futures are PrefectConcurrentFuture, a subclass, so this is sound.
+    runner = process_pool(n_workers)
+    result = _ingest_batches.with_options(task_runner=runner)(  # type: ignore[arg-type]
+        src,
+        db_url,
+        institution or default_institution(),
+        batch_size,
+        n_workers,
+        total,
+        show_progress,
+        str(flow_run.id) if flow_run.id else None,
+    )
+    wall_s = time.perf_counter() - started
+    create_table_artifact(
+        _summary_table(result, wall_s),
+        key="ingest-dir-summary",
+        description=f"ingest-dir summary ({total} files)",
+    )
+    logger.info(
+        "Done: %d files, %d images added, %d unchanged, %d failed in %.1f s",
+        result.files_seen,
+        result.images_added,
+        result.unchanged,
+        result.failed,
+        wall_s,
+    )
+    return {
+        **result.as_dict(),
+        # Work done inside the batches, summed over workers: the rest of the wall
+        # time is walking the folder, process start-up and Prefect's bookkeeping.
+        "batch_seconds": round(result.seconds, 3),
+        "seconds": round(wall_s, 3),
+        "files_per_second": round(result.files_seen / wall_s, 1) if wall_s else 0.0,
+    }
+
+
+def parse_dir2sql(
+    src: str,
+    conn_uri: str,
+    institution_name: str | None = None,
+    nb_threads: int = 1,
+    create_tables: bool = False,
+) -> dict[str, Any]:
+    """The seed's ``parse_dir2sql``, run as the ``ingest-dir`` flow with ``nb_threads`` workers."""
+    return ingest_dir(
+        src,
+        db_url=conn_uri,
+        institution=institution_name,
+        workers=max(nb_threads, 1),
+        create_tables=create_tables,
+    )

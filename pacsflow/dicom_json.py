@@ -1,0 +1,271 @@
+"""A fast encoder of datasets into the DICOM JSON model (PS3.18 Annex F).
+
+pydicom's ``Dataset.to_json_dict`` converts every raw element into a Python
+value object and validates it before encoding it, which costs ~50 µs per
+element: a CT header of ~250 elements takes ~13 ms, ten times the time to read
+the file. This encoder works on the raw bytes of the common value
+representations (text, numbers, UIDs, binary) and gives the same result as
+pydicom for them; anything else (sequences, attribute tags, ambiguous VRs,
+code-extension character sets, values it cannot parse) is handed to pydicom
+element by element. The equality is tested on pydicom's own test files.
+
+It differs from pydicom on purpose in three ways, all to read tolerantly:
+a value pydicom would refuse (e.g. an over-long LO) is kept as written; an
+IS/DS value that is not a number is kept as its text; non-finite floats
+(NaN, infinity) become ``null`` so that the document stays valid JSON.
+Binary values over the bulk threshold keep their VR but no value, and pixel
+data is left out.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import logging
+import math
+import struct
+from typing import Any
+
+from pydicom.charset import convert_encodings
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = ["BULK_THRESHOLD", "PIXEL_DATA_TAGS", "dataset_to_json"]
+
+BULK_THRESHOLD = 1024
+"""Binary values whose base64 text would exceed this many characters are left out."""
+
+PIXEL_DATA_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+"""Float, double and plain pixel data: never part of the header JSON."""
+
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+_MULTI_STRING_VRS = frozenset({"AS", "CS", "DA", "DT", "TM", "UI"})
+_TEXT_VRS = frozenset({"SH", "LO", "UC"})
+_SINGLE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
+_STRUCT_FORMATS = {
+    "US": "H",
+    "SS": "h",
+    "UL": "L",
+    "SL": "l",
+    "UV": "Q",
+    "SV": "q",
+    "FL": "f",
+    "FD": "d",
+}
+_FLOAT_VRS = frozenset({"FL", "FD"})
+# Decoding with these Python codecs is a plain bytes.decode: no code extensions.
+_SIMPLE_CODECS = frozenset(
+    {
+        "iso8859",
+        "latin_1",
+        "iso-8859-1",
+        "utf_8",
+        "utf-8",
+        "ascii",
+        "iso_ir_6",
+        "iso8859_2",
+        "iso8859_3",
+        "iso8859_4",
+        "iso8859_5",
+        "iso8859_6",
+        "iso8859_7",
+        "iso8859_8",
+        "iso8859_9",
+        "iso8859_11",
+        "tis_620",
+        "gb18030",
+        "gbk",
+    }
+)
+
+
+# pydicom's default character set (ISO-IR 6) decodes as Latin-1, like pydicom does.
+# Names are given in the spelling CPython decodes without a codec registry
+# look-up (3 µs a call otherwise, a quarter of the encoder's time).
+_DEFAULT_CODEC = "iso8859-1"
+
+
+class _NeedsPydicomError(Exception):
+    """This element needs pydicom's own conversion."""
+
+
+def dataset_to_json(ds: Dataset, *, bulk_threshold: int = BULK_THRESHOLD) -> dict[str, Any]:
+    """Encode ``ds`` (top level and nested items) in the DICOM JSON model, without pixel data.
+
+    Elements that cannot be encoded at all are left out (and logged at DEBUG
+    level, by tag only).
+    """
+    return _encode_dataset(ds, _codec(ds, _DEFAULT_CODEC), bulk_threshold)
+
+
+def _codec(ds: Dataset, inherited: str | None) -> str | None:
+    """The one Python codec that decodes this dataset's text, or None when pydicom must.
+
+    A sequence item without its own Specific Character Set uses its parent's
+    (``inherited``; None when the parent's needs pydicom).
+    """
+    charset = ds.get_item(0x00080005)
+    if charset is None:
+        return inherited
+    value = charset.value
+    if isinstance(value, bytes):
+        value = value.decode("iso8859")
+    if not isinstance(value, str):  # already converted to a multi-valued list
+        return None
+    names = value.strip(" \x00")
+    if "\\" in names or names.startswith("ISO 2022"):
+        return None  # code extensions: pydicom switches codecs within a value
+    try:
+        (codec,) = convert_encodings([names])
+    except Exception:  # unknown character set name: let pydicom apply its fallback
+        return None
+    return codecs.lookup(codec).name if codec in _SIMPLE_CODECS else None
+
+
+def _encode_dataset(ds: Dataset, codec: str | None, bulk_threshold: int) -> dict[str, Any]:
+    encoded: dict[str, Any] = {}
+    for elem in ds.elements():
+        tag = elem.tag
+        if tag in PIXEL_DATA_TAGS:
+            continue
+        key = f"{tag:08X}"
+        try:
+            if isinstance(elem, RawDataElement) and codec is not None:
+                encoded[key] = _encode_raw(elem, codec, bulk_threshold)
+            else:
+                raise _NeedsPydicomError
+        except _NeedsPydicomError:
+            value = _encode_with_pydicom(ds, tag, codec, bulk_threshold)
+            if value is not None:
+                encoded[key] = value
+    return encoded
+
+
+def _vr_of(elem: RawDataElement) -> str:
+    vr = elem.VR
+    if vr is None:  # implicit VR: the dictionary knows public tags only
+        try:
+            vr = dictionary_VR(elem.tag)
+        except KeyError:
+            raise _NeedsPydicomError from None
+    if vr == "UN" or " or " in vr or vr in ("SQ", "AT"):
+        # pydicom infers UN's real VR, resolves ambiguous VRs and parses sequences
+        raise _NeedsPydicomError
+    return str(vr)
+
+
+def _encode_raw(elem: RawDataElement, codec: str, bulk_threshold: int) -> dict[str, Any]:
+    vr = _vr_of(elem)
+    raw = elem.value
+    if not raw:
+        return {"vr": vr}
+    if vr in _BINARY_VRS:
+        if len(raw) > (bulk_threshold // 4) * 3:
+            return {"vr": vr}
+        return {"vr": vr, "InlineBinary": base64.b64encode(raw).decode("ascii")}
+    fmt = _STRUCT_FORMATS.get(vr)
+    if fmt is not None:
+        return _numbers(elem, vr, fmt, raw)
+    if vr in _MULTI_STRING_VRS:
+        items = raw.decode(_DEFAULT_CODEC).rstrip(" \x00").split("\\")
+        return _strings(vr, items)
+    if vr == "AE":
+        return _strings(vr, [s.strip() for s in raw.decode(_DEFAULT_CODEC).split("\\")])
+    if vr == "IS" or vr == "DS":
+        return _decimal_strings(vr, raw.decode(_DEFAULT_CODEC).strip())
+    if vr in _TEXT_VRS:
+        text = raw.decode(codec)
+        return _strings(vr, [s.rstrip("\x00 ") for s in text.split("\\")])
+    if vr in _SINGLE_TEXT_VRS:
+        return _strings(vr, [raw.decode(codec).rstrip("\x00 ")])
+    if vr == "UR":
+        return _strings(vr, [raw.decode(_DEFAULT_CODEC).rstrip()])
+    if vr == "PN":
+        return _person_names(raw.rstrip(b"\x00 ").decode(codec))
+    raise _NeedsPydicomError
+
+
+def _strings(vr: str, items: list[str]) -> dict[str, Any]:
+    if len(items) == 1 and not items[0]:
+        return {"vr": vr}
+    return {"vr": vr, "Value": items}
+
+
+def _decimal_strings(vr: str, text: str) -> dict[str, Any]:
+    if not text:
+        return {"vr": vr}
+    values: list[Any] = []
+    for item in text.split("\\"):
+        item = item.strip()
+        if not item:
+            raise _NeedsPydicomError
+        try:
+            number = float(item)
+        except ValueError:
+            values.append(item)  # not a number: kept as written (tolerant reading)
+            continue
+        if not math.isfinite(number):
+            values.append(None)
+        elif vr == "IS":
+            if not number.is_integer():
+                values.append(item)
+                continue
+            values.append(int(number))
+        else:
+            values.append(number)
+    return {"vr": vr, "Value": values}
+
+
+def _numbers(elem: RawDataElement, vr: str, fmt: str, raw: bytes) -> dict[str, Any]:
+    size = struct.calcsize(f"<{fmt}")  # standard sizes, not native
+    if len(raw) % size:
+        raise _NeedsPydicomError
+    endian = "<" if elem.is_little_endian else ">"
+    values = list(struct.unpack(f"{endian}{len(raw) // size}{fmt}", raw))
+    if vr in _FLOAT_VRS:
+        values = [v if math.isfinite(v) else None for v in values]
+    return {"vr": vr, "Value": values}
+
+
+def _person_names(text: str) -> dict[str, Any]:
+    if not text:
+        return {"vr": "PN"}
+    values = []
+    for name in text.split("\\"):
+        groups = name.split("=")
+        value = {"Alphabetic": groups[0]}
+        if len(groups) > 1:
+            value["Ideographic"] = groups[1]
+        if len(groups) > 2:
+            value["Phonetic"] = groups[2]
+        values.append(value)
+    return {"vr": "PN", "Value": values}
+
+
+def _encode_with_pydicom(
+    ds: Dataset, tag: BaseTag, codec: str | None, bulk_threshold: int
+) -> dict[str, Any] | None:
+    """Encode one element with pydicom's conversion; None when even that fails."""
+    try:
+        elem: DataElement = ds[tag]
+        if elem.VR == "SQ":
+            return {
+                "vr": "SQ",
+                "Value": [
+                    _encode_dataset(item, _codec(item, codec), bulk_threshold)
+                    for item in elem.value
+                ],
+            }
+        if elem.VR in _BINARY_VRS or " or " in elem.VR:
+            raw = elem.value
+            if isinstance(raw, bytes) and len(raw) > (bulk_threshold // 4) * 3:
+                return {"vr": str(elem.VR)}
+        encoded: dict[str, Any] = elem.to_json_dict(None, bulk_threshold)
+        return encoded
+    except Exception as exc:  # a value nothing can decode: leave the element out
+        LOGGER.debug("element %s left out of the header JSON (%s)", tag, type(exc).__name__)
+        return None

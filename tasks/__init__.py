@@ -1,0 +1,12 @@
+"""Prefect tasks: thin wrappers over pacsflow functions, grouped by side effect.
+
+Importing this package applies pacsflow's Prefect defaults (no telemetry,
+no persisted results) before Prefect itself is imported, and silences
+pydicom's value warnings, which quote patient data.
+"""
+
+from pacsflow.dicom_file import silence_pydicom_value_warnings
+from pacsflow.settings import apply_prefect_defaults
+
+apply_prefect_defaults()
+silence_pydicom_value_warnings()

@@ -1,0 +1,42 @@
+"""Tasks that create, migrate and dump the pacsflow database."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from pacsflow.dump import dump_database
+from pacsflow.engine import make_engine
+from pacsflow.schema import current_revision, initialize_database
+from pacsflow.session import session_scope
+from pacsflow.settings import resolve_db_url
+from tasks.retry import RETRY_DELAYS_S, is_transient
+
+__all__ = ["dump_db_task", "init_db_task"]
+
+
+@task(
+    name="init-db",
+    cache_policy=NO_CACHE,
+    retries=len(RETRY_DELAYS_S),
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=is_transient,
+)
+def init_db_task(db_url: str | None, echo: bool = False) -> str:
+    """Create the database if missing and migrate it to the newest revision; return it."""
+    url = resolve_db_url(db_url)
+    initialize_database(url, echo=echo)
+    revision = current_revision(url)
+    assert revision is not None
+    return revision
+
+
+@task(name="dump-db", cache_policy=NO_CACHE)
+def dump_db_task(db_url: str | None, output: str, tables: list[str] | None) -> list[str]:
+    """Write the tables to CSV files in ``output``; return their paths."""
+    engine = make_engine(resolve_db_url(db_url))
+    try:
+        with session_scope(engine) as session:
+            return [str(p) for p in dump_database(session, output, tables)]
+    finally:
+        engine.dispose()

@@ -1,0 +1,31 @@
+"""Tasks that index DICOM files on disk."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from pacsflow.ingest import BatchResult, ingest_batch
+from pacsflow.settings import resolve_db_url
+from tasks.retry import RETRY_DELAYS_S, is_transient
+
+__all__ = ["ingest_batch_task"]
+
+
+@task(
+    name="ingest-batch",
+    cache_policy=NO_CACHE,
+    retries=len(RETRY_DELAYS_S),
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=is_transient,
+)
+def ingest_batch_task(
+    db_url: str | None, paths: list[str], institution: str, flow_run_id: str | None
+) -> BatchResult:
+    """Store one batch of files (one transaction); bad files go to ingest_errors.
+
+    Safe to retry: files stored by an earlier attempt are skipped.
+    """
+    return ingest_batch(
+        resolve_db_url(db_url), paths, institution=institution, flow_run_id=flow_run_id
+    )
