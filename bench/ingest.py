@@ -62,7 +62,7 @@ class Measure:
 
 def make_corpus(folder: Path, n_files: int) -> None:
     """Write ``n_files`` synthetic CT files: patients of 3 studies of 2 series of 10 images."""
-    marker = folder / f".complete-{n_files}"
+    marker = folder.parent / f"{folder.name}.complete"  # outside: the walk would count it
     if marker.exists():
         return
     shutil.rmtree(folder, ignore_errors=True)
@@ -123,7 +123,9 @@ def _tree_rss(root_pid: int) -> tuple[int, int]:
     return max(sizes, default=0), sum(sizes)
 
 
-def run_ingest(label: str, folder: Path, db_url: str, workers: int, env: dict[str, str]) -> Measure:
+def run_ingest(
+    label: str, folder: Path, db_url: str, workers: int, env: dict[str, str], batch_size: int
+) -> Measure:
     """Run ``pacsflow ingest`` in a fresh process; time it from the flow, sample its memory."""
     command = [
         sys.executable,
@@ -135,8 +137,11 @@ def run_ingest(label: str, folder: Path, db_url: str, workers: int, env: dict[st
         str(folder),
         "--workers",
         str(workers),
+        "--batch-size",
+        str(batch_size),
         "--no-progress",
         "--allow-failures",
+        "--json",
     ]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO, text=True
@@ -224,6 +229,7 @@ def main() -> int:
         default=2000,
         help="files timed for (a) and (a'): per-file rates, no need for all",
     )
+    parser.add_argument("--batch-size", type=int, default=500, help="files per task (500)")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--pacsanini-python", default=None, help="interpreter with pacsanini 0.2.1")
     parser.add_argument(
@@ -246,7 +252,12 @@ def main() -> int:
         measures += [limit, bare_loop(sample, fast=True)]
         measures.append(
             run_ingest(
-                "(b)  ingest, SQLite, 1 worker", folder, f"sqlite:///{workdir / 'b.sqlite'}", 1, env
+                "(b)  ingest, SQLite, 1 worker",
+                folder,
+                f"sqlite:///{workdir / 'b.sqlite'}",
+                1,
+                env,
+                args.batch_size,
             )
         )
         measures.append(
@@ -256,6 +267,7 @@ def main() -> int:
                 f"sqlite:///{workdir / 'c.sqlite'}",
                 cores,
                 env,
+                args.batch_size,
             )
         )
         if not args.skip_postgres:
@@ -269,6 +281,7 @@ def main() -> int:
                     postgres.url("bench"),
                     cores,
                     env,
+                    args.batch_size,
                 )
             )
         if args.pacsanini_python:

@@ -1,9 +1,9 @@
 """The ``ingest-dir`` flow: index a folder of DICOM files into the pacsflow database.
 
 Files are split into batches; each batch is one ``ingest-batch`` task run in a
-pool of worker processes (Prefect's ``ProcessPoolTaskRunner``), so parsing uses
-every core. At most two batches per worker are in flight, which bounds memory
-however large the folder is.
+pool of worker processes (Prefect's ``ProcessPoolTaskRunner``, sized by the
+``workers`` parameter), so parsing uses every core. At most two batches per
+worker are in flight, which bounds memory however large the folder is.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.progress import FlowProgress
 from flows.workers import process_pool
@@ -39,39 +40,38 @@ __all__ = ["ingest_dir", "parse_dir2sql"]
 _IN_FLIGHT_PER_WORKER = 2
 
 
-@flow(name="ingest-batches")
 def _ingest_batches(
+    runner: ProcessPoolTaskRunner,
     src: str,
     db_url: str | None,
     institution: str,
     batch_size: int,
     workers: int,
-    total: int,
-    show_progress: bool,
+    progress: FlowProgress,
     run_id: str | None,
 ) -> BatchResult:
     """Submit the batches to the worker pool, at most two per worker in flight."""
     result = BatchResult()
     pending: deque[PrefectFuture[BatchResult]] = deque()
-    with FlowProgress(
-        total,
-        key="ingest-dir-progress",
-        description=f"Ingesting {total} files",
-        show_bar=show_progress,
-    ) as progress:
 
-        def collect() -> None:
-            batch_result = pending.popleft().result()
-            nonlocal result
-            result += batch_result
-            progress.advance(batch_result.files_seen)
+    def collect() -> None:
+        nonlocal result
+        batch_result = pending.popleft().result()
+        result += batch_result
+        progress.advance(batch_result.files_seen)
 
-        for paths in batched(iter_dicom_candidates(src), batch_size):
-            pending.append(ingest_batch_task.submit(db_url, paths, institution, run_id))
-            if len(pending) >= workers * _IN_FLIGHT_PER_WORKER:
-                collect()
-        while pending:
+    for paths in batched(iter_dicom_candidates(src), batch_size):
+        parameters = {
+            "db_url": db_url,
+            "paths": paths,
+            "institution": institution,
+            "flow_run_id": run_id,
+        }
+        pending.append(runner.submit(ingest_batch_task, parameters))
+        if len(pending) >= workers * _IN_FLIGHT_PER_WORKER:
             collect()
+    while pending:
+        collect()
     return result
 
 
@@ -140,19 +140,25 @@ def ingest_dir(
         mask_url(resolve_db_url(db_url)),
         n_workers,
     )
-    # Prefect's annotation wants a TaskRunner of PrefectFuture; the process pool's
-    # futures are PrefectConcurrentFuture, a subclass, so this is sound.
-    runner = process_pool(n_workers)
-    result = _ingest_batches.with_options(task_runner=runner)(  # type: ignore[arg-type]
-        src,
-        db_url,
-        institution or default_institution(),
-        batch_size,
-        n_workers,
+    progress = FlowProgress(
         total,
-        show_progress,
-        str(flow_run.id) if flow_run.id else None,
+        key="ingest-dir-progress",
+        description=f"Ingesting {total} files",
+        show_bar=show_progress,
     )
+    # The pool is sized per run, so it is used directly rather than as the
+    # flow's (fixed) task runner; its task runs belong to this flow run.
+    with process_pool(n_workers) as runner, progress:
+        result = _ingest_batches(
+            runner,
+            src,
+            db_url,
+            institution or default_institution(),
+            batch_size,
+            n_workers,
+            progress,
+            str(flow_run.id) if flow_run.id else None,
+        )
     wall_s = time.perf_counter() - started
     create_table_artifact(
         _summary_table(result, wall_s),

@@ -20,8 +20,7 @@ from pydicom.dataset import Dataset
 from sqlalchemy import Select, Table, select, update
 from sqlalchemy.orm import Session
 
-from pacsflow.dcm2model import ImageRecord, dcm2records, study_finding_row
-from pacsflow.dicom_file import read_header
+from pacsflow.dcm2model import ImageRecord, dcm2records, records_from, study_finding_row
 from pacsflow.errors import PermanentError
 from pacsflow.models import Image, Patient, Series, Study, StudyFind, utc_now
 from pacsflow.upsert import IN_CHUNK, insert_ignore, key_to_id, unique_by
@@ -187,10 +186,7 @@ def add_image(
         InvalidDicomError: ``dcm`` is a path to something that is not readable DICOM.
         MissingTagError / InvalidTagError: a required identifier is missing or invalid.
     """
-    if not isinstance(dcm, Dataset):
-        filepath = dcm
-        dcm = read_header(dcm)
-    record = dcm2records(dcm, institution=institution, filepath=filepath)
+    record = records_from(dcm, institution=institution, filepath=filepath)
     try:
         counts = insert_records(session, [record])
         session.commit()

@@ -39,6 +39,7 @@ __all__ = [
     "dcm2study",
     "dcm2study_finding",
     "header_json",
+    "records_from",
     "study_finding_row",
 ]
 
@@ -203,6 +204,21 @@ def dcm2records(
     return ImageRecord(patient=patient, study=study, series=series, image=image)
 
 
+def records_from(
+    dcm: str | PathLike[str] | Dataset, *, institution: str | None, filepath: Source = None
+) -> ImageRecord:
+    """:func:`dcm2records` for a dataset, or for a file path (read, and stored as ``filepath``).
+
+    Raises:
+        InvalidDicomError: ``dcm`` is a path to something that is not readable DICOM.
+        MissingTagError / InvalidTagError: a required identifier is missing or invalid.
+    """
+    if not isinstance(dcm, Dataset):
+        filepath = dcm
+        dcm = read_header(dcm)
+    return dcm2records(dcm, institution=institution, filepath=filepath)
+
+
 def study_finding_row(ds: Dataset) -> dict[str, Any]:
     """The ``studies_find`` row for one C-FIND answer (study level).
 
@@ -270,10 +286,7 @@ def dcm2dbmodels(
         InvalidDicomError: ``dcm`` is a path to something that is not readable DICOM.
         MissingTagError / InvalidTagError: a required identifier is missing or invalid.
     """
-    if not isinstance(dcm, Dataset):
-        filepath = dcm
-        dcm = read_header(dcm)
-    record = dcm2records(dcm, institution=institution, filepath=filepath)
+    record = records_from(dcm, institution=institution, filepath=filepath)
     return (
         Patient(**record.patient),
         Study(**record.study),

@@ -10,11 +10,13 @@ the run. Memory is bounded by the batch size, whatever the folder's size.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -177,11 +179,43 @@ def _unchanged(session: Session, stats: dict[str, tuple[int, float] | None]) -> 
     return same
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a batch is read.
+
+    A batch holds ~600 new dicts and lists per file until it is written. Each
+    of them counts towards the next collection, and every full collection
+    rescans every live object (Prefect alone leaves ~190,000 in a worker):
+    measured, this cost a fifth of the reading time. The records hold no
+    reference cycles, so reference counting frees them all the same; the
+    collector's previous state is restored afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _read(
     paths: Sequence[str], stats: dict[str, tuple[int, float] | None], institution: str | None
 ) -> tuple[list[ImageRecord], list[_Failure]]:
     records: list[ImageRecord] = []
     failures: list[_Failure] = []
+    with _cyclic_gc_paused():
+        _read_into(records, failures, paths, stats, institution)
+    return records, failures
+
+
+def _read_into(
+    records: list[ImageRecord],
+    failures: list[_Failure],
+    paths: Sequence[str],
+    stats: dict[str, tuple[int, float] | None],
+    institution: str | None,
+) -> None:
     for path in paths:
         try:
             record = dcm2records(read_header(path), institution=institution, filepath=path)
@@ -196,7 +230,6 @@ def _read(
         if size_mtime is not None:
             record.image["file_size"], record.image["file_mtime"] = size_mtime
         records.append(record)
-    return records, failures
 
 
 def _insert_isolating_rejects(

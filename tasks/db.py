@@ -10,18 +10,12 @@ from pacsflow.engine import make_engine
 from pacsflow.schema import current_revision, initialize_database
 from pacsflow.session import session_scope
 from pacsflow.settings import resolve_db_url
-from tasks.retry import RETRY_DELAYS_S, is_transient
+from tasks.retry import TRANSIENT_RETRIES
 
 __all__ = ["dump_db_task", "init_db_task"]
 
 
-@task(
-    name="init-db",
-    cache_policy=NO_CACHE,
-    retries=len(RETRY_DELAYS_S),
-    retry_delay_seconds=RETRY_DELAYS_S,
-    retry_condition_fn=is_transient,
-)
+@task(name="init-db", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def init_db_task(db_url: str | None, echo: bool = False) -> str:
     """Create the database if missing and migrate it to the newest revision; return it."""
     url = resolve_db_url(db_url)

@@ -7,18 +7,12 @@ from prefect.cache_policies import NO_CACHE
 
 from pacsflow.ingest import BatchResult, ingest_batch
 from pacsflow.settings import resolve_db_url
-from tasks.retry import RETRY_DELAYS_S, is_transient
+from tasks.retry import TRANSIENT_RETRIES
 
 __all__ = ["ingest_batch_task"]
 
 
-@task(
-    name="ingest-batch",
-    cache_policy=NO_CACHE,
-    retries=len(RETRY_DELAYS_S),
-    retry_delay_seconds=RETRY_DELAYS_S,
-    retry_condition_fn=is_transient,
-)
+@task(name="ingest-batch", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def ingest_batch_task(
     db_url: str | None, paths: list[str], institution: str, flow_run_id: str | None
 ) -> BatchResult:

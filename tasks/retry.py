@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from pacsflow.errors import RetryableError
 
-__all__ = ["RETRY_DELAYS_S", "is_transient"]
+__all__ = ["RETRY_DELAYS_S", "TRANSIENT_RETRIES", "is_transient"]
 
 RETRY_DELAYS_S: list[float] = [2.0, 10.0, 30.0]
 """Waits before the first, second and third retry of a transient failure."""
@@ -27,3 +27,11 @@ def is_transient(_task: Any, _task_run: Any, state: Any) -> bool:
     except Exception:  # the result itself could not be read: do not guess
         return False
     return isinstance(exception, _TRANSIENT)
+
+
+TRANSIENT_RETRIES: dict[str, Any] = {
+    "retries": len(RETRY_DELAYS_S),
+    "retry_delay_seconds": RETRY_DELAYS_S,
+    "retry_condition_fn": is_transient,
+}
+"""``@task`` options: retry transient failures after :data:`RETRY_DELAYS_S`, nothing else."""

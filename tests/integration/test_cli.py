@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -146,3 +147,39 @@ def test_cli_rejects_bad_options_with_usage_status(run_cli: RunCli) -> None:
     result = run_cli("ingest", "x", "--batch-size", "0")
     assert result.returncode == 2
     assert "must be at least 1" in result.stderr
+
+
+@pytest.mark.integration
+def test_cli_draws_a_progress_bar_on_a_terminal(prefect_api_url: str, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    write_synthetic_folder(src, n_studies=2, series_per_study=1, images_per_series=3)
+    env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "COLUMNS": "100", "TERM": "xterm"}
+    command = [
+        sys.executable,
+        "-m",
+        "flows.cli",
+        "--db",
+        f"sqlite:///{tmp_path / 'tty.sqlite'}",
+        "ingest",
+        str(src),
+    ]
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        command, stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=tmp_path
+    )
+    os.close(terminal)
+    output = bytearray()
+    while True:
+        try:
+            data = os.read(controller, 4096)
+        except OSError:  # EIO: the CLI exited and closed the terminal
+            break
+        if not data:
+            break
+        output.extend(data)
+    os.close(controller)
+    assert process.wait(timeout=300) == 0
+    text = output.decode("utf-8", "replace")
+    assert "Ingesting 6 files" in text
+    assert "6/6" in text
+    assert "6 images added" in text
