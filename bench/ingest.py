@@ -38,6 +38,7 @@ from pathlib import Path
 from pydicom import dcmread
 
 from pacsflow.dicom_json import dataset_to_json
+from pacsflow.ingest import DEFAULT_BATCH_SIZE
 from pacsflow.synthetic import make_realistic_ct, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -229,7 +230,7 @@ def main() -> int:
         default=2000,
         help="files timed for (a) and (a'): per-file rates, no need for all",
     )
-    parser.add_argument("--batch-size", type=int, default=500, help="files per task (500)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="files per task")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--pacsanini-python", default=None, help="interpreter with pacsanini 0.2.1")
     parser.add_argument(

@@ -18,6 +18,7 @@ from typing import Any
 
 from pacsflow.engine import mask_url
 from pacsflow.errors import PacsflowError
+from pacsflow.ingest import DEFAULT_BATCH_SIZE
 from pacsflow.models import TABLES
 from pacsflow.schema import check_server_reachable
 from pacsflow.settings import (
@@ -70,7 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         help="stored with patients and images (default unknown_YYYYMMDD)",
     )
     ingest.add_argument(
-        "--batch-size", type=_positive, default=500, help="files per transaction (500)"
+        "--batch-size",
+        type=_positive,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"files per task and transaction ({DEFAULT_BATCH_SIZE})",
     )
     ingest.add_argument(
         "--workers", type=_non_negative, default=0, help="worker processes (default: one per core)"

@@ -25,10 +25,10 @@ from pacsflow.engine import mask_url
 from pacsflow.ingest import (
     DEFAULT_BATCH_SIZE,
     BatchResult,
-    batched,
     count_candidates,
     default_institution,
     iter_dicom_candidates,
+    plan_batches,
     require_schema,
 )
 from pacsflow.settings import resolve_db_url
@@ -47,6 +47,7 @@ def _ingest_batches(
     institution: str,
     batch_size: int,
     workers: int,
+    total: int,
     progress: FlowProgress,
     run_id: str | None,
 ) -> BatchResult:
@@ -60,7 +61,9 @@ def _ingest_batches(
         result += batch_result
         progress.advance(batch_result.files_seen)
 
-    for paths in batched(iter_dicom_candidates(src), batch_size):
+    for paths in plan_batches(
+        iter_dicom_candidates(src), total=total, batch_size=batch_size, workers=workers
+    ):
         parameters = {
             "db_url": db_url,
             "paths": paths,
@@ -156,6 +159,7 @@ def ingest_dir(
             institution or default_institution(),
             batch_size,
             n_workers,
+            total,
             progress,
             str(flow_run.id) if flow_run.id else None,
         )

@@ -11,6 +11,7 @@ the run. Memory is bounded by the batch size, whatever the folder's size.
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import os
 import time
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from pacsflow.crud import InsertCounts, insert_records
 from pacsflow.dcm2model import ImageRecord, dcm2records
 from pacsflow.dicom_file import read_header
-from pacsflow.engine import make_engine
+from pacsflow.engine import make_engine, to_json_text
 from pacsflow.errors import InvalidDicomError, PermanentError
 from pacsflow.models import Image, IngestError, utc_now
 from pacsflow.schema import current_revision, initialize_database
@@ -47,13 +48,15 @@ __all__ = [
     "ingest_batch",
     "iter_dicom_candidates",
     "parse_dir2sql",
+    "plan_batches",
     "require_schema",
 ]
 
 T = TypeVar("T")
 
-DEFAULT_BATCH_SIZE = 500
-"""Files per transaction: large enough to amortise each INSERT, small enough to bound memory."""
+DEFAULT_BATCH_SIZE = 2000
+"""Files per task and transaction: few tasks (each costs ~0.2 s of Prefect bookkeeping),
+and ~70 MB of memory per batch in flight (headers are held as JSON text)."""
 
 _SKIPPED_NAMES = frozenset({"DICOMDIR"})
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
@@ -120,6 +123,29 @@ def _walk(top: Path) -> Iterator[str]:
 def count_candidates(root: str | os.PathLike[str]) -> int:
     """How many files :func:`iter_dicom_candidates` yields (for progress reporting)."""
     return sum(1 for _ in iter_dicom_candidates(root))
+
+
+def plan_batches(
+    paths: Iterable[T], *, total: int, batch_size: int, workers: int
+) -> Iterator[list[T]]:
+    """Batches of ``batch_size``, then smaller ones for the last files.
+
+    Large batches keep per-task overhead low; but when the last large batch
+    runs, the other workers would sit idle for its whole length. So the files
+    that remain once fewer than ``workers`` full batches are left are cut into
+    batches a quarter of the size.
+    """
+    tail_size = max(1, batch_size // 4)
+    tail_starts = max(0, total - workers * batch_size)
+    items = iter(paths)
+    done = 0
+    while True:
+        size = batch_size if done + batch_size <= tail_starts else tail_size
+        batch = list(itertools.islice(items, size))
+        if not batch:
+            return
+        done += len(batch)
+        yield batch
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -229,6 +255,7 @@ def _read_into(
         size_mtime = stats.get(path)
         if size_mtime is not None:
             record.image["file_size"], record.image["file_mtime"] = size_mtime
+        record.image["meta"] = to_json_text(record.image["meta"])
         records.append(record)
 
 

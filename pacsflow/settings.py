@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 __all__ = [
     "DB_PASSWORD_ENV",
@@ -70,4 +70,13 @@ def split_password(db_url: str) -> tuple[str, str | None]:
     url = make_url(db_url)
     if url.password is None:
         return db_url, None
-    return url.set(password=None).render_as_string(hide_password=False), str(url.password)
+    # Not url.set(password=None): for URL.set, None means "keep the current value".
+    without = URL.create(
+        url.drivername,
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    )
+    return without.render_as_string(hide_password=False), str(url.password)

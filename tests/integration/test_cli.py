@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import pty
 import shutil
@@ -183,3 +184,21 @@ def test_cli_draws_a_progress_bar_on_a_terminal(prefect_api_url: str, tmp_path: 
     assert "Ingesting 6 files" in text
     assert "6/6" in text
     assert "6 images added" in text
+
+
+@pytest.mark.integration
+def test_cli_keeps_the_password_out_of_flow_parameters(run_cli: RunCli, pg_admin_url: str) -> None:
+    from prefect.client.orchestration import get_client
+    from sqlalchemy.engine import make_url
+
+    secret = "pw-kept-out-of-prefect"  # noqa: S105 - trust auth accepts any password
+    url = make_url(pg_admin_url).set(password=secret, database="pacsflow_cli_pw")
+    result = run_cli("--db", url.render_as_string(hide_password=False), "init-db")
+    assert result.returncode == 0, result.stderr
+    assert secret not in result.stdout + result.stderr
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(limit=50)
+    init_runs = [r for r in runs if r.parameters.get("db_url", "").endswith("/pacsflow_cli_pw")]
+    assert init_runs, "the init-db flow run was not found"
+    for run in init_runs:
+        assert secret not in json.dumps(run.parameters)

@@ -66,6 +66,8 @@ def test_parse_dir2sql_stores_good_files_and_reports_bad_ones(db_url: str, tmp_p
     images = _images(db_url)
     assert len(images) == 11
     assert {i.institution for i in images} == {"Hosp"}
+    # Headers travel as JSON text through batch ingest; they come back as documents.
+    assert all(i.meta is not None and i.meta["00080060"]["Value"] == ["CT"] for i in images)
     assert all(i.filepath and Path(i.filepath).is_file() for i in images)
 
 
