@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import pydicom.data
 import pytest
@@ -15,8 +16,10 @@ from pacsflow.db import parse_dir2sql
 from pacsflow.engine import make_engine
 from pacsflow.errors import PermanentError
 from pacsflow.ingest import default_institution
-from pacsflow.models import Image, IngestError, Patient
+from pacsflow.models import Base, Image, IngestError, Patient
 from tests.factories import make_dataset, make_study, write_dataset
+
+M = TypeVar("M", bound=Base)
 
 CT_SMALL = Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm"
 
@@ -34,20 +37,21 @@ def _folder(root: Path) -> Path:
     return root
 
 
-def _errors(url: str) -> list[IngestError]:
+def _rows(url: str, model: type[M]) -> list[M]:
+    """Every row of ``model``'s table, loaded and detached."""
     engine = make_engine(url)
     with Session(engine) as session:
-        errors = list(session.scalars(select(IngestError)))
+        rows = list(session.scalars(select(model)))
     engine.dispose()
-    return errors
+    return rows
+
+
+def _errors(url: str) -> list[IngestError]:
+    return _rows(url, IngestError)
 
 
 def _images(url: str) -> list[Image]:
-    engine = make_engine(url)
-    with Session(engine) as session:
-        images = list(session.scalars(select(Image)))
-    engine.dispose()
-    return images
+    return _rows(url, Image)
 
 
 def test_parse_dir2sql_stores_good_files_and_reports_bad_ones(db_url: str, tmp_path: Path) -> None:
