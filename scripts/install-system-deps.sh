@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages pacsflow's tests and demo need, when missing:
-# Python's venv module, and PostgreSQL's server binaries (the tests start a
-# throwaway server from /usr/lib/postgresql/*/bin). Safe to run repeatedly.
+# Python's venv module, PostgreSQL's server binaries (the tests start a
+# throwaway server from /usr/lib/postgresql/*/bin), Orthanc (the test PACS)
+# and DCMTK (an independent DICOM client). Safe to run repeatedly.
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,8 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v runuser >/dev/null || missing+=(util-linux)
+[ -x /usr/sbin/Orthanc ] || missing+=(orthanc)
+command -v findscu >/dev/null || missing+=(dcmtk)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -1,0 +1,117 @@
+"""Opening an association to a PACS with timeouts, TCP_NODELAY, and errors that say what failed."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from pynetdicom import AE
+from pynetdicom.association import Association
+
+from pacsflow.errors import PermanentError, RetryableError
+from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = [
+    "AssociationAbortedError",
+    "AssociationRejectedError",
+    "DimseFailureError",
+    "DimseTimeoutError",
+    "PacsUnreachableError",
+    "open_association",
+]
+
+
+class PacsUnreachableError(RetryableError):
+    """No association could be set up: nothing listens, or the peer did not answer."""
+
+
+class AssociationRejectedError(RetryableError):
+    """The PACS rejected the association (e.g. unknown called AE title, busy)."""
+
+
+class AssociationAbortedError(RetryableError):
+    """The association was aborted by either side before the work finished."""
+
+
+class DimseTimeoutError(RetryableError):
+    """A DIMSE request got no answer in time (an empty status)."""
+
+
+class DimseFailureError(PermanentError):
+    """The PACS answered a request with a Failure or Refused status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+def _set_nodelay(assoc: Association) -> None:
+    """Send each DIMSE message at once: with Nagle on, every exchange waits ~40 ms for an ACK."""
+    sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _unreachable_reason(node: PacsNode, timeout: float) -> str | None:
+    """Why a plain TCP connection to ``node`` fails, or None when it succeeds."""
+    try:
+        with socket.create_connection((node.host, node.port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+def _describe_failure(assoc: Association, node: PacsNode, limits: Timeouts) -> RetryableError:
+    if assoc.is_rejected:
+        return AssociationRejectedError(
+            f"{node} rejected the association; check the called AE title and that "
+            "the PACS lists pacsflow's AE title, host and port"
+        )
+    # pynetdicom reports a refused connection as an abort: tell them apart.
+    reason = _unreachable_reason(node, limits.connection)
+    if reason is not None:
+        return PacsUnreachableError(f"{node} cannot be reached ({reason}); is the PACS running?")
+    return AssociationAbortedError(f"{node} aborted the association while it was set up")
+
+
+@contextmanager
+def open_association(
+    local: LocalAE,
+    node: PacsNode,
+    abstract_syntaxes: Sequence[str],
+    *,
+    timeouts: Timeouts | None = None,
+) -> Iterator[Association]:
+    """An established association to ``node``, released (or aborted) when the block ends.
+
+    Raises:
+        PacsUnreachableError / AssociationRejectedError / AssociationAbortedError:
+            the association could not be established; all retryable.
+    """
+    limits = timeouts or Timeouts()
+    ae = AE(ae_title=local.ae_title)
+    ae.connection_timeout = limits.connection
+    ae.acse_timeout = limits.acse
+    ae.dimse_timeout = limits.dimse
+    ae.network_timeout = limits.network
+    for syntax in abstract_syntaxes:
+        ae.add_requested_context(syntax)
+    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title)
+    if not assoc.is_established:
+        raise _describe_failure(assoc, node, limits)
+    _set_nodelay(assoc)
+    finished = False
+    try:
+        yield assoc
+        finished = True
+    finally:
+        if assoc.is_established:
+            if finished:
+                assoc.release()
+            else:
+                assoc.abort()
+        ae.shutdown()

@@ -1,0 +1,62 @@
+"""C-ECHO and association errors against a real Orthanc."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pacsflow.errors import RetryableError
+from pacsflow.net.association import AssociationRejectedError, PacsUnreachableError
+from pacsflow.net.echo import echo
+from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from tests.peers.orthanc import OrthancServer
+from tests.peers.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def orthanc() -> Iterator[OrthancServer]:
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", free_port())}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_echo_reaches_orthanc(orthanc: OrthancServer) -> None:
+    node = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port)
+    assert echo(LocalAE(), node) < 5.0
+
+
+def test_wrong_called_ae_title_is_a_rejected_association(orthanc: OrthancServer) -> None:
+    node = PacsNode("NOT-ORTHANC", "127.0.0.1", orthanc.dicom_port)
+    with pytest.raises(AssociationRejectedError, match=r"NOT-ORTHANC@127\.0\.0\.1") as info:
+        echo(LocalAE(), node)
+    assert isinstance(info.value, RetryableError)
+
+
+# pynetdicom 3.0.4 does not close its socket when the connection is refused;
+# the ResourceWarning comes from inside it, after the test's own assertions.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_pacs_down_is_unreachable_and_retryable() -> None:
+    node = PacsNode("ORTHANC", "127.0.0.1", free_port())
+    with pytest.raises(PacsUnreachableError, match="cannot be reached") as info:
+        echo(LocalAE(), node, timeouts=Timeouts(connection=2, acse=2))
+    assert isinstance(info.value, RetryableError)
+
+
+@pytest.mark.parametrize(
+    ("ae_title", "message"),
+    [("", "1 to 16 characters"), ("X" * 17, "1 to 16 characters"), ("A\\B", r"no '\\'")],
+)
+def test_bad_ae_titles_are_refused_clearly(ae_title: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PacsNode(ae_title, "127.0.0.1", 104)
+
+
+def test_bad_port_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="between 1 and 65535"):
+        PacsNode("ORTHANC", "127.0.0.1", 0)
