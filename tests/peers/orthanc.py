@@ -95,6 +95,18 @@ class OrthancServer:
                     raise RuntimeError(f"Orthanc did not start: {log}") from None
                 time.sleep(0.2)
 
+    def upload(self, dicom: bytes) -> None:
+        """Store one DICOM file in Orthanc through its REST API."""
+        request = urllib.request.Request(  # noqa: S310 - loopback URL built here
+            f"{self.base_url}/instances",
+            data=dicom,
+            method="POST",
+            headers={"Content-Type": "application/dicom"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            if response.status != 200:
+                raise RuntimeError(f"Orthanc refused an instance: HTTP {response.status}")
+
     def stop(self) -> None:
         """Stop Orthanc and delete its files."""
         if self._process is not None and self._process.poll() is None:

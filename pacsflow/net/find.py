@@ -1,0 +1,237 @@
+"""C-FIND of studies over a date range, split into windows small enough for the PACS.
+
+Many PACS stop answering a query after a fixed number of matches (100, 500,
+1,000) and say so only by a Cancel status (Orthanc: 0xFE00) or not at all. So
+the range is queried one window at a time (a day by default); a window whose
+answers reach the cap, end in Cancel, or are refused for lack of resources is
+split in halves, by days and then by StudyTime ranges, down to a minimum
+window. Answers are deduplicated by StudyInstanceUID: a study is reported once
+however many windows saw it.
+
+Studies without a StudyTime cannot match a time range: when a capped day must
+be split by time, such studies beyond the cap cannot be found, so the day is
+listed in :attr:`FindResult.days_split_by_time` for the caller to report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pydicom.dataset import Dataset
+from pynetdicom.association import Association
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    StudyRootQueryRetrieveInformationModelFind,
+)
+
+from pacsflow.net.association import (
+    AssociationAbortedError,
+    DimseFailureError,
+    DimseTimeoutError,
+    open_association,
+)
+from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = ["RETURN_KEYS", "FindResult", "StudyQuery", "find_studies"]
+
+RETURN_KEYS = (
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "PatientID",
+    "PatientName",
+    "StudyDescription",
+    "ModalitiesInStudy",
+    "NumberOfStudyRelatedInstances",
+)
+"""Study-level attributes asked for in every query (returned empty when unknown)."""
+
+_PENDING = (0xFF00, 0xFF01)
+_CANCEL = 0xFE00
+_OUT_OF_RESOURCES = 0xA700
+_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class StudyQuery:
+    """What to find besides the date range.
+
+    Args:
+        modalities: match studies holding any of these modalities (ModalitiesInStudy).
+        keys: other study-level keys and their match values, e.g.
+            ``{"AccessionNumber": "A12*", "StudyDescription": "*CHEST*"}``.
+    """
+
+    modalities: Sequence[str] = ()
+    keys: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FindResult:
+    """The studies found, and what it took."""
+
+    studies: list[Dataset] = field(default_factory=list)
+    queries: int = 0
+    #: Windows still capped at the minimum size: matches beyond the cap may be missing.
+    incomplete_windows: list[str] = field(default_factory=list)
+    #: Days too full for one query (YYYYMMDD): studies on them with no StudyTime
+    #: beyond the cap cannot be found by time ranges.
+    days_split_by_time: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Window:
+    start: dt.datetime  # inclusive
+    end: dt.datetime  # exclusive
+
+    @property
+    def whole_days(self) -> bool:
+        return self.start.time() == dt.time(0) and self.end.time() == dt.time(0)
+
+    def keys(self) -> tuple[str, str]:
+        """StudyDate and StudyTime match values for this window."""
+        last = self.end - dt.timedelta(microseconds=1)
+        if self.whole_days:
+            first_day, last_day = f"{self.start:%Y%m%d}", f"{last:%Y%m%d}"
+            return (first_day if first_day == last_day else f"{first_day}-{last_day}"), ""
+        return f"{self.start:%Y%m%d}", f"{self.start:%H%M%S}-{last:%H%M%S.%f}"
+
+    def halves(self) -> tuple[_Window, _Window]:
+        days = (self.end - self.start) // _DAY
+        if self.whole_days and days > 1:
+            middle = self.start + (days // 2) * _DAY
+        else:
+            middle = self.start + (self.end - self.start) / 2
+        return _Window(self.start, middle), _Window(middle, self.end)
+
+    def __str__(self) -> str:
+        date, time = self.keys()
+        return f"StudyDate={date}" + (f" StudyTime={time}" if time else "")
+
+
+def _identifier(window: _Window, query: StudyQuery) -> Dataset:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    for keyword in RETURN_KEYS:
+        setattr(ds, keyword, "")
+    ds.StudyDate, ds.StudyTime = window.keys()
+    if query.modalities:
+        ds.ModalitiesInStudy = list(query.modalities)
+    for keyword, value in query.keys.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def _query(
+    assoc: Association, node: PacsNode, window: _Window, query: StudyQuery, cap: int
+) -> tuple[list[Dataset], bool]:
+    """One C-FIND; returns the answers and whether they were cut short."""
+    answers: list[Dataset] = []
+    sent = time.monotonic()
+    responses = assoc.send_c_find(
+        _identifier(window, query), StudyRootQueryRetrieveInformationModelFind
+    )
+    for status, identifier in responses:
+        if not status or "Status" not in status:
+            # An empty status comes from our DIMSE timeout, or at once when the
+            # peer aborts (pynetdicom flags the abort a moment later).
+            if time.monotonic() - sent < 0.9 * float(assoc.dimse_timeout or 0):
+                raise AssociationAbortedError(
+                    f"{node} aborted the association during the C-FIND for {window}; "
+                    "does the PACS allow pacsflow's AE title to query?"
+                )
+            raise DimseTimeoutError(f"{node} did not answer the C-FIND for {window} in time")
+        code = int(status.Status)
+        if code in _PENDING:
+            if identifier is not None:
+                answers.append(identifier)
+        elif code == 0x0000:
+            return answers, len(answers) >= cap
+        elif code in (_CANCEL, _OUT_OF_RESOURCES):
+            return answers, True
+        else:
+            raise DimseFailureError(
+                f"{node} refused the C-FIND for {window} with status 0x{code:04X}", code
+            )
+    raise DimseTimeoutError(f"{node} ended the C-FIND for {window} without a final status")
+
+
+def find_studies(
+    local: LocalAE,
+    node: PacsNode,
+    start: dt.date,
+    end: dt.date | None = None,
+    query: StudyQuery | None = None,
+    *,
+    cap: int = 1000,
+    window: dt.timedelta = _DAY,
+    min_window: dt.timedelta = dt.timedelta(hours=1),
+    timeouts: Timeouts | None = None,
+) -> FindResult:
+    """Find the studies dated ``start`` to ``end`` (inclusive; default ``start``) on ``node``.
+
+    Args:
+        cap: the number of answers at which the PACS is assumed to stop; a
+            window answering this many is split.
+        window: the initial window, whole days (default one day).
+        min_window: no window is split below this size.
+
+    Raises:
+        ValueError: ``end`` is before ``start``, or a window size is not positive.
+        DimseFailureError: the PACS refused a query (permanent).
+        PacsUnreachableError / AssociationRejectedError / AssociationAbortedError /
+            DimseTimeoutError: retryable failures.
+    """
+    last_day = end or start
+    if last_day < start:
+        raise ValueError(f"the end date {last_day} is before the start date {start}")
+    if window < _DAY or window % _DAY or min_window <= dt.timedelta(0) or cap < 1:
+        raise ValueError("window must be whole days, min_window and cap positive")
+    query = query or StudyQuery()
+    result = FindResult()
+    seen: set[str] = set()
+    begin = dt.datetime.combine(start, dt.time(0))
+    stop = dt.datetime.combine(last_day, dt.time(0)) + _DAY
+    todo = [_Window(t, min(t + window, stop)) for t in _steps(begin, stop, window)]
+    todo.reverse()  # a stack, oldest window first
+    with open_association(
+        local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
+    ) as assoc:
+        while todo:
+            current = todo.pop()
+            answers, truncated = _query(assoc, node, current, query, cap)
+            result.queries += 1
+            for answer in answers:
+                uid = str(answer.get("StudyInstanceUID", "")).strip()
+                if uid and uid not in seen:
+                    seen.add(uid)
+                    result.studies.append(answer)
+            if not truncated:
+                continue
+            if current.end - current.start <= min_window:
+                LOGGER.warning(
+                    "%s still capped at %s: answers beyond the cap may be missing", node, current
+                )
+                result.incomplete_windows.append(str(current))
+                continue
+            if current.whole_days and current.end - current.start == _DAY:
+                result.days_split_by_time.append(f"{current.start:%Y%m%d}")
+            first, second = current.halves()
+            todo.extend([second, first])
+    LOGGER.info("%d studies found on %s in %d queries", len(result.studies), node, result.queries)
+    return result
+
+
+def _steps(begin: dt.datetime, stop: dt.datetime, window: dt.timedelta) -> list[dt.datetime]:
+    steps = []
+    current = begin
+    while current < stop:
+        steps.append(current)
+        current += window
+    return steps
