@@ -1,0 +1,66 @@
+"""The ``find-studies`` flow: C-FIND a date range on a PACS and record the studies found."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+
+from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
+from tasks.db import init_db_task
+from tasks.pacs import find_studies_task
+
+__all__ = ["find_studies_flow"]
+
+
+@flow(name="find-studies")
+def find_studies_flow(
+    pacs_ae_title: str,
+    pacs_host: str,
+    pacs_port: int,
+    start_date: dt.date,
+    end_date: dt.date | None = None,
+    modalities: list[str] | None = None,
+    local_ae_title: str = DEFAULT_LOCAL_AE_TITLE,
+    result_cap: int = 1000,
+    db_url: str | None = None,
+) -> dict[str, Any]:
+    """Find the studies dated ``start_date`` to ``end_date`` and record them in studies_find.
+
+    Args:
+        pacs_ae_title: the PACS's AE title (the called AE).
+        pacs_host: the PACS's host name or address.
+        pacs_port: the PACS's DICOM port.
+        start_date: the first study date.
+        end_date: the last study date (default: ``start_date``).
+        modalities: only studies holding one of these modalities.
+        local_ae_title: pacsflow's AE title (the calling AE; the PACS must list it).
+        result_cap: the number of answers at which the PACS stops; reaching it splits
+            the date window.
+        db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
+
+    Returns:
+        Counts: studies found, new in studies_find, queries sent; windows and days
+        where studies may be missing.
+    """
+    pacs = PacsNode(pacs_ae_title, pacs_host, pacs_port)
+    local = LocalAE(local_ae_title)
+    init_db_task(db_url)
+    result = find_studies_task(
+        db_url, local, pacs, start_date, end_date, list(modalities or []), result_cap
+    )
+    create_table_artifact(
+        [{"metric": k, "value": str(v)} for k, v in result.items()],
+        key="find-studies-summary",
+        description=f"find-studies on {pacs}",
+    )
+    get_run_logger().info(
+        "%d studies found on %s (%d new) in %d queries",
+        result["studies_found"],
+        pacs,
+        result["studies_new"],
+        result["queries"],
+    )
+    return result

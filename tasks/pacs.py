@@ -1,0 +1,43 @@
+"""Tasks that talk to the PACS."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from pacsflow.found_studies import record_found_studies
+from pacsflow.net.find import StudyQuery, find_studies
+from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.settings import resolve_db_url
+from tasks.retry import TRANSIENT_RETRIES
+
+__all__ = ["find_studies_task"]
+
+
+@task(name="find-studies", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def find_studies_task(
+    db_url: str | None,
+    local: LocalAE,
+    pacs: PacsNode,
+    start: dt.date,
+    end: dt.date | None,
+    modalities: list[str],
+    cap: int,
+) -> dict[str, Any]:
+    """C-FIND the studies of the date range and record them in studies_find; return counts.
+
+    Safe to retry: studies already recorded are ignored.
+    """
+    found = find_studies(local, pacs, start, end, StudyQuery(modalities=modalities), cap=cap)
+    recorded = record_found_studies(resolve_db_url(db_url), found.studies)
+    return {
+        "studies_found": len(found.studies),
+        "studies_new": recorded.inserted,
+        "answers_invalid": len(recorded.invalid),
+        "queries": found.queries,
+        "incomplete_windows": found.incomplete_windows,
+        "days_split_by_time": found.days_split_by_time,
+    }
