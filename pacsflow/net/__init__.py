@@ -6,3 +6,11 @@ is released or aborted however the work ends. Outcomes map to
 :mod:`pacsflow.errors`: rejected or aborted associations and empty statuses
 (timeouts) are retryable; Failure and Refused statuses are permanent.
 """
+
+import logging
+
+# pynetdicom logs every C-FIND/C-MOVE identifier at INFO, element by element:
+# a query by PatientID, or a PACS's answers, would put patient identifiers in
+# the logs. pacsflow keeps it at WARNING; set the "pynetdicom" logger's level
+# after importing pacsflow.net to see its protocol traces when debugging.
+logging.getLogger("pynetdicom").setLevel(logging.WARNING)

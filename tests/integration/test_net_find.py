@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +109,17 @@ def test_end_before_start_is_refused() -> None:
         find_studies(
             LocalAE(), PacsNode("X", "127.0.0.1", 104), dt.date(2024, 1, 2), dt.date(2024, 1, 1)
         )
+
+
+def test_query_keys_never_reach_the_logs(
+    uncapped: OrthancServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # the root logger; pynetdicom keeps its own level
+    marker = "MARKERPID0042"
+    find_studies(
+        LocalAE(),
+        _node(uncapped),
+        dt.date(2024, 1, 10),
+        query=StudyQuery(keys={"PatientID": marker}),
+    )
+    assert marker not in caplog.text
