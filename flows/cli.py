@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pacsflow.dump import check_table_names
 from pacsflow.engine import mask_url
 from pacsflow.errors import PacsflowError
 from pacsflow.ingest import DEFAULT_BATCH_SIZE
-from pacsflow.models import TABLES
 from pacsflow.schema import check_server_reachable
 from pacsflow.settings import (
     DB_PASSWORD_ENV,
@@ -165,12 +165,7 @@ def _preflight(args: argparse.Namespace, db_url: str) -> None:
     if args.command == "ingest" and not Path(args.folder).is_dir():
         raise NotADirectoryError(f"{args.folder}: not a folder")
     if args.command == "dump" and args.tables:
-        unknown = [t for t in args.tables if t not in TABLES]
-        if unknown:
-            raise ValueError(
-                f"{', '.join(repr(t) for t in unknown)}: not a pacsflow table; "
-                f"choose from {', '.join(TABLES)}"
-            )
+        check_table_names(args.tables)
     check_server_reachable(resolve_db_url(db_url))
 
 

@@ -111,8 +111,10 @@ def _required_text(header: dict[str, Any], keyword: str, source: Source) -> str:
     return value
 
 
-def _required_uid(header: dict[str, Any], keyword: str, source: Source) -> str:
-    value = _required_text(header, keyword, source)
+def _checked_uid(value: str | None, keyword: str, source: Source) -> str:
+    """``value`` if it is a valid UID; else the error naming the tag and the file."""
+    if value is None:
+        raise MissingTagError(keyword, _REQUIRED_TAGS[keyword], source)
     if not is_valid_uid(value):
         raise InvalidTagError(
             keyword,
@@ -121,6 +123,10 @@ def _required_uid(header: dict[str, Any], keyword: str, source: Source) -> str:
             f"{value[:80]!r} is not a valid UID (digits and dots, at most 64 characters)",
         )
     return value
+
+
+def _required_uid(header: dict[str, Any], keyword: str, source: Source) -> str:
+    return _checked_uid(_text(header, keyword), keyword, source)
 
 
 def _optional_uid(header: dict[str, Any], keyword: str) -> str | None:
@@ -225,16 +231,7 @@ def study_finding_row(ds: Dataset) -> dict[str, Any]:
     Raises:
         MissingTagError / InvalidTagError: StudyInstanceUID is missing or invalid.
     """
-    study_uid = element_text(ds, "StudyInstanceUID")
-    if study_uid is None:
-        raise MissingTagError("StudyInstanceUID", _REQUIRED_TAGS["StudyInstanceUID"], None)
-    if not is_valid_uid(study_uid):
-        raise InvalidTagError(
-            "StudyInstanceUID",
-            _REQUIRED_TAGS["StudyInstanceUID"],
-            None,
-            f"{study_uid[:80]!r} is not a valid UID (digits and dots, at most 64 characters)",
-        )
+    study_uid = _checked_uid(element_text(ds, "StudyInstanceUID"), "StudyInstanceUID", None)
     return {
         "patient_name": person_name(ds),
         "patient_id": element_text(ds, "PatientID"),

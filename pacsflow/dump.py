@@ -18,7 +18,7 @@ from pacsflow.models import TABLES
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["dump_database"]
+__all__ = ["check_table_names", "dump_database"]
 
 _ROWS_PER_FETCH = 1000
 
@@ -28,6 +28,21 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+def check_table_names(names: Sequence[str]) -> list[str]:
+    """``names`` as a list, if each is a pacsflow table.
+
+    Raises:
+        ValueError: naming the unknown tables and the valid ones.
+    """
+    unknown = [name for name in names if name not in TABLES]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(repr(n) for n in unknown)}: not a pacsflow table; "
+            f"choose from {', '.join(TABLES)}"
+        )
+    return list(names)
 
 
 def dump_database(
@@ -51,13 +66,7 @@ def dump_database(
     Raises:
         ValueError: a name in ``tables`` is not a pacsflow table.
     """
-    names = list(tables) if tables else list(TABLES)
-    unknown = [name for name in names if name not in TABLES]
-    if unknown:
-        raise ValueError(
-            f"{', '.join(repr(n) for n in unknown)}: not a pacsflow table; "
-            f"choose from {', '.join(TABLES)}"
-        )
+    names = check_table_names(tables) if tables else list(TABLES)
     folder = Path(output) if output is not None else Path.cwd()
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -231,32 +231,32 @@ def _read(
     records: list[ImageRecord] = []
     failures: list[_Failure] = []
     with _cyclic_gc_paused():
-        _read_into(records, failures, paths, stats, institution)
+        for path in paths:
+            _read_one(path, stats.get(path), institution, records, failures)
     return records, failures
 
 
-def _read_into(
+def _read_one(
+    path: str,
+    size_mtime: tuple[int, float] | None,
+    institution: str | None,
     records: list[ImageRecord],
     failures: list[_Failure],
-    paths: Sequence[str],
-    stats: dict[str, tuple[int, float] | None],
-    institution: str | None,
 ) -> None:
-    for path in paths:
-        try:
-            record = dcm2records(read_header(path), institution=institution, filepath=path)
-        except PermanentError as exc:
-            failures.append(_Failure(path, type(exc).__name__, str(exc)))
-            continue
-        except Exception as exc:  # hostile input makes pydicom raise many types
-            error = InvalidDicomError(path, f"cannot be parsed ({type(exc).__name__}: {exc})")
-            failures.append(_Failure(path, type(error).__name__, str(error)))
-            continue
-        size_mtime = stats.get(path)
-        if size_mtime is not None:
-            record.image["file_size"], record.image["file_mtime"] = size_mtime
-        record.image["meta"] = to_json_text(record.image["meta"])
-        records.append(record)
+    """Read and convert one file into ``records``, or record why not in ``failures``."""
+    try:
+        record = dcm2records(read_header(path), institution=institution, filepath=path)
+    except PermanentError as exc:
+        failures.append(_Failure(path, type(exc).__name__, str(exc)))
+        return
+    except Exception as exc:  # hostile input makes pydicom raise many types
+        error = InvalidDicomError(path, f"cannot be parsed ({type(exc).__name__}: {exc})")
+        failures.append(_Failure(path, type(error).__name__, str(error)))
+        return
+    if size_mtime is not None:
+        record.image["file_size"], record.image["file_mtime"] = size_mtime
+    record.image["meta"] = to_json_text(record.image["meta"])
+    records.append(record)
 
 
 def _insert_isolating_rejects(
