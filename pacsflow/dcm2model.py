@@ -239,7 +239,16 @@ def study_finding_row(ds: Dataset) -> dict[str, Any]:
         "study_date": parse_da(ds.get("StudyDate")),
         "accession_number": element_text(ds, "AccessionNumber"),
         "expected_instances": parse_int(ds.get("NumberOfStudyRelatedInstances")),
+        "modalities": _modalities(ds),
     }
+
+
+def _modalities(ds: Dataset) -> str | None:
+    """ModalitiesInStudy as stored: the values joined by backslashes, None when empty."""
+    value = ds.get("ModalitiesInStudy")
+    values = [value] if isinstance(value, str) else list(value or [])
+    joined = "\\".join(str(v).strip() for v in values if str(v).strip())
+    return joined or None
 
 
 # --- The seed's API: unsaved ORM models ---------------------------------------

@@ -83,6 +83,15 @@ class StudyFind(Base):
     retrieved_on: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
     #: (0020,1208) Number of Study Related Instances from the C-FIND answer, when the PACS gave it.
     expected_instances: Mapped[int | None] = mapped_column(Integer)
+    #: (0008,0061) Modalities in Study from the C-FIND answer, backslash-separated (e.g. CT\SR).
+    modalities: Mapped[str | None] = mapped_column(Text)
+    #: Retrievals tried so far (complete or not); a study failing too often is no longer picked.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_attempt_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: Why the last retrieval was incomplete (UIDs and counts only, never patient data).
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: Images of the study stored in the database after the last retrieval.
+    received_instances: Mapped[int | None] = mapped_column(Integer)
 
     studies: Mapped[list[Study]] = relationship(back_populates="study_find", lazy="raise")
 

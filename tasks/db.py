@@ -7,12 +7,13 @@ from prefect.cache_policies import NO_CACHE
 
 from pacsflow.dump import dump_database
 from pacsflow.engine import make_engine
+from pacsflow.retrievals import PickedStudies, StudyPick, pick_studies_to_move
 from pacsflow.schema import current_revision, initialize_database
 from pacsflow.session import session_scope
 from pacsflow.settings import resolve_db_url
 from tasks.retry import TRANSIENT_RETRIES
 
-__all__ = ["dump_db_task", "init_db_task"]
+__all__ = ["dump_db_task", "init_db_task", "pick_studies_task"]
 
 
 @task(name="init-db", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -34,3 +35,9 @@ def dump_db_task(db_url: str | None, output: str, tables: list[str] | None) -> l
             return [str(p) for p in dump_database(session, output, tables)]
     finally:
         engine.dispose()
+
+
+@task(name="pick-studies", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def pick_studies_task(db_url: str | None, pick: StudyPick) -> PickedStudies:
+    """The found studies to move now (oldest first), and those given up on."""
+    return pick_studies_to_move(resolve_db_url(db_url), pick)

@@ -1,20 +1,29 @@
-"""Tasks that talk to the PACS."""
+"""Tasks that talk to the PACS: C-ECHO, C-FIND of studies, retrieval of one study."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from pacsflow.found_studies import record_found_studies
+from pacsflow.net.echo import echo
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.retrieve import RetrievalRequest, StudyOutcome, retrieve_study
 from pacsflow.settings import resolve_db_url
 from tasks.retry import TRANSIENT_RETRIES
 
-__all__ = ["find_studies_task"]
+__all__ = ["echo_task", "find_studies_task", "retrieve_study_task"]
+
+
+@task(name="echo", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def echo_task(local: LocalAE, pacs: PacsNode) -> float:
+    """C-ECHO the PACS before any work, so a PACS that is down fails the run early."""
+    return echo(local, pacs)
 
 
 @task(name="find-studies", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -41,3 +50,20 @@ def find_studies_task(
         "incomplete_windows": found.incomplete_windows,
         "days_split_by_time": found.days_split_by_time,
     }
+
+
+@task(name="retrieve-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def retrieve_study_task(
+    db_url: str | None,
+    local: LocalAE,
+    pacs: PacsNode,
+    storage: str,
+    institution: str,
+    study_uid: str,
+) -> StudyOutcome:
+    """C-MOVE one study into the running storage SCP, ingest it, record the try.
+
+    Safe to retry: a retry moves only the series still missing images.
+    """
+    request = RetrievalRequest(resolve_db_url(db_url), local, pacs, Path(storage), institution)
+    return retrieve_study(request, study_uid)

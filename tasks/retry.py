@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
 from pacsflow.errors import RetryableError
 
-__all__ = ["RETRY_DELAYS_S", "TRANSIENT_RETRIES", "is_transient"]
+__all__ = ["RETRY_DELAYS_ENV", "RETRY_DELAYS_S", "TRANSIENT_RETRIES", "is_transient"]
 
-RETRY_DELAYS_S: list[float] = [2.0, 10.0, 30.0]
-"""Waits before the first, second and third retry of a transient failure."""
+RETRY_DELAYS_ENV = "PACSFLOW_RETRY_DELAYS"
+"""Environment variable overriding the retry waits, e.g. ``"1,5"`` (read at import)."""
+
+
+def _delays(text: str | None) -> list[float]:
+    """The waits from ``PACSFLOW_RETRY_DELAYS`` (seconds, comma-separated), else 2, 10, 30."""
+    if not text:
+        return [2.0, 10.0, 30.0]
+    try:
+        delays = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"{RETRY_DELAYS_ENV}={text!r}: give seconds separated by commas, e.g. 2,10,30"
+        ) from None
+    if any(d < 0 for d in delays):
+        raise ValueError(f"{RETRY_DELAYS_ENV}={text!r}: waits cannot be negative")
+    return delays
+
+
+RETRY_DELAYS_S: list[float] = _delays(os.environ.get(RETRY_DELAYS_ENV))
+"""Waits before each retry of a transient failure; their number is the number of retries."""
 
 _TRANSIENT = (RetryableError, OperationalError, TimeoutError, ConnectionError)
 

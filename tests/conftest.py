@@ -14,6 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Short waits between retries of transient failures (the default is 2, 10, 30 s);
+# read when tasks/retry.py is imported, so set before anything imports it.
+os.environ.setdefault("PACSFLOW_RETRY_DELAYS", "0.2,0.2")
+
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -21,7 +22,9 @@ __all__ = [
     "DimseFailureError",
     "DimseTimeoutError",
     "PacsUnreachableError",
+    "no_status_error",
     "open_association",
+    "set_nodelay",
 ]
 
 
@@ -49,7 +52,25 @@ class DimseFailureError(PermanentError):
         super().__init__(message)
 
 
-def _set_nodelay(assoc: Association) -> None:
+def no_status_error(assoc: Association, node: PacsNode, sent: float, what: str) -> RetryableError:
+    """The error for a DIMSE request that got an empty status: a peer abort, or our timeout.
+
+    pynetdicom returns the empty status at once when the peer aborts, and flags
+    the abort only a moment later, so the time waited (``sent`` is the
+    ``time.monotonic()`` of the request) tells the two apart.
+
+    Args:
+        what: the request, as it should read in the message (e.g. "the C-FIND for ...").
+    """
+    if time.monotonic() - sent < 0.9 * float(assoc.dimse_timeout or 0):
+        return AssociationAbortedError(
+            f"{node} aborted the association during {what}; "
+            "does the PACS allow pacsflow's AE title to query and retrieve?"
+        )
+    return DimseTimeoutError(f"{node} did not answer {what} in time")
+
+
+def set_nodelay(assoc: Association) -> None:
     """Send each DIMSE message at once: with Nagle on, every exchange waits ~40 ms for an ACK."""
     sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
     if isinstance(sock, socket.socket):
@@ -103,7 +124,7 @@ def open_association(
     assoc = ae.associate(node.host, node.port, ae_title=node.ae_title)
     if not assoc.is_established:
         raise _describe_failure(assoc, node, limits)
-    _set_nodelay(assoc)
+    set_nodelay(assoc)
     finished = False
     try:
         yield assoc

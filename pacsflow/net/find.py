@@ -28,9 +28,9 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from pacsflow.net.association import (
-    AssociationAbortedError,
     DimseFailureError,
     DimseTimeoutError,
+    no_status_error,
     open_association,
 )
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
@@ -139,14 +139,7 @@ def _query(
     )
     for status, identifier in responses:
         if not status or "Status" not in status:
-            # An empty status comes from our DIMSE timeout, or at once when the
-            # peer aborts (pynetdicom flags the abort a moment later).
-            if time.monotonic() - sent < 0.9 * float(assoc.dimse_timeout or 0):
-                raise AssociationAbortedError(
-                    f"{node} aborted the association during the C-FIND for {window}; "
-                    "does the PACS allow pacsflow's AE title to query?"
-                )
-            raise DimseTimeoutError(f"{node} did not answer the C-FIND for {window} in time")
+            raise no_status_error(assoc, node, sent, f"the C-FIND for {window}")
         code = int(status.Status)
         if code in _PENDING:
             if identifier is not None:

@@ -8,43 +8,15 @@ from typing import Any
 
 import pydicom.data
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from prefect.client.schemas.sorting import ArtifactSort
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from flows.dump_db import dump_db
 from flows.ingest_dir import ingest_dir, parse_dir2sql
 from flows.init_db import init_db
-from pacsflow.engine import make_engine
-from pacsflow.models import Image, IngestError, Patient, Series, Study
 from pacsflow.schema import head_revision
 from pacsflow.synthetic import make_dataset, write_dataset, write_synthetic_folder
+from tests.helpers import latest_artifact, table_counts
 
 TEST_FILES = Path(pydicom.data.__file__).parent / "test_files"
-
-
-def _counts(url: str) -> dict[str, int]:
-    engine = make_engine(url)
-    with Session(engine) as session:
-        counts = {
-            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Patient, Study, Series, Image, IngestError)
-        }
-    engine.dispose()
-    return counts
-
-
-def _latest_artifact(key: str) -> Any:
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            sort=ArtifactSort.CREATED_DESC,
-            limit=1,
-        )
-    assert artifacts, f"no artifact {key}"
-    return artifacts[0]
 
 
 @pytest.fixture
@@ -68,7 +40,8 @@ def test_ingest_dir_stores_good_files_records_bad_ones_and_reruns_cleanly(
     assert result["images_added"] == 61
     assert result["failed"] == 3
     assert result["failed_by_reason"] == {"InvalidDicomError": 2, "MissingTagError": 1}
-    assert _counts(db_url) == {
+    assert table_counts(db_url) == {
+        "studies_find": 0,
         "patients": 3,
         "studies": 7,
         "series": 13,
@@ -78,16 +51,16 @@ def test_ingest_dir_stores_good_files_records_bad_ones_and_reruns_cleanly(
 
     again = ingest_dir(str(mixed_folder), db_url=db_url, batch_size=16, workers=1)
     assert (again["images_added"], again["unchanged"], again["failed"]) == (0, 61, 3)
-    counts = _counts(db_url)
+    counts = table_counts(db_url)
     assert counts["images"] == 61
     assert counts["ingest_errors"] == 6  # one row per failed attempt
 
-    summary = _latest_artifact("ingest-dir-summary")
+    summary = latest_artifact("ingest-dir-summary")
     rows = {row["metric"]: row["value"] for row in _table(summary.data)}
     assert rows["files seen"] == 64
     assert rows["unchanged files skipped"] == 61
     assert rows["failed: InvalidDicomError"] == 2
-    progress = _latest_artifact("ingest-dir-progress")
+    progress = latest_artifact("ingest-dir-progress")
     assert progress.data == 100.0
 
 

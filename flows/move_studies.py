@@ -1,0 +1,214 @@
+"""The ``move-studies`` flow: retrieve the found studies not retrieved yet.
+
+The flow C-ECHOes the PACS (a PACS that is down fails the run before any
+study is touched), picks the studies to move, and starts pacsflow's storage
+SCP for its own duration. Each study is one ``retrieve-study`` task: C-MOVE,
+ingest, completeness check. At most ``concurrency`` studies are moved at once
+(a thread pool sized per run; default 1, to spare the PACS). Transient
+network errors are retried by Prefect; a permanent one fails that study only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.progress import FlowProgress
+from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
+from pacsflow.net.storage import StorageSCP
+from pacsflow.retrievals import DEFAULT_MAX_ATTEMPTS, StudyPick
+from pacsflow.retrieve import StudyOutcome
+from tasks.db import init_db_task, pick_studies_task
+from tasks.pacs import echo_task, retrieve_study_task
+
+__all__ = ["DEFAULT_STORAGE", "move_studies_flow", "summary_markdown"]
+
+DEFAULT_STORAGE = "pacsflow-storage"
+"""Where the storage SCP writes received files (relative to the working directory)."""
+
+_MAX_LISTED = 50  # incomplete studies listed in the summary artifact
+
+
+def _outcome_of(future: PrefectFuture[StudyOutcome], study_uid: str) -> StudyOutcome:
+    """The task's outcome; a task that failed (retries exhausted) counts as a failed study."""
+    value = future.result(raise_on_failure=False)  # waits for the final state
+    if isinstance(value, StudyOutcome):
+        return value
+    return StudyOutcome(
+        study_uid=study_uid,
+        outcome="failed",
+        expected=None,
+        received=0,
+        images_added=0,
+        files_failed=0,
+        moved=0,
+        error=str(value) if isinstance(value, BaseException) else future.state.message,
+    )
+
+
+def summary_markdown(title: str, summary: dict[str, Any]) -> str:
+    """The run's counts, and the incomplete studies, as a Markdown artifact body."""
+    lines = [f"# {title}", "", "| metric | value |", "|---|---|"]
+    lines += [
+        f"| {key.replace('_', ' ')} | {value} |"
+        for key, value in summary.items()
+        if not isinstance(value, list | dict)
+    ]
+    incomplete = summary.get("incomplete", [])
+    if incomplete:
+        lines += ["", "## Studies not retrieved completely", ""]
+        lines += [
+            "| StudyInstanceUID | outcome | stored / expected | reason |",
+            "|---|---|---|---|",
+        ]
+        for item in incomplete[:_MAX_LISTED]:
+            reason = str(item["error"] or "").replace("|", "/")
+            lines.append(
+                f"| {item['study_uid']} | {item['outcome']} | "
+                f"{item['received']} / {item['expected']} | {reason} |"
+            )
+        if len(incomplete) > _MAX_LISTED:
+            lines.append(f"| ... and {len(incomplete) - _MAX_LISTED} more | | | |")
+    given_up = summary.get("given_up", [])
+    if given_up:
+        lines += ["", f"## Given up after {summary['max_attempts']} attempts", ""]
+        lines += [f"- {uid}" for uid in given_up[:_MAX_LISTED]]
+    return "\n".join(lines)
+
+
+@flow(name="move-studies")
+def move_studies_flow(
+    pacs_ae_title: str,
+    pacs_host: str,
+    pacs_port: int,
+    local_ae_title: str = DEFAULT_LOCAL_AE_TITLE,
+    local_port: int = 11112,
+    local_bind_address: str = "127.0.0.1",
+    storage: str = DEFAULT_STORAGE,
+    limit: int | None = None,
+    modalities: list[str] | None = None,
+    start_date: dt.date | None = None,
+    end_date: dt.date | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    concurrency: int = 1,
+    institution: str | None = None,
+    db_url: str | None = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Retrieve the found, unretrieved studies into the database, oldest first.
+
+    Args:
+        pacs_ae_title: the PACS's AE title (the called AE).
+        pacs_host: the PACS's host name or address.
+        pacs_port: the PACS's DICOM port.
+        local_ae_title: pacsflow's AE title: the calling AE and the C-MOVE destination
+            (the PACS must list it with the host and port of the storage SCP).
+        local_port: the storage SCP's port.
+        local_bind_address: the address the storage SCP listens on; the PACS must
+            reach it (127.0.0.1 serves a PACS on this machine only; 0.0.0.0 all).
+        storage: the folder receiving the files, ``<study>/<series>/<sop>.dcm``.
+        limit: move at most this many studies in this run (all when None).
+        modalities: only studies whose ModalitiesInStudy holds one of these.
+        start_date: only studies dated on or after this day.
+        end_date: only studies dated on or before this day.
+        max_attempts: studies tried this often are reported, not moved again.
+        concurrency: studies moved at once (C-MOVE associations to the PACS).
+        institution: stored with patients and images (default: the PACS AE title).
+        db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
+        show_progress: draw a progress bar when standard error is a terminal.
+
+    Returns:
+        Counts (picked, complete, partial, failed, given up, images added,
+        instances moved, seconds) and the incomplete studies with their reasons.
+    """
+    logger = get_run_logger()
+    started = time.perf_counter()
+    pacs = PacsNode(pacs_ae_title, pacs_host, pacs_port)
+    local = LocalAE(local_ae_title, local_port, local_bind_address)
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+    pick = StudyPick(limit, list(modalities or []), start_date, end_date, max_attempts)
+    init_db_task(db_url)
+    echo_task(local, pacs)
+    picked = pick_studies_task(db_url, pick)
+    logger.info(
+        "%d studies to move from %s (%d given up after %d attempts)",
+        len(picked.study_uids),
+        pacs,
+        len(picked.given_up),
+        max_attempts,
+    )
+    outcomes: list[StudyOutcome] = []
+    progress = FlowProgress(
+        len(picked.study_uids),
+        key="move-studies-progress",
+        description=f"Retrieving {len(picked.study_uids)} studies from {pacs}",
+        show_bar=show_progress,
+    )
+    scp = StorageSCP(local, storage, [pacs.ae_title], max_associations=concurrency + 2)
+    # The thread pool is sized per run, so it is used directly rather than as
+    # the flow's (fixed) task runner; its task runs belong to this flow run.
+    runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)
+    with scp, runner, progress:
+        futures: dict[PrefectFuture[StudyOutcome], str] = {
+            runner.submit(
+                retrieve_study_task,
+                {
+                    "db_url": db_url,
+                    "local": local,
+                    "pacs": pacs,
+                    "storage": storage,
+                    "institution": institution or pacs.ae_title,
+                    "study_uid": uid,
+                },
+            ): uid
+            for uid in picked.study_uids
+        }
+        for future in as_completed(list(futures)):
+            outcomes.append(_outcome_of(future, futures[future]))
+            progress.advance(1)
+    summary = _summary(outcomes, picked.given_up, max_attempts, time.perf_counter() - started)
+    create_markdown_artifact(
+        summary_markdown(f"move-studies from {pacs}", summary),
+        key="move-studies-summary",
+        description=f"move-studies from {pacs}",
+    )
+    logger.info(
+        "Done: %d studies complete, %d partial, %d failed; %d images added in %.1f s",
+        summary["studies_complete"],
+        summary["studies_partial"],
+        summary["studies_failed"],
+        summary["images_added"],
+        summary["seconds"],
+    )
+    return summary
+
+
+def _summary(
+    outcomes: list[StudyOutcome], given_up: list[str], max_attempts: int, wall_s: float
+) -> dict[str, Any]:
+    def count(outcome: str) -> int:
+        return sum(1 for o in outcomes if o.outcome == outcome)
+
+    images = sum(o.images_added for o in outcomes)
+    return {
+        "studies_picked": len(outcomes),
+        "studies_complete": count("complete"),
+        "studies_partial": count("partial"),
+        "studies_failed": count("failed"),
+        "studies_given_up": len(given_up),
+        "max_attempts": max_attempts,
+        "instances_moved": sum(o.moved for o in outcomes),
+        "images_added": images,
+        "files_failed": sum(o.files_failed for o in outcomes),
+        "seconds": round(wall_s, 3),
+        "images_per_second": round(images / wall_s, 1) if wall_s else 0.0,
+        "incomplete": [o.as_dict() for o in outcomes if o.outcome != "complete"],
+        "given_up": given_up,
+    }

@@ -1,0 +1,133 @@
+"""The ``pipeline`` flow: pacsflow's main job, from a PACS to a research database.
+
+init-db -> find studies (C-FIND over the date range, recorded in
+``studies_find``) -> pick the studies not retrieved yet -> retrieve each one
+(C-MOVE into the storage SCP, ingest) -> mark it retrieved when complete.
+The find and move steps are the ``find-studies`` and ``move-studies`` flows,
+run as subflows, so each shows in the UI with its own summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from flows.find_studies import find_studies_flow
+from flows.move_studies import DEFAULT_STORAGE, move_studies_flow, summary_markdown
+from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, PacsNode
+from pacsflow.retrievals import DEFAULT_MAX_ATTEMPTS
+from tasks.db import init_db_task
+
+__all__ = ["pipeline"]
+
+
+@flow(name="pipeline")
+def pipeline(
+    pacs_ae_title: str,
+    pacs_host: str,
+    pacs_port: int,
+    start_date: dt.date,
+    end_date: dt.date | None = None,
+    modalities: list[str] | None = None,
+    local_ae_title: str = DEFAULT_LOCAL_AE_TITLE,
+    local_port: int = 11112,
+    local_bind_address: str = "127.0.0.1",
+    storage: str = DEFAULT_STORAGE,
+    limit: int | None = None,
+    retry_earlier: bool = True,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    concurrency: int = 1,
+    result_cap: int = 1000,
+    institution: str | None = None,
+    db_url: str | None = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Find the studies dated ``start_date`` to ``end_date`` on the PACS and retrieve them.
+
+    Args:
+        pacs_ae_title: the PACS's AE title (the called AE).
+        pacs_host: the PACS's host name or address.
+        pacs_port: the PACS's DICOM port.
+        start_date: the first study date to find.
+        end_date: the last study date to find (default: ``start_date``).
+        modalities: only studies holding one of these modalities.
+        local_ae_title: pacsflow's AE title: the calling AE and the C-MOVE destination.
+        local_port: the storage SCP's port.
+        local_bind_address: the address the storage SCP listens on (the PACS must reach it).
+        storage: the folder receiving the files.
+        limit: move at most this many studies in this run.
+        retry_earlier: also move unretrieved studies dated before ``start_date``
+            (found by earlier runs, incomplete then); False keeps to the date range.
+        max_attempts: studies tried this often are reported, not moved again.
+        concurrency: studies moved at once.
+        result_cap: the number of C-FIND answers at which the PACS stops.
+        institution: stored with patients and images (default: the PACS AE title).
+        db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
+        show_progress: draw a progress bar when standard error is a terminal.
+
+    Returns:
+        The find counts under ``find``, the move counts under ``move``, and the
+        headline figures (studies found, picked, complete, partial, failed,
+        images added, seconds) at the top level.
+    """
+    started = time.perf_counter()
+    pacs = PacsNode(pacs_ae_title, pacs_host, pacs_port)
+    last_day = end_date or start_date
+    init_db_task(db_url)
+    found = find_studies_flow(
+        pacs_ae_title=pacs_ae_title,
+        pacs_host=pacs_host,
+        pacs_port=pacs_port,
+        start_date=start_date,
+        end_date=last_day,
+        modalities=modalities,
+        local_ae_title=local_ae_title,
+        result_cap=result_cap,
+        db_url=db_url,
+    )
+    moved = move_studies_flow(
+        pacs_ae_title=pacs_ae_title,
+        pacs_host=pacs_host,
+        pacs_port=pacs_port,
+        local_ae_title=local_ae_title,
+        local_port=local_port,
+        local_bind_address=local_bind_address,
+        storage=storage,
+        limit=limit,
+        modalities=modalities,
+        start_date=None if retry_earlier else start_date,
+        end_date=last_day,
+        max_attempts=max_attempts,
+        concurrency=concurrency,
+        institution=institution,
+        db_url=db_url,
+        show_progress=show_progress,
+    )
+    summary: dict[str, Any] = {
+        "studies_found": found["studies_found"],
+        "studies_new": found["studies_new"],
+        "find_queries": found["queries"],
+        **{k: v for k, v in moved.items() if k not in ("seconds", "images_per_second")},
+        "seconds": round(time.perf_counter() - started, 3),
+        "find": found,
+        "move": moved,
+    }
+    create_markdown_artifact(
+        summary_markdown(f"pipeline {start_date}..{last_day} from {pacs}", summary),
+        key="pipeline-summary",
+        description=f"pipeline {start_date}..{last_day} from {pacs}",
+    )
+    get_run_logger().info(
+        "Pipeline done: %d studies found (%d new), %d complete, %d partial, %d failed in %.1f s",
+        summary["studies_found"],
+        summary["studies_new"],
+        summary["studies_complete"],
+        summary["studies_partial"],
+        summary["studies_failed"],
+        summary["seconds"],
+    )
+    return summary

@@ -1,0 +1,172 @@
+"""C-MOVE: ask the PACS to send a study (or some of its series) to pacsflow's storage SCP.
+
+The final response tells how many sub-operations (C-STOREs to the
+destination) completed, failed or ended with a warning. Some PACS (Orthanc)
+report every failure as 0xC000 with all counters at zero, even after sending
+part of the study: only the images actually received tell what arrived, so
+callers count those rather than trust the counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+from pynetdicom.association import Association
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    StudyRootQueryRetrieveInformationModelMove,
+)
+
+from pacsflow.net.association import (
+    DimseFailureError,
+    DimseTimeoutError,
+    no_status_error,
+    open_association,
+)
+from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts, validate_ae_title
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = ["MoveResult", "move_meaning", "move_study"]
+
+_PENDING = 0xFF00
+_WARNING = 0xB000
+_MEANINGS = {
+    0x0122: "SOP class not supported",
+    0x0124: "not authorised",
+    0xA701: "out of resources: the PACS cannot count the matches",
+    0xA702: "out of resources: the PACS cannot send the images "
+    "(is the move destination reachable from the PACS?)",
+    0xA801: "move destination unknown: the PACS must list the destination's AE title, "
+    "host and port",
+    0xA900: "the identifier does not match the SOP class",
+    0xFE00: "cancelled",
+}
+
+
+def move_meaning(status: int) -> str:
+    """What a C-MOVE status means, in words."""
+    if status in _MEANINGS:
+        return _MEANINGS[status]
+    if 0xC000 <= status <= 0xCFFF:
+        return "the PACS was unable to process the request"
+    return "failure"
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    """The final C-MOVE response: its status and sub-operation counters (0 when absent)."""
+
+    status: int
+    completed: int
+    failed: int
+    warning: int
+    seconds: float
+
+    @property
+    def succeeded(self) -> bool:
+        """Every sub-operation completed (status Success, nothing failed)."""
+        return self.status == 0x0000 and self.failed == 0
+
+
+def _counter(ds: Dataset, keyword: str) -> int:
+    value = ds.get(keyword)
+    return int(value) if value not in (None, "") else 0
+
+
+def _identifier(study_uid: str, series_uid: str | None) -> Dataset:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "SERIES" if series_uid else "STUDY"
+    ds.StudyInstanceUID = study_uid
+    if series_uid:
+        ds.SeriesInstanceUID = series_uid
+    return ds
+
+
+def move_study(
+    local: LocalAE,
+    node: PacsNode,
+    study_uid: str,
+    destination: str,
+    *,
+    series_uids: Sequence[str] = (),
+    timeouts: Timeouts | None = None,
+) -> MoveResult:
+    """Ask ``node`` to send the study (or only ``series_uids``) to the AE ``destination``.
+
+    With ``series_uids``, one SERIES-level C-MOVE per series is sent on the same
+    association (not every PACS accepts a list of UIDs), and the counters are added up.
+
+    Returns:
+        The final response (added up), for Success and Warning (some sub-operations failed).
+
+    Raises:
+        DimseFailureError: the PACS answered a Failure, Refused or Cancel status (permanent);
+            the message gives the status, its meaning and the counters.
+        PacsUnreachableError / AssociationRejectedError / AssociationAbortedError /
+            DimseTimeoutError: retryable failures.
+    """
+    destination = validate_ae_title(destination, "move destination")
+    started = time.monotonic()
+    total = MoveResult(status=0x0000, completed=0, failed=0, warning=0, seconds=0.0)
+    with open_association(
+        local, node, [StudyRootQueryRetrieveInformationModelMove], timeouts=timeouts
+    ) as assoc:
+        targets: list[str | None] = [*series_uids] if series_uids else [None]
+        for series_uid in targets:
+            what = f"the C-MOVE of study {study_uid}" + (
+                f" series {series_uid}" if series_uid else ""
+            )
+            part = _send_move(assoc, node, _identifier(study_uid, series_uid), destination, what)
+            total = MoveResult(
+                status=max(total.status, part.status),
+                completed=total.completed + part.completed,
+                failed=total.failed + part.failed,
+                warning=total.warning + part.warning,
+                seconds=time.monotonic() - started,
+            )
+    LOGGER.info(
+        "C-MOVE of study %s from %s: %d completed, %d failed, %d warnings in %.1f s",
+        study_uid,
+        node,
+        total.completed,
+        total.failed,
+        total.warning,
+        total.seconds,
+    )
+    return total
+
+
+def _send_move(
+    assoc: Association, node: PacsNode, identifier: Dataset, destination: str, what: str
+) -> MoveResult:
+    """One C-MOVE request; its final response, or an error for Failure and empty statuses."""
+    responses = assoc.send_c_move(
+        identifier, destination, StudyRootQueryRetrieveInformationModelMove
+    )
+    sent = time.monotonic()
+    for status, _ in responses:
+        if not status or "Status" not in status:
+            raise no_status_error(assoc, node, sent, what)
+        code = int(status.Status)
+        if code == _PENDING:
+            sent = time.monotonic()  # the DIMSE timeout runs from the last response
+            continue
+        result = MoveResult(
+            status=code,
+            completed=_counter(status, "NumberOfCompletedSuboperations"),
+            failed=_counter(status, "NumberOfFailedSuboperations"),
+            warning=_counter(status, "NumberOfWarningSuboperations"),
+            seconds=0.0,
+        )
+        if code in (0x0000, _WARNING):
+            return result
+        raise DimseFailureError(
+            f"{node} answered {what} to {destination} with status 0x{code:04X} "
+            f"({move_meaning(code)}); {result.completed} sent, {result.failed} failed",
+            code,
+        )
+    raise DimseTimeoutError(f"{node} ended {what} without a final status")

@@ -1,0 +1,187 @@
+"""Retrieve one study: C-MOVE it to the storage SCP, ingest what arrived, judge completeness.
+
+A study is marked retrieved only when the C-MOVE ended in Success with no
+failed sub-operation *and* the database holds at least as many of its images
+as the PACS reported (NumberOfStudyRelatedInstances, or an image-level C-FIND
+when the C-FIND answer lacked it). Otherwise its try is recorded with the
+reason, and the next run picks it again. A study retried after a partial
+retrieval is moved series by series, only the series still missing images.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from pacsflow.engine import make_engine
+from pacsflow.errors import PacsflowError, PermanentError, RetryableError
+from pacsflow.ingest import DEFAULT_BATCH_SIZE, BatchResult, batched, iter_dicom_candidates
+from pacsflow.ingest import ingest_batch as ingest_files
+from pacsflow.models import StudyFind
+from pacsflow.net.move import MoveResult, move_study
+from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.storage import study_folder
+from pacsflow.net.study_contents import find_study_instances
+from pacsflow.retrievals import record_attempt, stored_instances
+from pacsflow.session import session_scope
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = ["RetrievalRequest", "StudyOutcome", "retrieve_study"]
+
+Outcome = Literal["complete", "partial", "failed"]
+
+
+@dataclass(frozen=True)
+class RetrievalRequest:
+    """Everything needed to retrieve studies from one PACS into one database.
+
+    Args:
+        db_url: the database URL (with its password, if any).
+        local: pacsflow's AE; its AE title is the C-MOVE destination.
+        pacs: the PACS to move from.
+        storage: the storage SCP's folder.
+        institution: stored with each patient and image.
+        timeouts: network timeouts of the C-MOVE and C-FIND associations.
+    """
+
+    db_url: str
+    local: LocalAE
+    pacs: PacsNode
+    storage: Path
+    institution: str
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+@dataclass
+class StudyOutcome:
+    """How the retrieval of one study went. Plain data: UIDs and counts, no patient data."""
+
+    study_uid: str
+    outcome: Outcome
+    expected: int | None
+    received: int
+    images_added: int
+    files_failed: int
+    moved: int
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome as a plain dict (for artifacts and JSON output)."""
+        return asdict(self)
+
+
+def _ingest_study_folder(request: RetrievalRequest, study_uid: str) -> BatchResult:
+    """Ingest every file the SCP holds for the study (files stored before are skipped)."""
+    total = BatchResult()
+    folder = study_folder(request.storage, study_uid)
+    if not folder.is_dir():
+        return total
+    for batch in batched(iter_dicom_candidates(folder), DEFAULT_BATCH_SIZE):
+        total += ingest_files(request.db_url, batch, institution=request.institution)
+    return total
+
+
+def _missing_series(
+    request: RetrievalRequest, study_uid: str, stored: dict[str, set[str]]
+) -> tuple[list[str], int]:
+    """The series still missing images, and the study's size on the PACS."""
+    on_pacs = find_study_instances(
+        request.local, request.pacs, study_uid, timeouts=request.timeouts
+    )
+    missing = [uid for uid, sops in sorted(on_pacs.items()) if sops - stored.get(uid, set())]
+    return missing, sum(len(sops) for sops in on_pacs.values())
+
+
+def retrieve_study(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
+    """Move one study to the storage SCP (running), ingest it, record the try.
+
+    Returns:
+        The outcome: ``complete`` (marked retrieved), ``partial`` or ``failed``
+        (a permanent error: refused move, unknown destination, ...).
+
+    Raises:
+        RetryableError: a transient network failure; the try is recorded first,
+            and a retry moves only what is still missing.
+    """
+    engine = make_engine(request.db_url)
+    try:
+        with session_scope(engine) as session:
+            expected = session.scalar(
+                select(StudyFind.expected_instances).where(StudyFind.study_uid == study_uid)
+            )
+            stored = stored_instances(session, study_uid)
+        move: MoveResult | None = None
+        error: PacsflowError | None = None
+        series_uids: list[str] = []
+        try:
+            if stored:  # a retry: move only the series still missing images
+                series_uids, pacs_count = _missing_series(request, study_uid, stored)
+                expected = expected if expected is not None else pacs_count
+            if not stored or series_uids:
+                move = move_study(
+                    request.local,
+                    request.pacs,
+                    study_uid,
+                    request.local.ae_title,
+                    series_uids=series_uids,
+                    timeouts=request.timeouts,
+                )
+        except PacsflowError as exc:
+            error = exc
+        ingested = _ingest_study_folder(request, study_uid)
+        with session_scope(engine) as session:
+            received = sum(len(sops) for sops in stored_instances(session, study_uid).values())
+        if expected is None and error is None:
+            try:
+                _, expected = _missing_series(request, study_uid, {})
+            except PacsflowError as exc:
+                error = exc
+        outcome, reason = _judge(move, error, received, expected)
+        with session_scope(engine) as session:
+            record_attempt(
+                session,
+                study_uid,
+                complete=outcome == "complete",
+                received=received,
+                expected=expected,
+                error=reason,
+            )
+    finally:
+        engine.dispose()
+    result = StudyOutcome(
+        study_uid=study_uid,
+        outcome=outcome,
+        expected=expected,
+        received=received,
+        images_added=ingested.images_added,
+        files_failed=ingested.failed,
+        moved=move.completed if move else 0,
+        error=reason,
+    )
+    if outcome != "complete":
+        LOGGER.warning("Study %s not retrieved completely: %s", study_uid, reason)
+    if isinstance(error, RetryableError):
+        raise error
+    return result
+
+
+def _judge(
+    move: MoveResult | None, error: PacsflowError | None, received: int, expected: int | None
+) -> tuple[Outcome, str | None]:
+    """The outcome of a try, and the reason when it is not complete."""
+    if error is not None:
+        kind: Outcome = "failed" if isinstance(error, PermanentError) else "partial"
+        return kind, f"{error} ({received} of {expected if expected is not None else '?'} stored)"
+    if move is not None and not move.succeeded:
+        return "partial", (
+            f"the C-MOVE ended with status 0x{move.status:04X}: {move.completed} sent, "
+            f"{move.failed} failed, {move.warning} warnings; {received} of {expected} stored"
+        )
+    if expected is None or received < expected:
+        return "partial", f"{received} of {expected} images stored"
+    return "complete", None

@@ -1,0 +1,38 @@
+"""Helpers shared by the flow tests: table counts, the newest artifact of a key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pacsflow.engine import make_engine
+from pacsflow.models import Image, IngestError, Patient, Series, Study, StudyFind
+
+
+def table_counts(url: str) -> dict[str, int]:
+    """Rows per pacsflow table."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        counts = {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (StudyFind, Patient, Study, Series, Image, IngestError)
+        }
+    engine.dispose()
+    return counts
+
+
+def latest_artifact(key: str) -> Any:
+    """The newest artifact with ``key`` on the test Prefect server."""
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    assert artifacts, f"no artifact {key}"
+    return artifacts[0]

@@ -1,0 +1,177 @@
+"""The pipeline and move-studies flows against a real Orthanc, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flows.move_studies import move_studies_flow
+from flows.pipeline import pipeline
+from pacsflow.engine import make_engine
+from pacsflow.found_studies import record_found_studies
+from pacsflow.models import StudyFind
+from pacsflow.net.association import PacsUnreachableError
+from pacsflow.net.storage import INCOMING_FOLDER
+from pacsflow.synthetic import make_find_answer, make_study, write_dataset
+from tests.helpers import latest_artifact, table_counts
+from tests.peers.orthanc import OrthancServer
+from tests.peers.ports import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api_url")]
+
+GOOD_DAYS = ("20240401", "20240402")
+STUDIES_PER_DAY = 3
+SERIES, IMAGES = 2, 3  # per study
+BAD_DAY = "20240410"  # one study holding an instance the SCP refuses
+SCP_PORT = free_port()
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}).start()
+    folder = tmp_path_factory.mktemp("pipeline-studies")
+    for day in GOOD_DAYS:
+        for i in range(STUDIES_PER_DAY):
+            study = make_study(
+                n_series=SERIES, n_images=IMAGES, StudyDate=day, PatientID=f"PIPE{day}{i}"
+            )
+            for ds in study:
+                server.upload(write_dataset(ds, folder / f"{ds.SOPInstanceUID}.dcm").read_bytes())
+    bad = make_study(n_series=1, n_images=3, StudyDate=BAD_DAY, PatientID="PIPEBAD")
+    bad[1].SOPInstanceUID = "1.2.3.999.x"  # not a UID: pacsflow's SCP refuses it
+    for i, ds in enumerate(bad):
+        server.upload(write_dataset(ds, folder / f"bad{i}.dcm").read_bytes())
+    yield server
+    server.stop()
+
+
+def _run(orthanc: OrthancServer, db_url: str, storage: Path, **options: Any) -> dict[str, Any]:
+    return pipeline(
+        pacs_ae_title=orthanc.ae_title,
+        pacs_host="127.0.0.1",
+        pacs_port=orthanc.dicom_port,
+        local_port=SCP_PORT,
+        storage=str(storage),
+        db_url=db_url,
+        **options,
+    )
+
+
+def _found(db_url: str) -> list[StudyFind]:
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        rows = list(session.scalars(select(StudyFind).order_by(StudyFind.study_uid)))
+    engine.dispose()
+    return rows
+
+
+def test_pipeline_retrieves_every_study_once(
+    orthanc: OrthancServer, db_url: str, tmp_path: Path
+) -> None:
+    storage = tmp_path / "storage"
+    first = _run(
+        orthanc, db_url, storage, start_date=dt.date(2024, 4, 1), end_date=dt.date(2024, 4, 2)
+    )
+    n_studies = len(GOOD_DAYS) * STUDIES_PER_DAY
+    n_images = n_studies * SERIES * IMAGES
+    assert first["studies_found"] == n_studies
+    assert first["studies_new"] == n_studies
+    assert (first["studies_picked"], first["studies_complete"]) == (n_studies, n_studies)
+    assert (first["studies_partial"], first["studies_failed"]) == (0, 0)
+    assert first["images_added"] == n_images
+    assert table_counts(db_url) == {
+        "studies_find": n_studies,
+        "patients": n_studies,
+        "studies": n_studies,
+        "series": n_studies * SERIES,
+        "images": n_images,
+        "ingest_errors": 0,
+    }
+    rows = _found(db_url)
+    assert all(r.retrieved_on is not None for r in rows)
+    assert {(r.attempts, r.received_instances, r.expected_instances) for r in rows} == {
+        (1, SERIES * IMAGES, SERIES * IMAGES)
+    }
+    assert {r.modalities for r in rows} == {"CT"}
+    files = [p for p in storage.rglob("*.dcm") if INCOMING_FOLDER not in p.parts]
+    assert len(files) == n_images
+    assert not list((storage / INCOMING_FOLDER).iterdir())
+    summary = latest_artifact("pipeline-summary")
+    assert f"| studies complete | {n_studies} |" in summary.data
+
+    again = _run(
+        orthanc, db_url, storage, start_date=dt.date(2024, 4, 1), end_date=dt.date(2024, 4, 2)
+    )
+    assert (again["studies_found"], again["studies_new"], again["studies_picked"]) == (
+        n_studies,
+        0,
+        0,
+    )
+    assert again["images_added"] == 0
+    assert table_counts(db_url)["images"] == n_images
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_study_with_failed_sub_operation_stays_unretrieved_until_given_up(
+    orthanc: OrthancServer, db_url: str, tmp_path: Path
+) -> None:
+    storage = tmp_path / "storage"
+    first = _run(orthanc, db_url, storage, start_date=dt.date(2024, 4, 10), max_attempts=2)
+    assert (first["studies_picked"], first["studies_complete"], first["studies_failed"]) == (
+        1,
+        0,
+        1,
+    )
+    (row,) = _found(db_url)
+    assert row.retrieved_on is None
+    assert (row.attempts, row.received_instances, row.expected_instances) == (1, 1, 3)
+    assert row.last_error is not None
+    assert "0xC000" in row.last_error
+    assert "PIPEBAD" not in row.last_error
+    assert first["incomplete"][0]["study_uid"] == row.study_uid
+
+    second = _run(orthanc, db_url, storage, start_date=dt.date(2024, 4, 10), max_attempts=2)
+    assert (second["studies_picked"], second["studies_failed"]) == (1, 1)
+    third = _run(orthanc, db_url, storage, start_date=dt.date(2024, 4, 10), max_attempts=2)
+    assert (third["studies_picked"], third["studies_given_up"]) == (0, 1)
+    assert third["given_up"] == [row.study_uid]
+    (row,) = _found(db_url)
+    assert (row.attempts, row.retrieved_on) == (2, None)
+    assert "Given up after 2 attempts" in latest_artifact("pipeline-summary").data
+
+
+# pynetdicom 3.0.4 leaks its socket on a refused connection (its _shutdown_socket
+# calls shutdown() first, which fails on an unconnected socket, and skips close()).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_pacs_down_is_retried_then_fails_with_nothing_marked(db_url: str, tmp_path: Path) -> None:
+    uids = [f"1.2.826.0.1.3680043.10.1.{i}" for i in range(3)]
+    record_found_studies(db_url, [make_find_answer(uid) for uid in uids])
+    closed = free_port()
+    with pytest.raises(PacsUnreachableError, match=f"ORTHANC@127.0.0.1:{closed} cannot be reached"):
+        move_studies_flow(
+            pacs_ae_title="ORTHANC",
+            pacs_host="127.0.0.1",
+            pacs_port=closed,
+            local_port=free_port(),
+            storage=str(tmp_path / "storage"),
+            db_url=db_url,
+        )
+    rows = _found(db_url)
+    assert [r.retrieved_on for r in rows] == [None, None, None]
+    assert [r.attempts for r in rows] == [0, 0, 0]  # no study was tried
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="echo"))
+        )
+    newest = max(runs, key=lambda r: r.created or dt.datetime.min.replace(tzinfo=dt.UTC))
+    assert newest.run_count == 3  # the first try and two retries (PACSFLOW_RETRY_DELAYS)

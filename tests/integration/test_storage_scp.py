@@ -1,0 +1,131 @@
+"""pacsflow's storage SCP, fed by DCMTK's storescu and by a pynetdicom sender."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pynetdicom import AE
+from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
+
+from pacsflow.net.nodes import LocalAE
+from pacsflow.net.storage import (
+    INCOMING_FOLDER,
+    STATUS_CANNOT_UNDERSTAND,
+    StorageSCP,
+    study_folder,
+)
+from pacsflow.synthetic import make_study, write_dataset
+from tests.peers.dcmtk import storescu
+from tests.peers.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def scp(tmp_path: Path) -> Iterator[StorageSCP]:
+    local = LocalAE("PACSFLOW", free_port())
+    with StorageSCP(local, tmp_path / "storage", ["STORESCU"], max_associations=2) as server:
+        yield server
+
+
+def _files(folder: Path, datasets: list[Dataset]) -> list[Path]:
+    return [write_dataset(ds, folder / f"{i}.dcm") for i, ds in enumerate(datasets)]
+
+
+def _stored_files(storage: Path) -> list[Path]:
+    return sorted(p for p in storage.rglob("*") if p.is_file())
+
+
+def test_storescu_files_land_under_study_series_sop(scp: StorageSCP, tmp_path: Path) -> None:
+    study = make_study(n_series=2, n_images=3)
+    files = _files(tmp_path / "send", study)
+    done = storescu(files, scp.local.port, calling="STORESCU", called="PACSFLOW")
+    assert done.returncode == 0, done.stderr
+    expected = sorted(
+        scp.storage / ds.StudyInstanceUID / ds.SeriesInstanceUID / f"{ds.SOPInstanceUID}.dcm"
+        for ds in study
+    )
+    assert _stored_files(scp.storage) == expected
+    for path in expected:
+        assert pydicom.dcmread(path).SOPInstanceUID == path.stem
+    assert scp.stored_count(study[0].StudyInstanceUID) == 6
+    assert not any((scp.storage / INCOMING_FOLDER).iterdir())  # no partial file left
+
+
+def test_calling_ae_not_allowed_is_rejected(scp: StorageSCP, tmp_path: Path) -> None:
+    files = _files(tmp_path / "send", make_study(n_images=2))
+    done = storescu(files, scp.local.port, calling="INTRUDER", called="PACSFLOW")
+    assert done.returncode != 0
+    assert "reject" in (done.stderr + done.stdout).lower()
+    assert _stored_files(scp.storage) == []
+
+
+def _send(port: int, datasets: list[Dataset]) -> list[int]:
+    """C-STORE each data set from a pynetdicom SCU; the statuses."""
+    ae = AE(ae_title="STORESCU")
+    ae.add_requested_context(CTImageStorage)
+    assoc = ae.associate("127.0.0.1", port, ae_title="PACSFLOW")
+    assert assoc.is_established
+    try:
+        return [int(assoc.send_c_store(ds).Status) for ds in datasets]
+    finally:
+        assoc.release()
+        ae.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [
+        ("SOPInstanceUID", "1.2.3/../../escaped"),
+        ("SOPInstanceUID", "1.2.abc"),
+        ("SeriesInstanceUID", ".."),
+        ("StudyInstanceUID", "/tmp/x"),
+        ("StudyInstanceUID", None),
+    ],
+)
+def test_invalid_uid_is_refused_and_nothing_written(
+    scp: StorageSCP, tmp_path: Path, keyword: str, value: str | None
+) -> None:
+    good, bad = make_study(n_images=2)
+    for ds in (good, bad):
+        write_dataset(ds, tmp_path / "send" / "x.dcm")  # gives each its file meta
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns of the invalid UID: that is the point
+        if value is None:
+            delattr(bad, keyword)
+        else:
+            setattr(bad, keyword, value)
+        statuses = _send(scp.local.port, [good, bad])
+    assert statuses == [0x0000, STATUS_CANNOT_UNDERSTAND]
+    assert [p.name for p in _stored_files(scp.storage)] == [f"{good.SOPInstanceUID}.dcm"]
+    assert not list(tmp_path.glob("escaped*"))
+    assert not Path("/tmp/x").exists()
+    assert scp.refused == 1
+
+
+def test_associations_beyond_the_maximum_are_refused_without_losing_images(
+    scp: StorageSCP,
+) -> None:
+    ae = AE(ae_title="STORESCU")
+    ae.add_requested_context(CTImageStorage)
+    study = make_study(n_images=3)
+    for ds in study:
+        write_dataset(ds, scp.storage.parent / "meta.dcm")
+    held = [ae.associate("127.0.0.1", scp.local.port, ae_title="PACSFLOW") for _ in range(3)]
+    try:
+        accepted = [a for a in held if a.is_established]
+        assert len(accepted) == 2  # max_associations=2
+        assert next(a for a in held if not a.is_established).is_rejected
+        statuses = [int(accepted[i % 2].send_c_store(ds).Status) for i, ds in enumerate(study)]
+    finally:
+        for assoc in held:
+            if assoc.is_established:
+                assoc.release()
+        ae.shutdown()
+    assert statuses == [0, 0, 0]
+    assert len(_stored_files(study_folder(scp.storage, study[0].StudyInstanceUID))) == 3
