@@ -1,7 +1,8 @@
 """The ``pacsflow`` command: runs the same Prefect flows as the UI and the deployments.
 
 Exit status: 0 success; 1 the run finished but some files failed (see the
-``ingest_errors`` table; ``--allow-failures`` accepts that); 2 bad usage;
+``ingest_errors`` table) or some studies were not retrieved completely (see
+``studies_find.last_error``); ``--allow-failures`` accepts that; 2 bad usage;
 3 the run could not be done (message on standard error).
 """
 
@@ -16,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from flows.cli_args import UsageError, non_negative, positive
+from flows.cli_pacs import add_pacs_commands, check_pacs_options
 from pacsflow.dump import check_table_names
 from pacsflow.engine import mask_url
 from pacsflow.errors import PacsflowError
@@ -43,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=(
             f"The database is --db, else ${DB_URL_ENV}, else {DEFAULT_DB_URL}. "
             f"Give a password in ${DB_PASSWORD_ENV} rather than in the URL. "
-            "Exit status: 0 ok, 1 some files failed, 2 bad usage, 3 error."
+            "Exit status: 0 ok, 1 some files failed or studies incomplete, 2 bad usage, 3 error."
         ),
     )
     parser.add_argument(
@@ -72,12 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive,
         default=DEFAULT_BATCH_SIZE,
         help=f"files per task and transaction ({DEFAULT_BATCH_SIZE})",
     )
     ingest.add_argument(
-        "--workers", type=_non_negative, default=0, help="worker processes (default: one per core)"
+        "--workers", type=non_negative, default=0, help="worker processes (default: one per core)"
     )
     ingest.add_argument(
         "--allow-failures",
@@ -92,21 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     dump.add_argument("output", help="the folder for the CSV files (created if missing)")
     dump.add_argument("--tables", nargs="+", metavar="TABLE", help="only these tables")
     dump.set_defaults(run=_dump)
+
+    add_pacs_commands(commands)
     return parser
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
 
 
 def _init_db(args: argparse.Namespace, db_url: str) -> int:
@@ -166,7 +157,10 @@ def _preflight(args: argparse.Namespace, db_url: str) -> None:
         raise NotADirectoryError(f"{args.folder}: not a folder")
     if args.command == "dump" and args.tables:
         check_table_names(args.tables)
-    check_server_reachable(resolve_db_url(db_url))
+    if hasattr(args, "pacs_aet"):
+        check_pacs_options(args)
+    if getattr(args, "needs_db", True):
+        check_server_reachable(resolve_db_url(db_url))
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -174,6 +168,10 @@ def _configure_logging(verbose: bool) -> None:
     # Prefect reads its settings when first imported, which happens after this.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        # pynetdicom logs each network failure at ERROR; pacsflow's own message
+        # says the same in one line, naming the PACS.
+        logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _preflight(args, db_url)
         return run(args, db_url)
+    except UsageError as exc:
+        print(f"pacsflow {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (PacsflowError, NotADirectoryError, FileNotFoundError, ValueError) as exc:
         print(f"pacsflow {args.command}: {exc}", file=sys.stderr)
         return EXIT_ERROR

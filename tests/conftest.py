@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,8 @@ from tests.peers.postgres import PostgresServer
 
 DIALECTS = ["sqlite", "postgresql"]
 _PG_TEMPLATE = "pacsflow_template"
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -138,3 +142,30 @@ def prefect_api_url() -> Iterator[str]:
         with get_client(sync_client=True) as client:
             url = str(client.api_url)
         yield url
+
+
+@pytest.fixture
+def run_cli(prefect_api_url: str, tmp_path: Path) -> RunCli:
+    """Run ``pacsflow ARGS`` in a fresh process against the session's Prefect server.
+
+    Keyword arguments are added to the process's environment.
+    """
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api_url,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+    }
+    env.pop("PACSFLOW_DB_URL", None)
+
+    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "flows.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**env, **extra_env},
+            cwd=tmp_path,
+            timeout=300,
+            check=False,
+        )
+
+    return run

@@ -9,7 +9,6 @@ import pty
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pydicom.data
@@ -20,34 +19,9 @@ from sqlalchemy.orm import Session
 from pacsflow.engine import make_engine
 from pacsflow.models import IngestError
 from pacsflow.synthetic import make_dataset, write_dataset, write_synthetic_folder
+from tests.conftest import RunCli
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
-
-RunCli = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def run_cli(prefect_api_url: str, tmp_path: Path) -> RunCli:
-    """Run ``pacsflow ARGS`` in a fresh process against the session's Prefect server."""
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": prefect_api_url,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-    }
-    env.pop("PACSFLOW_DB_URL", None)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "flows.cli", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=300,
-            check=False,
-        )
-
-    return run
 
 
 def _corpus(root: Path) -> Path:

@@ -54,7 +54,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
 
 
 def _run(orthanc: OrthancServer, db_url: str, storage: Path, **options: Any) -> dict[str, Any]:
-    return pipeline(
+    result: dict[str, Any] = pipeline(
         pacs_ae_title=orthanc.ae_title,
         pacs_host="127.0.0.1",
         pacs_port=orthanc.dicom_port,
@@ -63,6 +63,7 @@ def _run(orthanc: OrthancServer, db_url: str, storage: Path, **options: Any) -> 
         db_url=db_url,
         **options,
     )
+    return result
 
 
 def _found(db_url: str) -> list[StudyFind]:

@@ -88,13 +88,14 @@ class DcmqrscpServer:
         """Write the configuration, start dcmqrscp (fork mode), wait until it listens."""
         config_path = self.folder / "dcmqrscp.cfg"
         config_path.write_text(self.config)
-        self._process = subprocess.Popen(
-            [require("dcmqrscp"), "-c", str(config_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.folder / "dcmqrscp.log").open("wb"),
-            env=dcmtk_env(),
-            cwd=self.folder,
-        )
+        with (self.folder / "dcmqrscp.log").open("wb") as log:
+            self._process = subprocess.Popen(
+                [require("dcmqrscp"), "-c", str(config_path)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=dcmtk_env(),
+                cwd=self.folder,
+            )
         deadline = time.monotonic() + _START_TIMEOUT_S
         while True:
             try:
@@ -102,9 +103,9 @@ class DcmqrscpServer:
                     return self
             except OSError:
                 if self._process.poll() is not None or time.monotonic() > deadline:
-                    log = (self.folder / "dcmqrscp.log").read_text(errors="replace")[-2000:]
+                    tail = (self.folder / "dcmqrscp.log").read_text(errors="replace")[-2000:]
                     self.stop()
-                    raise RuntimeError(f"dcmqrscp did not start: {log}") from None
+                    raise RuntimeError(f"dcmqrscp did not start: {tail}") from None
                 time.sleep(0.1)
 
     def load(self, files: Sequence[Path]) -> None:

@@ -1,0 +1,43 @@
+"""Argument types of the ``pacsflow`` command: checked at parse time, with clear messages."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+__all__ = ["UsageError", "non_negative", "parse_date", "positive"]
+
+
+class UsageError(ValueError):
+    """A required option is missing or invalid: the command exits with the usage status."""
+
+
+def positive(text: str) -> int:
+    """An integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative(text: str) -> int:
+    """An integer of at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def parse_date(text: str) -> dt.date:
+    """A date given as YYYY-MM-DD, YYYYMMDD, ``today`` or ``yesterday``."""
+    lowered = text.strip().lower()
+    if lowered in ("today", "yesterday"):
+        return dt.date.today() - dt.timedelta(days=1 if lowered == "yesterday" else 0)
+    for pattern in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return dt.datetime.strptime(text.strip(), pattern).date()
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a date: give YYYY-MM-DD, YYYYMMDD, today or yesterday"
+    )

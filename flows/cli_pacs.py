@@ -1,0 +1,283 @@
+"""The PACS commands of ``pacsflow``: echo, find, move and run (the pipeline).
+
+The PACS and pacsflow's own AE come from options, else from environment
+variables (``PACSFLOW_PACS_AET``, ``PACSFLOW_PACS_HOST``, ``PACSFLOW_PACS_PORT``,
+``PACSFLOW_LOCAL_AET``, ``PACSFLOW_LOCAL_PORT``, ``PACSFLOW_LOCAL_BIND``,
+``PACSFLOW_STORAGE``), so a scheduled job needs no long command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from flows.cli_args import UsageError, parse_date, positive
+from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
+from pacsflow.retrievals import DEFAULT_MAX_ATTEMPTS
+
+__all__ = ["ENV", "add_pacs_commands", "check_pacs_options"]
+
+EXIT_OK, EXIT_INCOMPLETE = 0, 1
+
+ENV = {
+    "pacs_aet": "PACSFLOW_PACS_AET",
+    "pacs_host": "PACSFLOW_PACS_HOST",
+    "pacs_port": "PACSFLOW_PACS_PORT",
+    "local_aet": "PACSFLOW_LOCAL_AET",
+    "local_port": "PACSFLOW_LOCAL_PORT",
+    "local_bind": "PACSFLOW_LOCAL_BIND",
+    "storage": "PACSFLOW_STORAGE",
+}
+"""Option destination -> the environment variable giving its default."""
+
+_DEFAULTS = {
+    "local_aet": DEFAULT_LOCAL_AE_TITLE,
+    "local_port": "11112",
+    "local_bind": "127.0.0.1",
+    "storage": "pacsflow-storage",
+}
+
+
+def _add_node_options(parser: argparse.ArgumentParser, *, storage: bool) -> None:
+    group = parser.add_argument_group("PACS and local AE (options, else environment)")
+    group.add_argument("--pacs-aet", help=f"the PACS's AE title (${ENV['pacs_aet']})")
+    group.add_argument("--pacs-host", help=f"the PACS's host (${ENV['pacs_host']})")
+    group.add_argument("--pacs-port", help=f"the PACS's DICOM port (${ENV['pacs_port']})")
+    group.add_argument(
+        "--local-aet",
+        help=f"pacsflow's AE title (${ENV['local_aet']}, default {DEFAULT_LOCAL_AE_TITLE})",
+    )
+    if storage:
+        group.add_argument(
+            "--local-port", help=f"the storage SCP's port (${ENV['local_port']}, default 11112)"
+        )
+        group.add_argument(
+            "--local-bind",
+            help=f"the storage SCP's listen address (${ENV['local_bind']}, default 127.0.0.1; "
+            "the PACS must reach it)",
+        )
+        group.add_argument(
+            "--storage",
+            help=f"folder for received files (${ENV['storage']}, default ./pacsflow-storage)",
+        )
+
+
+def _add_pick_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", type=positive, help="move at most this many studies")
+    parser.add_argument(
+        "--max-attempts",
+        type=positive,
+        default=DEFAULT_MAX_ATTEMPTS,
+        help=f"give up on a study after this many tries ({DEFAULT_MAX_ATTEMPTS})",
+    )
+    parser.add_argument("--concurrency", type=positive, default=1, help="studies moved at once (1)")
+    parser.add_argument("--institution", help="stored with images (default: the PACS AE title)")
+    parser.add_argument(
+        "--allow-failures", action="store_true", help="exit 0 even when studies are incomplete"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
+
+
+def add_pacs_commands(commands: Any) -> None:
+    """Add ``echo``, ``find``, ``move`` and ``run`` to the ``pacsflow`` sub-commands."""
+    echo = commands.add_parser("echo", help="C-ECHO the PACS: is it there, does it accept us?")
+    _add_node_options(echo, storage=False)
+    echo.set_defaults(run=_echo, needs_db=False)
+
+    find = commands.add_parser("find", help="C-FIND the studies of a date range")
+    _add_range_arguments(find)
+    find.add_argument(
+        "--cap", type=positive, default=1000, help="answers at which the PACS stops (1000)"
+    )
+    _add_node_options(find, storage=False)
+    _add_output_options(find)
+    find.set_defaults(run=_find)
+
+    move = commands.add_parser("move", help="retrieve the found studies not retrieved yet")
+    move.add_argument("--from", dest="start", type=parse_date, help="only studies from this day")
+    move.add_argument("--to", dest="end", type=parse_date, help="only studies up to this day")
+    move.add_argument("--modality", action="append", default=[], help="only these modalities")
+    _add_pick_options(move)
+    _add_node_options(move, storage=True)
+    _add_output_options(move)
+    move.set_defaults(run=_move)
+
+    run = commands.add_parser("run", help="the pipeline: find, then move, a date range")
+    _add_range_arguments(run)
+    run.add_argument(
+        "--cap", type=positive, default=1000, help="answers at which the PACS stops (1000)"
+    )
+    run.add_argument(
+        "--only-range",
+        action="store_true",
+        help="move only studies of the range (default: also retry earlier incomplete ones)",
+    )
+    _add_pick_options(run)
+    _add_node_options(run, storage=True)
+    _add_output_options(run)
+    run.set_defaults(run=_run)
+
+
+def _add_range_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("start", type=parse_date, help="first study date (YYYY-MM-DD, yesterday)")
+    parser.add_argument("end", type=parse_date, nargs="?", help="last study date (default: start)")
+    parser.add_argument(
+        "--modality", action="append", default=[], help="only studies with this modality"
+    )
+
+
+def _option(args: argparse.Namespace, name: str) -> str:
+    value = getattr(args, name, None) or os.environ.get(ENV[name]) or _DEFAULTS.get(name)
+    if not value:
+        flag = "--" + name.replace("_", "-")
+        raise UsageError(f"give {flag} or set ${ENV[name]}")
+    return str(value)
+
+
+def _port(args: argparse.Namespace, name: str) -> int:
+    text = _option(args, name)
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"{name.replace('_', ' ')} {text!r} is not a port number") from None
+
+
+def _pacs(args: argparse.Namespace) -> PacsNode:
+    return PacsNode(_option(args, "pacs_aet"), _option(args, "pacs_host"), _port(args, "pacs_port"))
+
+
+def _local(args: argparse.Namespace) -> LocalAE:
+    if not hasattr(args, "local_port"):
+        return LocalAE(_option(args, "local_aet"))
+    return LocalAE(
+        _option(args, "local_aet"), _port(args, "local_port"), _option(args, "local_bind")
+    )
+
+
+def check_pacs_options(args: argparse.Namespace) -> None:
+    """Refuse missing or invalid PACS and local AE settings before any flow starts.
+
+    Raises:
+        UsageError: naming the option (or environment variable) to fix.
+    """
+    try:
+        _pacs(args)
+        _local(args)
+    except ValueError as exc:  # an invalid AE title or port
+        raise UsageError(str(exc)) from None
+    if getattr(args, "start", None) and getattr(args, "end", None) and args.end < args.start:
+        raise UsageError(f"the end date {args.end} is before the start date {args.start}")
+
+
+def _node_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    pacs = _pacs(args)
+    return {
+        "pacs_ae_title": pacs.ae_title,
+        "pacs_host": pacs.host,
+        "pacs_port": pacs.port,
+        "local_ae_title": _local(args).ae_title,
+    }
+
+
+def _storage_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    local = _local(args)
+    return {
+        "local_port": local.port,
+        "local_bind_address": local.bind_address,
+        "storage": _option(args, "storage"),
+        "limit": args.limit,
+        "max_attempts": args.max_attempts,
+        "concurrency": args.concurrency,
+        "institution": args.institution,
+        "show_progress": not args.no_progress,
+    }
+
+
+def _echo(args: argparse.Namespace, _db_url: str) -> int:
+    from pacsflow.net.echo import echo
+
+    pacs = _pacs(args)
+    seconds = echo(_local(args), pacs)
+    print(f"{pacs} answered the C-ECHO in {seconds * 1000:.1f} ms")
+    return EXIT_OK
+
+
+def _find(args: argparse.Namespace, db_url: str) -> int:
+    from flows.find_studies import find_studies_flow
+
+    result: dict[str, Any] = find_studies_flow(
+        **_node_parameters(args),
+        start_date=args.start,
+        end_date=args.end,
+        modalities=args.modality,
+        result_cap=args.cap,
+        db_url=db_url,
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['studies_found']} studies found ({result['studies_new']} new) "
+            f"in {result['queries']} queries"
+        )
+        for window in result["incomplete_windows"]:
+            print(f"  still capped, studies may be missing: {window}")
+    return EXIT_OK
+
+
+def _move(args: argparse.Namespace, db_url: str) -> int:
+    from flows.move_studies import move_studies_flow
+
+    result: dict[str, Any] = move_studies_flow(
+        **_node_parameters(args),
+        **_storage_parameters(args),
+        modalities=args.modality,
+        start_date=args.start,
+        end_date=args.end,
+        db_url=db_url,
+    )
+    return _report(args, result)
+
+
+def _run(args: argparse.Namespace, db_url: str) -> int:
+    from flows.pipeline import pipeline
+
+    result: dict[str, Any] = pipeline(
+        **_node_parameters(args),
+        **_storage_parameters(args),
+        start_date=args.start,
+        end_date=args.end,
+        modalities=args.modality,
+        retry_earlier=not args.only_range,
+        result_cap=args.cap,
+        db_url=db_url,
+    )
+    return _report(args, result)
+
+
+def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        if "studies_found" in result:
+            print(f"{result['studies_found']} studies found ({result['studies_new']} new)")
+        print(
+            f"{result['studies_picked']} studies picked: {result['studies_complete']} complete, "
+            f"{result['studies_partial']} partial, {result['studies_failed']} failed; "
+            f"{result['images_added']} images added in {result['seconds']:.1f} s"
+        )
+        for item in result["incomplete"]:
+            print(f"  {item['outcome']}: {item['study_uid']}: {item['error']}")
+        if result["studies_given_up"]:
+            print(
+                f"  {result['studies_given_up']} studies given up after "
+                f"{result['max_attempts']} attempts (see studies_find.last_error)"
+            )
+    incomplete = result["studies_partial"] + result["studies_failed"]
+    return EXIT_INCOMPLETE if incomplete and not args.allow_failures else EXIT_OK

@@ -1,0 +1,95 @@
+"""``pacsflow echo | find | move | run`` against a real Orthanc, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pacsflow.synthetic import make_study, write_dataset
+from tests.conftest import RunCli
+from tests.helpers import table_counts
+from tests.peers.orthanc import OrthancServer
+from tests.peers.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+SCP_PORT = free_port()
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}).start()
+    folder = tmp_path_factory.mktemp("cli-studies")
+    for day in ("20240601", "20240602"):
+        for ds in make_study(n_series=2, n_images=2, StudyDate=day, PatientName="Marker^Cli"):
+            server.upload(write_dataset(ds, folder / f"{ds.SOPInstanceUID}.dcm").read_bytes())
+    yield server
+    server.stop()
+
+
+def _pacs_env(orthanc: OrthancServer) -> dict[str, str]:
+    return {
+        "PACSFLOW_PACS_AET": orthanc.ae_title,
+        "PACSFLOW_PACS_HOST": "127.0.0.1",
+        "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
+        "PACSFLOW_LOCAL_PORT": str(SCP_PORT),
+    }
+
+
+def test_cli_echo_from_options_and_environment(run_cli: RunCli, orthanc: OrthancServer) -> None:
+    by_env = run_cli("echo", **_pacs_env(orthanc))
+    assert by_env.returncode == 0, by_env.stderr
+    assert f"ORTHANC@127.0.0.1:{orthanc.dicom_port} answered the C-ECHO in" in by_env.stdout
+    by_options = run_cli(
+        "echo", "--pacs-aet", "ORTHANC", "--pacs-host", "127.0.0.1", "--pacs-port",
+        str(orthanc.dicom_port),
+    )  # fmt: skip
+    assert by_options.returncode == 0, by_options.stderr
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # pynetdicom's socket leak, in the child
+def test_cli_pacs_errors_are_one_line(run_cli: RunCli, orthanc: OrthancServer) -> None:
+    closed = free_port()
+    down = run_cli("echo", **{**_pacs_env(orthanc), "PACSFLOW_PACS_PORT": str(closed)})
+    assert down.returncode == 3
+    assert down.stderr.strip().splitlines() == [
+        f"pacsflow echo: ORTHANC@127.0.0.1:{closed} cannot be reached (Connection refused); "
+        "is the PACS running?"
+    ]
+    missing = run_cli("run", "2024-06-01")
+    assert missing.returncode == 2
+    assert "give --pacs-aet or set $PACSFLOW_PACS_AET" in missing.stderr
+    bad_date = run_cli("run", "2024-13-01", **_pacs_env(orthanc))
+    assert bad_date.returncode == 2
+    assert "'2024-13-01' is not a date" in bad_date.stderr
+    backwards = run_cli("find", "2024-06-02", "2024-06-01", **_pacs_env(orthanc))
+    assert backwards.returncode == 2
+    assert "before the start date" in backwards.stderr
+
+
+def test_cli_run_find_and_move_end_to_end(
+    run_cli: RunCli, orthanc: OrthancServer, tmp_path: Path
+) -> None:
+    env = _pacs_env(orthanc)
+    db = tmp_path / "cli.sqlite"
+    url = f"sqlite:///{db}"
+    found = run_cli("--db", url, "find", "20240601", **env)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.startswith("1 studies found (1 new) in 1 queries")
+
+    run = run_cli("--db", url, "run", "2024-06-01", "2024-06-02", "--json", **env)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert (result["studies_found"], result["studies_new"]) == (2, 1)
+    assert (result["studies_picked"], result["studies_complete"]) == (2, 2)
+    assert result["images_added"] == 8
+    assert table_counts(url)["images"] == 8
+    assert len(list((tmp_path / "pacsflow-storage").rglob("*.dcm"))) == 8  # default folder
+    assert "Marker" not in run.stdout + run.stderr
+
+    again = run_cli("--db", url, "move", **env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("0 studies picked: 0 complete, 0 partial, 0 failed")
