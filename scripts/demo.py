@@ -1,13 +1,18 @@
-"""The README's first command (`make demo`): pacsflow end to end on the embedded default.
+"""The README's first command (`make demo`): the PACS pipeline end to end, no configuration.
 
-Until the PACS pipeline lands, the demo writes a folder of synthetic studies
-(invented patients, safe to show), runs the ``ingest-dir`` Prefect flow on it
-into the default SQLite database, and prints what each table holds. Re-running
-it is safe: unchanged files are skipped and nothing is stored twice.
+The demo starts a local PACS of its own on 127.0.0.1 (Orthanc when installed,
+else pynetdicom's bundled qrscp; ``PACSFLOW_DEMO_PACS=orthanc|qrscp`` picks
+one), loads it with synthetic studies (invented patients, safe to show, kept
+in ``demo-data/`` so every run offers the same studies), runs the ``pipeline``
+Prefect flow into the default SQLite database (received files go to
+``demo-storage/``), prints the summary and the table counts, and stops the
+PACS. Re-running it is safe: the second run finds the same studies and moves
+nothing, because they are all retrieved.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -15,19 +20,23 @@ from pathlib import Path
 from pacsflow.settings import apply_prefect_defaults
 
 DEMO_FOLDER = Path("demo-data")
+STORAGE = Path("demo-storage")
+FIRST_DAY, LAST_DAY = dt.date(2024, 1, 1), dt.date(2024, 1, 12)
 
 
 def main() -> int:
-    """Generate the demo folder if needed, ingest it with the flow, print the table counts."""
+    """Start the local PACS, run the pipeline against it, print what happened."""
     apply_prefect_defaults()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     # Imported after the defaults: Prefect reads its settings when it loads.
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
-    from flows.ingest_dir import ingest_dir
+    from flows.pipeline import pipeline
+    from pacsflow.demo_pacs import DemoPacs, OrthancServer, QrscpServer, start_demo_pacs
     from pacsflow.engine import make_engine, mask_url
     from pacsflow.models import TABLES
+    from pacsflow.net.ports import free_port
     from pacsflow.settings import default_db_url
     from pacsflow.synthetic import write_synthetic_folder
 
@@ -35,11 +44,43 @@ def main() -> int:
     if not DEMO_FOLDER.is_dir():
         count = write_synthetic_folder(DEMO_FOLDER, n_studies=12)
         print(f"Wrote {count} synthetic DICOM files to {DEMO_FOLDER}/")
-    print("Running the ingest-dir flow (the first run starts a temporary Prefect server)...")
-    result = ingest_dir(str(DEMO_FOLDER), db_url=url, institution="demo", show_progress=True)
+    scp_port = free_port()
+    destinations = {"PACSFLOW": ("127.0.0.1", scp_port)}
+    choice = os.environ.get("PACSFLOW_DEMO_PACS", "auto")
+    pacs: DemoPacs
+    if choice == "orthanc":
+        pacs = OrthancServer(destinations).start()
+    elif choice == "qrscp":
+        pacs = QrscpServer(destinations).start()
+    else:
+        pacs = start_demo_pacs(destinations)
+    try:
+        files = sorted(p for p in DEMO_FOLDER.rglob("*") if p.is_file())
+        pacs.upload_many([p.read_bytes() for p in files])
+        print(
+            f"Started {type(pacs).__name__} as {pacs.ae_title} on 127.0.0.1:{pacs.dicom_port} "
+            f"with {len(files)} instances"
+        )
+        print("Running the pipeline flow (the first run starts a temporary Prefect server)...")
+        result = pipeline(
+            pacs_ae_title=pacs.ae_title,
+            pacs_host="127.0.0.1",
+            pacs_port=pacs.dicom_port,
+            start_date=FIRST_DAY,
+            end_date=LAST_DAY,
+            local_port=scp_port,
+            storage=str(STORAGE),
+            db_url=url,
+            show_progress=True,
+        )
+    finally:
+        pacs.stop()
     print(
-        f"{result['files_seen']} files into {mask_url(url)}: {result['images_added']} new "
-        f"images, {result['unchanged']} unchanged, {result['failed']} failed"
+        f"{result['studies_found']} studies found ({result['studies_new']} new) in "
+        f"{result['find_queries']} queries; {result['studies_picked']} picked: "
+        f"{result['studies_complete']} complete, {result['studies_partial']} partial, "
+        f"{result['studies_failed']} failed; {result['images_added']} images added to "
+        f"{mask_url(url)} in {result['seconds']:.1f} s"
     )
     engine = make_engine(url)
     with Session(engine) as session:
@@ -47,7 +88,7 @@ def main() -> int:
             rows = session.scalar(select(func.count()).select_from(model))
             print(f"  {name:<13} {rows:>6} rows")
     engine.dispose()
-    return 1 if result["failed"] else 0
+    return 1 if result["studies_partial"] or result["studies_failed"] else 0
 
 
 if __name__ == "__main__":
