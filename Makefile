@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench-ingest system-deps venv clean
+.PHONY: demo test lint bench-ingest bench-retrieve system-deps venv clean
 
 system-deps:
 	./scripts/install-system-deps.sh
@@ -31,6 +31,10 @@ test: system-deps venv lint
 # Pass options with ARGS, e.g. make bench-ingest ARGS="--files 100000".
 bench-ingest: system-deps venv
 	$(BIN)/python -m bench.ingest $(ARGS)
+
+# Retrieval vs DCMTK movescu/storescp, and C-FIND queries on a capped PACS.
+bench-retrieve: system-deps venv
+	$(BIN)/python -m bench.retrieve $(ARGS)
 
 demo: system-deps venv
 	$(BIN)/python scripts/demo.py

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from pydicom import dcmread
 
+from bench.prefect_server import start_prefect_server
 from pacsflow.dicom_json import dataset_to_json
 from pacsflow.ingest import DEFAULT_BATCH_SIZE
 from pacsflow.synthetic import make_realistic_ct, write_dataset
@@ -185,41 +186,6 @@ def run_pacsanini(python: str, folder: Path, workdir: Path) -> Measure:
     return Measure("(p)  pacsanini 0.2.1 parse_dir2sql", len(_files(folder)), seconds)
 
 
-def _prefect_server(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
-    from tests.peers.ports import free_port
-
-    port = free_port()
-    env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    import urllib.request
-
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2)  # noqa: S310
-            return server
-        except OSError:
-            time.sleep(0.5)
-    server.terminate()
-    raise RuntimeError("the Prefect server did not start within 120 s")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=20_000, help="files in the corpus (20000)")
@@ -245,7 +211,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="pacsflow-bench-"))
     env = {**os.environ, "PREFECT_HOME": str(workdir / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
     measures: list[Measure] = []
-    server = _prefect_server(env, workdir)
+    server = start_prefect_server(env, workdir)
     postgres = None
     try:
         sample = paths[: args.limit_sample]

@@ -2,11 +2,13 @@
 
 Many PACS stop answering a query after a fixed number of matches (100, 500,
 1,000) and say so only by a Cancel status (Orthanc: 0xFE00) or not at all. So
-the range is queried one window at a time (a day by default); a window whose
-answers reach the cap, end in Cancel, or are refused for lack of resources is
-split in halves, by days and then by StudyTime ranges, down to a minimum
-window. Answers are deduplicated by StudyInstanceUID: a study is reported once
-however many windows saw it.
+the range is queried one window at a time. The first window is a day (by
+default); each next one is sized from the studies per day seen so far, to
+expect about three quarters of the cap, so a sparse range takes few queries
+and a dense one is not cut. A window whose answers reach the cap, end in
+Cancel, or are refused for lack of resources is split in halves, by days and
+then by StudyTime ranges, down to a minimum window. Answers are deduplicated
+by StudyInstanceUID: a study is reported once however many windows saw it.
 
 Studies without a StudyTime cannot match a time range: when a capped day must
 be split by time, such studies beyond the cap cannot be found, so the day is
@@ -56,6 +58,8 @@ _PENDING = (0xFF00, 0xFF01)
 _CANCEL = 0xFE00
 _OUT_OF_RESOURCES = 0xA700
 _DAY = dt.timedelta(days=1)
+_TARGET_FILL = 0.75  # expected answers per window, as a share of the cap
+_MAX_GROWTH = 4  # a window is at most this many times the previous one
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,8 @@ def find_studies(
     Args:
         cap: the number of answers at which the PACS is assumed to stop; a
             window answering this many is split.
-        window: the initial window, whole days (default one day).
+        window: the first window, whole days (default one day); later ones are
+            sized from the density of studies seen.
         min_window: no window is split below this size.
 
     Raises:
@@ -189,15 +194,20 @@ def find_studies(
     query = query or StudyQuery()
     result = FindResult()
     seen: set[str] = set()
-    begin = dt.datetime.combine(start, dt.time(0))
+    cursor = dt.datetime.combine(start, dt.time(0))
     stop = dt.datetime.combine(last_day, dt.time(0)) + _DAY
-    todo = [_Window(t, min(t + window, stop)) for t in _steps(begin, stop, window)]
-    todo.reverse()  # a stack, oldest window first
+    days = window // _DAY  # the size of the next fresh window
+    splits: list[_Window] = []  # halves of capped windows, still to query
     with open_association(
         local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
     ) as assoc:
-        while todo:
-            current = todo.pop()
+        while splits or cursor < stop:
+            fresh = not splits
+            if fresh:
+                current = _Window(cursor, min(cursor + days * _DAY, stop))
+                cursor = current.end
+            else:
+                current = splits.pop()
             answers, truncated = _query(assoc, node, current, query, cap)
             result.queries += 1
             for answer in answers:
@@ -205,8 +215,12 @@ def find_studies(
                 if uid and uid not in seen:
                     seen.add(uid)
                     result.studies.append(answer)
+            span = (current.end - current.start) / _DAY
             if not truncated:
+                if fresh:
+                    days = _next_days(days, span, len(answers), cap)
                 continue
+            days = max(1, int(span) // 2)  # the range ahead is likely as dense
             if current.end - current.start <= min_window:
                 LOGGER.warning(
                     "%s still capped at %s: answers beyond the cap may be missing", node, current
@@ -216,15 +230,14 @@ def find_studies(
             if current.whole_days and current.end - current.start == _DAY:
                 result.days_split_by_time.append(f"{current.start:%Y%m%d}")
             first, second = current.halves()
-            todo.extend([second, first])
+            splits.extend([second, first])
     LOGGER.info("%d studies found on %s in %d queries", len(result.studies), node, result.queries)
     return result
 
 
-def _steps(begin: dt.datetime, stop: dt.datetime, window: dt.timedelta) -> list[dt.datetime]:
-    steps = []
-    current = begin
-    while current < stop:
-        steps.append(current)
-        current += window
-    return steps
+def _next_days(days: int, span: float, answers: int, cap: int) -> int:
+    """Whole days for the next window: about :data:`_TARGET_FILL` of the cap at the density seen."""
+    if answers == 0:
+        return days * _MAX_GROWTH
+    fitting = int(span * _TARGET_FILL * cap / answers)
+    return max(1, min(fitting, days * _MAX_GROWTH))

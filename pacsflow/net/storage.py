@@ -14,9 +14,11 @@ with a failure status, which the PACS counts as a failed sub-operation.
 
 from __future__ import annotations
 
+import copy
 import errno
 import logging
 import os
+import struct
 import tempfile
 import threading
 from collections import Counter
@@ -26,10 +28,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_file_meta_info
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
-from pynetdicom.presentation import AllStoragePresentationContexts
+from pydicom.dataset import Dataset
+from pydicom.filereader import read_dataset
+from pydicom.tag import BaseTag
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, PYNETDICOM_IMPLEMENTATION_UID, evt
+from pynetdicom.presentation import AllStoragePresentationContexts, PresentationContext
 from pynetdicom.transport import ThreadedAssociationServer
 
 from pacsflow.dicom_values import is_valid_uid
@@ -43,6 +46,7 @@ __all__ = [
     "STATUS_CANNOT_UNDERSTAND",
     "STATUS_OUT_OF_RESOURCES",
     "StorageSCP",
+    "file_meta_bytes",
     "study_folder",
 ]
 
@@ -55,6 +59,8 @@ STATUS_CANNOT_UNDERSTAND = 0xC000
 """C-STORE status: the data set lacks a valid Study, Series or SOP Instance UID."""
 
 _UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+_LAST_NEEDED_TAG = 0x0020000E  # (0020,000E) Series Instance UID
+_VERSION_NAME = b"PACSFLOW"
 
 
 def study_folder(storage: Path, study_uid: str) -> Path:
@@ -137,9 +143,12 @@ class StorageSCP:
             (evt.EVT_C_STORE, self._on_c_store),
             (evt.EVT_CONN_OPEN, _on_conn_open),
         ]
-        self._server = ae.start_server(
+        server = ae.start_server(
             (self.local.bind_address, self.local.port), block=False, evt_handlers=handlers
         )
+        assert server is not None  # block=False returns the running server
+        server.contexts = _CheaplyCopiedContexts(server.contexts)
+        self._server = server
         self._ae = ae
         LOGGER.info(
             "Storage SCP %s listening on %s:%d, writing to %s",
@@ -175,8 +184,9 @@ class StorageSCP:
     def _on_c_store(self, event: evt.Event) -> int:
         """Write one received instance; answer 0x0000, or a failure status saying why."""
         try:
-            ds = event.dataset
-            uids = [str(ds.get(keyword, "") or "") for keyword in _UID_KEYWORDS]
+            ds = _identifying_elements(event)
+            uids = [str(ds.get(keyword, "") or "").rstrip("\0 ") for keyword in _UID_KEYWORDS]
+            sop_class_uid = str(ds.get("SOPClassUID", "") or "").rstrip("\0 ")
         except Exception as exc:  # a data set pydicom cannot decode
             return self._refuse(STATUS_CANNOT_UNDERSTAND, f"undecodable data set ({exc})")
         bad = [kw for kw, uid in zip(_UID_KEYWORDS, uids, strict=True) if not is_valid_uid(uid)]
@@ -185,24 +195,27 @@ class StorageSCP:
         study_uid, series_uid, sop_uid = uids
         target = self.storage / study_uid / series_uid / f"{sop_uid}.dcm"
         try:
-            self._write_atomically(event, target)
+            meta = file_meta_bytes(
+                sop_class_uid or str(event.request.AffectedSOPClassUID),
+                sop_uid,
+                str(event.context.transfer_syntax),
+                event.assoc.requestor.ae_title,
+            )
+            self._write_atomically(meta, _encoded_data_set(event), target)
         except OSError as exc:
             return self._refuse(STATUS_OUT_OF_RESOURCES, f"cannot write {target} ({exc.strerror})")
         with self._lock:
             self._stored[study_uid] += 1
         return 0x0000
 
-    def _write_atomically(self, event: evt.Event, target: Path) -> None:
+    def _write_atomically(self, meta: bytes, data_set: bytes, target: Path) -> None:
         """Write the file under .incoming, then rename it into place (same file system)."""
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, partial = tempfile.mkstemp(suffix=".part", dir=self.storage / INCOMING_FOLDER)
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(b"\x00" * 128 + b"DICM")
-                meta = DicomBytesIO()
-                write_file_meta_info(meta, event.file_meta, enforce_standard=True)
-                out.write(meta.getvalue())
-                out.write(_encoded_data_set(event))
+                out.write(meta)
+                out.write(data_set)
             os.replace(partial, target)
         except BaseException:
             Path(partial).unlink(missing_ok=True)
@@ -226,3 +239,77 @@ def _encoded_data_set(event: evt.Event) -> bytes:
     if not isinstance(data, BytesIO):
         raise OSError(errno.EINVAL, "the C-STORE request carries no data set")
     return data.getvalue()
+
+
+def _after_series_uid(tag: BaseTag, _vr: str | None, _length: int) -> bool:
+    return int(tag) > _LAST_NEEDED_TAG
+
+
+def _identifying_elements(event: evt.Event) -> Dataset:
+    """The data set's elements up to (0020,000E) Series Instance UID, values left unparsed.
+
+    Decoding a whole header costs milliseconds per instance, the bulk of a
+    C-STORE's cost; the UIDs that name the file come first. A deflated data
+    set is decoded whole (pynetdicom inflates it).
+    """
+    syntax = event.context.transfer_syntax
+    if syntax is None or syntax.is_deflated:
+        return event.dataset
+    return read_dataset(
+        BytesIO(_encoded_data_set(event)),
+        syntax.is_implicit_VR,
+        syntax.is_little_endian,
+        stop_when=_after_series_uid,
+    )
+
+
+def _element(group_element: int, vr: bytes, value: bytes, pad: bytes) -> bytes:
+    """One explicit VR little endian element with a 2-byte length (UI, SH, AE, UL)."""
+    if len(value) % 2:
+        value += pad
+    tag = struct.pack("<HH", group_element >> 16, group_element & 0xFFFF)
+    return tag + vr + struct.pack("<H", len(value)) + value
+
+
+def file_meta_bytes(
+    sop_class_uid: str, sop_uid: str, transfer_syntax: str, source_ae: str
+) -> bytes:
+    """The preamble, ``DICM`` and the File Meta Information of a received instance.
+
+    Encoded directly (explicit VR little endian, as PS3.10 requires): pydicom's
+    writer validates and copies each element, which costs more than the rest
+    of writing the file.
+    """
+    body = b"".join(
+        [
+            b"\x02\x00\x01\x00OB\x00\x00" + struct.pack("<I", 2) + b"\x00\x01",
+            _element(0x00020002, b"UI", sop_class_uid.encode("ascii"), b"\0"),
+            _element(0x00020003, b"UI", sop_uid.encode("ascii"), b"\0"),
+            _element(0x00020010, b"UI", transfer_syntax.encode("ascii"), b"\0"),
+            _element(0x00020012, b"UI", PYNETDICOM_IMPLEMENTATION_UID.encode("ascii"), b"\0"),
+            _element(0x00020013, b"SH", _VERSION_NAME, b" "),
+            _element(0x00020016, b"AE", source_ae.strip().encode("ascii", "replace"), b" "),
+        ]
+    )
+    group_length = _element(0x00020000, b"UL", struct.pack("<I", len(body)), b"")
+    return b"\x00" * 128 + b"DICM" + group_length + body
+
+
+class _CheaplyCopiedContexts(list[PresentationContext]):
+    """The server's supported contexts, copied without copying their UIDs.
+
+    pynetdicom deep-copies the supported contexts for every association it
+    accepts. With every storage SOP class and transfer syntax that is ~5,000
+    UID objects (a ``str`` subclass, which ``deepcopy`` rebuilds one by one):
+    ~120 ms of CPU per association, and a PACS opens one per C-MOVE, so per
+    study. UIDs are immutable, so sharing them is safe; each context object
+    and its list of transfer syntaxes is still a copy of its own.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[PresentationContext]:
+        copies = []
+        for context in self:
+            duplicate = copy.copy(context)
+            duplicate._transfer_syntax = list(context._transfer_syntax)
+            copies.append(duplicate)
+        return copies

@@ -62,13 +62,21 @@ def _node(server: OrthancServer) -> PacsNode:
     return PacsNode(server.ae_title, "127.0.0.1", server.dicom_port)
 
 
-def test_one_query_a_day_finds_every_study(uncapped: OrthancServer) -> None:
+def test_windows_grow_where_studies_are_few(uncapped: OrthancServer) -> None:
     result = find_studies(LocalAE(), _node(uncapped), dt.date(2024, 1, 10), dt.date(2024, 1, 12))
     assert len(result.studies) == len(DAYS) * STUDIES_PER_DAY
-    assert result.queries == len(DAYS)
+    # The first day (10 studies, cap 1000) shows the rest fits in one more query.
+    assert result.queries == 2
     assert not result.incomplete_windows
     first = result.studies[0]
     assert first.NumberOfStudyRelatedInstances == 1
+
+
+def test_a_sparse_month_takes_few_queries(uncapped: OrthancServer) -> None:
+    result = find_studies(LocalAE(), _node(uncapped), dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    assert len(result.studies) == len(DAYS) * STUDIES_PER_DAY
+    # Jan 1 (empty), Jan 2-5 (empty, x4), Jan 6-21 (x4: the 30 studies), Jan 22-31 (the rest).
+    assert result.queries == 4
 
 
 def test_a_capped_pacs_still_gives_every_study_exactly_once(capped: OrthancServer) -> None:

@@ -51,8 +51,15 @@ def test_storescu_files_land_under_study_series_sop(scp: StorageSCP, tmp_path: P
         for ds in study
     )
     assert _stored_files(scp.storage) == expected
+    sent = {ds.SOPInstanceUID: ds for ds in study}
     for path in expected:
-        assert pydicom.dcmread(path).SOPInstanceUID == path.stem
+        stored = pydicom.dcmread(path)
+        assert stored == sent[path.stem]  # every element, pixel data included
+        meta = stored.file_meta
+        assert meta.MediaStorageSOPInstanceUID == path.stem
+        assert meta.MediaStorageSOPClassUID == sent[path.stem].SOPClassUID
+        assert meta.TransferSyntaxUID in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
+        assert meta.SourceApplicationEntityTitle == "STORESCU"
     assert scp.stored_count(study[0].StudyInstanceUID) == 6
     assert not any((scp.storage / INCOMING_FOLDER).iterdir())  # no partial file left
 
