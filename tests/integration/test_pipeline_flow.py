@@ -78,8 +78,15 @@ def test_pipeline_retrieves_every_study_once(
     orthanc: OrthancServer, db_url: str, tmp_path: Path
 ) -> None:
     storage = tmp_path / "storage"
+    # Two studies at once on PostgreSQL (the multi-worker database), one on SQLite.
+    concurrency = 2 if db_url.startswith("postgresql") else 1
     first = _run(
-        orthanc, db_url, storage, start_date=dt.date(2024, 4, 1), end_date=dt.date(2024, 4, 2)
+        orthanc,
+        db_url,
+        storage,
+        start_date=dt.date(2024, 4, 1),
+        end_date=dt.date(2024, 4, 2),
+        concurrency=concurrency,
     )
     n_studies = len(GOOD_DAYS) * STUDIES_PER_DAY
     n_images = n_studies * SERIES * IMAGES
