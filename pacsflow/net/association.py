@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
 from pacsflow.errors import PermanentError, RetryableError
@@ -16,12 +18,17 @@ from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 
 LOGGER = logging.getLogger(__name__)
 
+_PENDING_STATUSES = (0xFF00, 0xFF01)
+
 __all__ = [
     "AssociationAbortedError",
     "AssociationRejectedError",
     "DimseFailureError",
+    "DimseResponseLostError",
     "DimseTimeoutError",
     "PacsUnreachableError",
+    "PendingTally",
+    "check_none_lost",
     "no_status_error",
     "open_association",
     "set_nodelay",
@@ -44,12 +51,64 @@ class DimseTimeoutError(RetryableError):
     """A DIMSE request got no answer in time (an empty status)."""
 
 
+class DimseResponseLostError(RetryableError):
+    """pynetdicom received an answer but lost it before it reached the caller.
+
+    pynetdicom 3.0.4's association thread can take a response off the DIMSE
+    queue meant for the caller ("Received unexpected C-FIND service message"):
+    a C-FIND would then end in Success with an answer missing. Retrying the
+    query gets it back.
+    """
+
+
 class DimseFailureError(PermanentError):
     """The PACS answered a request with a Failure or Refused status."""
 
     def __init__(self, message: str, status: int) -> None:
         self.status = status
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle their args; this one needs the status back (Prefect
+        # pickles a failed task's exception).
+        return (type(self), (str(self), self.status))
+
+
+class PendingTally:
+    """Counts the pending responses pynetdicom decoded on an association.
+
+    Compared with the responses the caller got, it shows when one was lost
+    (see :class:`DimseResponseLostError`).
+    """
+
+    def __init__(self, assoc: Association) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        assoc.bind(evt.EVT_DIMSE_RECV, self._on_message)
+
+    def _on_message(self, event: evt.Event) -> None:
+        command = getattr(event.message, "command_set", None)
+        if command is not None and command.get("Status") in _PENDING_STATUSES:
+            with self._lock:
+                self._count += 1
+
+    def take(self) -> int:
+        """The pending responses counted since the last call."""
+        with self._lock:
+            count, self._count = self._count, 0
+        return count
+
+
+def check_none_lost(tally: PendingTally, received: int, node: PacsNode, what: str) -> None:
+    """Raise :class:`DimseResponseLostError` if pynetdicom decoded more pending answers
+    than the caller ``received``.
+    """
+    decoded = tally.take()
+    if decoded > received:
+        raise DimseResponseLostError(
+            f"pynetdicom lost {decoded - received} of {decoded} answers from {node} "
+            f"to {what}; the query must be repeated"
+        )
 
 
 def no_status_error(assoc: Association, node: PacsNode, sent: float, what: str) -> RetryableError:

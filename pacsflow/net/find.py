@@ -32,6 +32,8 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from pacsflow.net.association import (
     DimseFailureError,
     DimseTimeoutError,
+    PendingTally,
+    check_none_lost,
     no_status_error,
     open_association,
 )
@@ -133,10 +135,17 @@ def _identifier(window: _Window, query: StudyQuery) -> Dataset:
 
 
 def _query(
-    assoc: Association, node: PacsNode, window: _Window, query: StudyQuery, cap: int
+    assoc: Association,
+    tally: PendingTally,
+    node: PacsNode,
+    window: _Window,
+    query: StudyQuery,
+    cap: int,
 ) -> tuple[list[Dataset], bool]:
     """One C-FIND; returns the answers and whether they were cut short."""
     answers: list[Dataset] = []
+    pending = 0
+    tally.take()
     sent = time.monotonic()
     responses = assoc.send_c_find(
         _identifier(window, query), StudyRootQueryRetrieveInformationModelFind
@@ -146,16 +155,18 @@ def _query(
             raise no_status_error(assoc, node, sent, f"the C-FIND for {window}")
         code = int(status.Status)
         if code in _PENDING:
+            pending += 1
             if identifier is not None:
                 answers.append(identifier)
-        elif code == 0x0000:
+            continue
+        check_none_lost(tally, pending, node, f"the C-FIND for {window}")
+        if code == 0x0000:
             return answers, len(answers) >= cap
-        elif code in (_CANCEL, _OUT_OF_RESOURCES):
+        if code in (_CANCEL, _OUT_OF_RESOURCES):
             return answers, True
-        else:
-            raise DimseFailureError(
-                f"{node} refused the C-FIND for {window} with status 0x{code:04X}", code
-            )
+        raise DimseFailureError(
+            f"{node} refused the C-FIND for {window} with status 0x{code:04X}", code
+        )
     raise DimseTimeoutError(f"{node} ended the C-FIND for {window} without a final status")
 
 
@@ -201,6 +212,7 @@ def find_studies(
     with open_association(
         local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
     ) as assoc:
+        tally = PendingTally(assoc)
         while splits or cursor < stop:
             fresh = not splits
             if fresh:
@@ -208,7 +220,7 @@ def find_studies(
                 cursor = current.end
             else:
                 current = splits.pop()
-            answers, truncated = _query(assoc, node, current, query, cap)
+            answers, truncated = _query(assoc, tally, node, current, query, cap)
             result.queries += 1
             for answer in answers:
                 uid = str(answer.get("StudyInstanceUID", "")).strip()

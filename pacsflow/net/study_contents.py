@@ -19,6 +19,8 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from pacsflow.net.association import (
     DimseFailureError,
     DimseTimeoutError,
+    PendingTally,
+    check_none_lost,
     no_status_error,
     open_association,
 )
@@ -43,11 +45,14 @@ def find_study_instances(
     with open_association(
         local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
     ) as assoc:
+        tally = PendingTally(assoc)
         series_query = Dataset()
         series_query.QueryRetrieveLevel = "SERIES"
         series_query.StudyInstanceUID = study_uid
         series_query.SeriesInstanceUID = ""
-        for answer in _answers(assoc, node, series_query, f"the series of study {study_uid}"):
+        for answer in _answers(
+            assoc, tally, node, series_query, f"the series of study {study_uid}"
+        ):
             series_uid = str(answer.get("SeriesInstanceUID", "")).strip()
             if series_uid:
                 contents.setdefault(series_uid, set())
@@ -58,31 +63,37 @@ def find_study_instances(
             image_query.SeriesInstanceUID = series_uid
             image_query.SOPInstanceUID = ""
             what = f"the images of series {series_uid}"
-            for answer in _answers(assoc, node, image_query, what):
+            for answer in _answers(assoc, tally, node, image_query, what):
                 sop_uid = str(answer.get("SOPInstanceUID", "")).strip()
                 if sop_uid:
                     sop_uids.add(sop_uid)
     return contents
 
 
-def _answers(assoc: Association, node: PacsNode, query: Dataset, what: str) -> list[Dataset]:
-    """Every answer of one C-FIND; an error unless it ends in Success."""
+def _answers(
+    assoc: Association, tally: PendingTally, node: PacsNode, query: Dataset, what: str
+) -> list[Dataset]:
+    """Every answer of one C-FIND; an error unless it ends in Success with none lost."""
     answers: list[Dataset] = []
+    pending = 0
+    tally.take()
     sent = time.monotonic()
     for status, identifier in assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
         if not status or "Status" not in status:
             raise no_status_error(assoc, node, sent, f"the C-FIND of {what}")
         code = int(status.Status)
         if code in _PENDING:
+            pending += 1
             if identifier is not None:
                 answers.append(identifier)
             sent = time.monotonic()
-        elif code == 0x0000:
+            continue
+        check_none_lost(tally, pending, node, f"the C-FIND of {what}")
+        if code == 0x0000:
             return answers
-        else:
-            raise DimseFailureError(
-                f"{node} answered the C-FIND of {what} with status 0x{code:04X}"
-                + (" (answers cut short)" if code == 0xFE00 else ""),
-                code,
-            )
+        raise DimseFailureError(
+            f"{node} answered the C-FIND of {what} with status 0x{code:04X}"
+            + (" (answers cut short)" if code == 0xFE00 else ""),
+            code,
+        )
     raise DimseTimeoutError(f"{node} ended the C-FIND of {what} without a final status")

@@ -8,8 +8,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydicom.dataset import Dataset
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    StudyRootQueryRetrieveInformationModelFind,
+)
 
-from pacsflow.net.association import AssociationAbortedError
+from pacsflow.net.association import (
+    AssociationAbortedError,
+    DimseResponseLostError,
+    PendingTally,
+    check_none_lost,
+    open_association,
+)
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.synthetic import make_dataset, write_dataset
@@ -131,3 +141,25 @@ def test_query_keys_never_reach_the_logs(
         query=StudyQuery(keys={"PatientID": marker}),
     )
     assert marker not in caplog.text
+
+
+def test_an_answer_taken_by_pynetdicom_is_detected(uncapped: OrthancServer) -> None:
+    """pynetdicom's association thread can take an answer meant for the caller.
+
+    The test takes the first answer off the DIMSE queue itself, as that thread
+    does; the tally must notice that one answer never reached the caller.
+    """
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    query.StudyDate = DAYS[0]
+    query.StudyInstanceUID = ""
+    node = _node(uncapped)
+    with open_association(LocalAE(), node, [StudyRootQueryRetrieveInformationModelFind]) as assoc:
+        tally = PendingTally(assoc)
+        responses = assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind)
+        _, stolen = assoc.dimse.get_msg(block=True)
+        assert stolen is not None
+        received = sum(1 for status, _ in responses if int(status.Status) in (0xFF00, 0xFF01))
+        assert received == STUDIES_PER_DAY - 1
+        with pytest.raises(DimseResponseLostError, match=f"lost 1 of {STUDIES_PER_DAY} answers"):
+            check_none_lost(tally, received, node, "the test query")
