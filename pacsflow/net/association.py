@@ -155,7 +155,12 @@ def _describe_failure(assoc: Association, node: PacsNode, limits: Timeouts) -> R
     reason = _unreachable_reason(node, limits.connection)
     if reason is not None:
         return PacsUnreachableError(f"{node} cannot be reached ({reason}); is the PACS running?")
-    return AssociationAbortedError(f"{node} aborted the association while it was set up")
+    # Under load pynetdicom can see the connection close before it reads the
+    # peer's A-ASSOCIATE-RJ, so a rejection may land here too.
+    return AssociationAbortedError(
+        f"{node} rejected or aborted the association while it was set up; check the "
+        "called AE title and that the PACS lists pacsflow's AE title, host and port"
+    )
 
 
 @contextmanager

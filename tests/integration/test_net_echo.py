@@ -7,7 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from pacsflow.errors import RetryableError
-from pacsflow.net.association import AssociationRejectedError, PacsUnreachableError
+from pacsflow.net.association import (
+    AssociationAbortedError,
+    AssociationRejectedError,
+    PacsUnreachableError,
+)
 from pacsflow.net.echo import echo
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from tests.peers.orthanc import OrthancServer
@@ -32,7 +36,12 @@ def test_echo_reaches_orthanc(orthanc: OrthancServer) -> None:
 
 def test_wrong_called_ae_title_is_a_rejected_association(orthanc: OrthancServer) -> None:
     node = PacsNode("NOT-ORTHANC", "127.0.0.1", orthanc.dicom_port)
-    with pytest.raises(AssociationRejectedError, match=r"NOT-ORTHANC@127\.0\.0\.1") as info:
+    # Orthanc answers A-ASSOCIATE-RJ and closes the connection; under load
+    # pynetdicom sometimes sees the close first and reports an abort.
+    with pytest.raises(
+        (AssociationRejectedError, AssociationAbortedError),
+        match=r"NOT-ORTHANC@127\.0\.0\.1:\d+ rejected .*check the called AE title",
+    ) as info:
         echo(LocalAE(), node)
     assert isinstance(info.value, RetryableError)
 
