@@ -143,9 +143,18 @@ class StorageSCP:
             (evt.EVT_C_STORE, self._on_c_store),
             (evt.EVT_CONN_OPEN, _on_conn_open),
         ]
-        server = ae.start_server(
-            (self.local.bind_address, self.local.port), block=False, evt_handlers=handlers
-        )
+        try:
+            server = ae.start_server(
+                (self.local.bind_address, self.local.port), block=False, evt_handlers=handlers
+            )
+        except OSError as exc:
+            ae.shutdown()
+            raise OSError(
+                exc.errno,
+                f"the storage SCP cannot listen on {self.local.bind_address}:{self.local.port} "
+                f"({exc.strerror}); is another pacsflow run using that port? "
+                "Choose another local port (the PACS must know it)",
+            ) from exc
         assert server is not None  # block=False returns the running server
         server.contexts = _CheaplyCopiedContexts(server.contexts)
         self._server = server

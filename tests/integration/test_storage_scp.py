@@ -136,3 +136,9 @@ def test_associations_beyond_the_maximum_are_refused_without_losing_images(
         ae.shutdown()
     assert statuses == [0, 0, 0]
     assert len(_stored_files(study_folder(scp.storage, study[0].StudyInstanceUID))) == 3
+
+
+def test_a_port_in_use_is_a_clear_error(scp: StorageSCP, tmp_path: Path) -> None:
+    second = StorageSCP(scp.local, tmp_path / "other", ["STORESCU"])
+    with pytest.raises(OSError, match=rf"cannot listen on 127\.0\.0\.1:{scp.local.port}.*port"):
+        second.start()
