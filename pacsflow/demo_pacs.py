@@ -32,8 +32,29 @@ from pacsflow.net.echo import echo
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.ports import free_port
 
+__all__ = [
+    "ORTHANC",
+    "DemoPacs",
+    "OrthancServer",
+    "QrscpServer",
+    "start_demo_pacs",
+    "stop_process",
+]
+
 ORTHANC = "/usr/sbin/Orthanc"
 _START_TIMEOUT_S = 30
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """Terminate a server process (SIGTERM), killing it if it lingers past 20 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)
 
 
 class OrthancServer:
@@ -132,12 +153,7 @@ class OrthancServer:
 
     def stop(self) -> None:
         """Stop Orthanc and delete its files."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        stop_process(self._process)
         if self._log is not None:
             self._log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -226,12 +242,7 @@ class QrscpServer:
 
     def stop(self) -> None:
         """Stop qrscp and delete its files."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        stop_process(self._process)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pacsflow.demo_pacs import stop_process
 from tests.peers.ports import free_port
 
 _START_TIMEOUT_S = 30
@@ -116,10 +117,5 @@ class DcmqrscpServer:
 
     def stop(self) -> None:
         """Stop dcmqrscp (and its forked children) and delete its files."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        stop_process(self._process)
         shutil.rmtree(self.folder, ignore_errors=True)
