@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
+from flows.dates import resolve_range
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
 from tasks.db import init_db_task
 from tasks.pacs import find_studies_task
@@ -20,8 +21,9 @@ def find_studies_flow(
     pacs_ae_title: str,
     pacs_host: str,
     pacs_port: int,
-    start_date: dt.date,
+    start_date: dt.date | None = None,
     end_date: dt.date | None = None,
+    days_back: int | None = None,
     modalities: list[str] | None = None,
     local_ae_title: str = DEFAULT_LOCAL_AE_TITLE,
     result_cap: int = 1000,
@@ -33,8 +35,11 @@ def find_studies_flow(
         pacs_ae_title: the PACS's AE title (the called AE).
         pacs_host: the PACS's host name or address.
         pacs_port: the PACS's DICOM port.
-        start_date: the first study date.
-        end_date: the last study date (default: ``start_date``).
+        start_date: the first study date (or give ``days_back``).
+        end_date: the last study date (default: ``start_date``, or yesterday with
+            ``days_back``).
+        days_back: find the studies of the N days before the run's scheduled date
+            (1: yesterday), for schedules that keep their parameters.
         modalities: only studies holding one of these modalities.
         local_ae_title: pacsflow's AE title (the calling AE; the PACS must list it).
         result_cap: the number of answers at which the PACS stops; reaching it splits
@@ -47,14 +52,13 @@ def find_studies_flow(
     """
     pacs = PacsNode(pacs_ae_title, pacs_host, pacs_port)
     local = LocalAE(local_ae_title)
+    first, last = resolve_range(start_date, end_date, days_back)
     init_db_task(db_url)
-    result = find_studies_task(
-        db_url, local, pacs, start_date, end_date, list(modalities or []), result_cap
-    )
+    result = find_studies_task(db_url, local, pacs, first, last, list(modalities or []), result_cap)
     create_table_artifact(
         [{"metric": k, "value": str(v)} for k, v in result.items()],
         key="find-studies-summary",
-        description=f"find-studies on {pacs}",
+        description=f"find-studies {first}..{last} on {pacs}",
     )
     get_run_logger().info(
         "%d studies found on %s (%d new) in %d queries",

@@ -16,6 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.dates import resolve_range
 from flows.find_studies import find_studies_flow
 from flows.move_studies import DEFAULT_STORAGE, move_studies_flow, summary_markdown
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, PacsNode
@@ -30,8 +31,9 @@ def pipeline(
     pacs_ae_title: str,
     pacs_host: str,
     pacs_port: int,
-    start_date: dt.date,
+    start_date: dt.date | None = None,
     end_date: dt.date | None = None,
+    days_back: int | None = None,
     modalities: list[str] | None = None,
     local_ae_title: str = DEFAULT_LOCAL_AE_TITLE,
     local_port: int = 11112,
@@ -46,14 +48,17 @@ def pipeline(
     db_url: str | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:
-    """Find the studies dated ``start_date`` to ``end_date`` on the PACS and retrieve them.
+    """Find the studies of a date range on the PACS and retrieve them.
 
     Args:
         pacs_ae_title: the PACS's AE title (the called AE).
         pacs_host: the PACS's host name or address.
         pacs_port: the PACS's DICOM port.
-        start_date: the first study date to find.
-        end_date: the last study date to find (default: ``start_date``).
+        start_date: the first study date to find (or give ``days_back``).
+        end_date: the last study date to find (default: ``start_date``, or
+            yesterday with ``days_back``).
+        days_back: find the studies of the N days before the run's scheduled date
+            (1: yesterday), so a nightly schedule needs no date parameters.
         modalities: only studies holding one of these modalities.
         local_ae_title: pacsflow's AE title: the calling AE and the C-MOVE destination.
         local_port: the storage SCP's port.
@@ -76,13 +81,13 @@ def pipeline(
     """
     started = time.perf_counter()
     pacs = PacsNode(pacs_ae_title, pacs_host, pacs_port)
-    last_day = end_date or start_date
+    first_day, last_day = resolve_range(start_date, end_date, days_back)
     init_db_task(db_url)
     found = find_studies_flow(
         pacs_ae_title=pacs_ae_title,
         pacs_host=pacs_host,
         pacs_port=pacs_port,
-        start_date=start_date,
+        start_date=first_day,
         end_date=last_day,
         modalities=modalities,
         local_ae_title=local_ae_title,
@@ -99,7 +104,7 @@ def pipeline(
         storage=storage,
         limit=limit,
         modalities=modalities,
-        start_date=None if retry_earlier else start_date,
+        start_date=None if retry_earlier else first_day,
         end_date=last_day,
         max_attempts=max_attempts,
         concurrency=concurrency,
@@ -117,9 +122,9 @@ def pipeline(
         "move": moved,
     }
     create_markdown_artifact(
-        summary_markdown(f"pipeline {start_date}..{last_day} from {pacs}", summary),
+        summary_markdown(f"pipeline {first_day}..{last_day} from {pacs}", summary),
         key="pipeline-summary",
-        description=f"pipeline {start_date}..{last_day} from {pacs}",
+        description=f"pipeline {first_day}..{last_day} from {pacs}",
     )
     get_run_logger().info(
         "Pipeline done: %d studies found (%d new), %d complete, %d partial, %d failed in %.1f s",

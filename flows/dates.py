@@ -1,0 +1,56 @@
+"""Date ranges relative to the run: ``days_back=N`` means the N days before the run's date.
+
+A scheduled deployment keeps the same parameters every night, so its range is
+resolved when the run starts, from the run's *scheduled* time: a run that
+starts late still covers the night it was scheduled for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect.runtime import flow_run
+
+__all__ = ["resolve_range", "run_date"]
+
+
+def run_date() -> dt.date:
+    """The local date the current flow run was scheduled for (today outside a run)."""
+    scheduled = flow_run.scheduled_start_time
+    if isinstance(scheduled, dt.datetime):
+        return scheduled.astimezone().date()
+    return dt.date.today()
+
+
+def resolve_range(
+    start_date: dt.date | None, end_date: dt.date | None, days_back: int | None
+) -> tuple[dt.date, dt.date]:
+    """The first and last study dates of a run.
+
+    Args:
+        start_date: an absolute first date; when given, ``days_back`` is ignored
+            (so a run started from the UI with dates overrides a deployment's
+            ``days_back``).
+        end_date: an absolute last date (default: the first date; with ``days_back``,
+            the day before the run's date, so ``days_back=1`` is yesterday and
+            ``days_back=7`` the last seven days; ``days_back=0`` is today).
+        days_back: the first date is this many days before the run's date.
+
+    Raises:
+        ValueError: neither ``start_date`` nor ``days_back`` is given, or the range
+            ends before it starts.
+    """
+    if start_date is None and days_back is None:
+        raise ValueError("give start_date or days_back (e.g. days_back=1: yesterday)")
+    if start_date is None and days_back is not None:
+        if days_back < 0:
+            raise ValueError(f"days_back must be 0 or more, not {days_back}")
+        today = run_date()
+        start_date = today - dt.timedelta(days=days_back)
+        last = end_date or (today - dt.timedelta(days=1) if days_back else today)
+    else:
+        assert start_date is not None
+        last = end_date or start_date
+    if last < start_date:
+        raise ValueError(f"the end date {last} is before the start date {start_date}")
+    return start_date, last

@@ -1,0 +1,40 @@
+"""Relative date ranges of scheduled runs (outside a flow run, the run's date is today)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from flows.dates import resolve_range
+
+TODAY = dt.date.today()
+DAY = dt.timedelta(days=1)
+
+
+def test_days_back_counts_the_days_before_the_run() -> None:
+    assert resolve_range(None, None, 1) == (TODAY - DAY, TODAY - DAY)
+    assert resolve_range(None, None, 7) == (TODAY - 7 * DAY, TODAY - DAY)
+    assert resolve_range(None, None, 0) == (TODAY, TODAY)
+
+
+def test_absolute_dates() -> None:
+    first = dt.date(2024, 1, 1)
+    assert resolve_range(first, None, None) == (first, first)
+    assert resolve_range(first, dt.date(2024, 1, 31), None) == (first, dt.date(2024, 1, 31))
+    assert resolve_range(first, None, 1) == (first, first)  # dates win over days_back
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "days_back", "message"),
+    [
+        (None, None, None, "give start_date or days_back"),
+        (None, None, -1, "0 or more"),
+        (dt.date(2024, 1, 2), dt.date(2024, 1, 1), None, "before the start date"),
+    ],
+)
+def test_bad_ranges_are_refused(
+    start: dt.date | None, end: dt.date | None, days_back: int | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        resolve_range(start, end, days_back)
