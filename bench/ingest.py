@@ -37,10 +37,10 @@ from pathlib import Path
 
 from pydicom import dcmread
 
-from bench.prefect_server import start_prefect_server
 from pacsflow.dicom_json import dataset_to_json
 from pacsflow.ingest import DEFAULT_BATCH_SIZE
 from pacsflow.synthetic import make_realistic_ct, write_dataset
+from tests.peers.prefect_server import start_prefect_server
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")

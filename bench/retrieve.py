@@ -45,7 +45,6 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from pynetdicom import evt
 
-from bench.prefect_server import start_prefect_server
 from pacsflow.demo_pacs import OrthancServer
 from pacsflow.net.find import find_studies
 from pacsflow.net.move import move_study
@@ -54,6 +53,7 @@ from pacsflow.net.ports import free_port
 from pacsflow.net.storage import StorageSCP
 from pacsflow.schema import initialize_database
 from pacsflow.synthetic import make_realistic_ct, write_dataset
+from tests.peers.prefect_server import start_prefect_server
 
 REPO = Path(__file__).resolve().parents[1]
 DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}

@@ -10,53 +10,37 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
 from flows.cli_args import UsageError, parse_date, positive
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
+from pacsflow.net.settings import ENV, resolve_local, resolve_pacs, resolve_storage
 from pacsflow.retrievals import DEFAULT_MAX_ATTEMPTS
 
-__all__ = ["ENV", "add_pacs_commands", "check_pacs_options"]
+__all__ = ["add_pacs_commands", "check_pacs_options"]
 
 EXIT_OK, EXIT_INCOMPLETE = 0, 1
-
-ENV = {
-    "pacs_aet": "PACSFLOW_PACS_AET",
-    "pacs_host": "PACSFLOW_PACS_HOST",
-    "pacs_port": "PACSFLOW_PACS_PORT",
-    "local_aet": "PACSFLOW_LOCAL_AET",
-    "local_port": "PACSFLOW_LOCAL_PORT",
-    "local_bind": "PACSFLOW_LOCAL_BIND",
-    "storage": "PACSFLOW_STORAGE",
-}
-"""Option destination -> the environment variable giving its default."""
-
-_DEFAULTS = {
-    "local_aet": DEFAULT_LOCAL_AE_TITLE,
-    "local_port": "11112",
-    "local_bind": "127.0.0.1",
-    "storage": "pacsflow-storage",
-}
 
 
 def _add_node_options(parser: argparse.ArgumentParser, *, storage: bool) -> None:
     group = parser.add_argument_group("PACS and local AE (options, else environment)")
-    group.add_argument("--pacs-aet", help=f"the PACS's AE title (${ENV['pacs_aet']})")
+    group.add_argument("--pacs-aet", help=f"the PACS's AE title (${ENV['pacs_ae_title']})")
     group.add_argument("--pacs-host", help=f"the PACS's host (${ENV['pacs_host']})")
-    group.add_argument("--pacs-port", help=f"the PACS's DICOM port (${ENV['pacs_port']})")
+    group.add_argument("--pacs-port", type=int, help=f"the PACS's DICOM port (${ENV['pacs_port']})")
     group.add_argument(
         "--local-aet",
-        help=f"pacsflow's AE title (${ENV['local_aet']}, default {DEFAULT_LOCAL_AE_TITLE})",
+        help=f"pacsflow's AE title (${ENV['local_ae_title']}, default {DEFAULT_LOCAL_AE_TITLE})",
     )
     if storage:
         group.add_argument(
-            "--local-port", help=f"the storage SCP's port (${ENV['local_port']}, default 11112)"
+            "--local-port",
+            type=int,
+            help=f"the storage SCP's port (${ENV['local_port']}, default 11112)",
         )
         group.add_argument(
             "--local-bind",
-            help=f"the storage SCP's listen address (${ENV['local_bind']}, default 127.0.0.1; "
-            "the PACS must reach it)",
+            help=f"the storage SCP's listen address (${ENV['local_bind_address']}, "
+            "default 127.0.0.1; the PACS must reach it)",
         )
         group.add_argument(
             "--storage",
@@ -132,31 +116,13 @@ def _add_range_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _option(args: argparse.Namespace, name: str) -> str:
-    value = getattr(args, name, None) or os.environ.get(ENV[name]) or _DEFAULTS.get(name)
-    if not value:
-        flag = "--" + name.replace("_", "-")
-        raise UsageError(f"give {flag} or set ${ENV[name]}")
-    return str(value)
-
-
-def _port(args: argparse.Namespace, name: str) -> int:
-    text = _option(args, name)
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"{name.replace('_', ' ')} {text!r} is not a port number") from None
-
-
 def _pacs(args: argparse.Namespace) -> PacsNode:
-    return PacsNode(_option(args, "pacs_aet"), _option(args, "pacs_host"), _port(args, "pacs_port"))
+    return resolve_pacs(args.pacs_aet, args.pacs_host, args.pacs_port)
 
 
 def _local(args: argparse.Namespace) -> LocalAE:
-    if not hasattr(args, "local_port"):
-        return LocalAE(_option(args, "local_aet"))
-    return LocalAE(
-        _option(args, "local_aet"), _port(args, "local_port"), _option(args, "local_bind")
+    return resolve_local(
+        args.local_aet, getattr(args, "local_port", None), getattr(args, "local_bind", None)
     )
 
 
@@ -169,7 +135,7 @@ def check_pacs_options(args: argparse.Namespace) -> None:
     try:
         _pacs(args)
         _local(args)
-    except ValueError as exc:  # an invalid AE title or port
+    except ValueError as exc:  # missing, or an invalid AE title or port
         raise UsageError(str(exc)) from None
     if getattr(args, "start", None) and getattr(args, "end", None) and args.end < args.start:
         raise UsageError(f"the end date {args.end} is before the start date {args.start}")
@@ -190,7 +156,7 @@ def _storage_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "local_port": local.port,
         "local_bind_address": local.bind_address,
-        "storage": _option(args, "storage"),
+        "storage": resolve_storage(args.storage),
         "limit": args.limit,
         "max_attempts": args.max_attempts,
         "concurrency": args.concurrency,

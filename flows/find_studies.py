@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from flows.dates import resolve_range
-from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
+from pacsflow.net.settings import resolve_local, resolve_pacs
 from tasks.db import init_db_task
 from tasks.pacs import find_studies_task
 
@@ -18,30 +18,31 @@ __all__ = ["find_studies_flow"]
 
 @flow(name="find-studies")
 def find_studies_flow(
-    pacs_ae_title: str,
-    pacs_host: str,
-    pacs_port: int,
+    pacs_ae_title: str | None = None,
+    pacs_host: str | None = None,
+    pacs_port: int | None = None,
     start_date: dt.date | None = None,
     end_date: dt.date | None = None,
     days_back: int | None = None,
     modalities: list[str] | None = None,
-    local_ae_title: str = DEFAULT_LOCAL_AE_TITLE,
+    local_ae_title: str | None = None,
     result_cap: int = 1000,
     db_url: str | None = None,
 ) -> dict[str, Any]:
     """Find the studies dated ``start_date`` to ``end_date`` and record them in studies_find.
 
     Args:
-        pacs_ae_title: the PACS's AE title (the called AE).
-        pacs_host: the PACS's host name or address.
-        pacs_port: the PACS's DICOM port.
+        pacs_ae_title: the PACS's AE title, the called AE (default $PACSFLOW_PACS_AET).
+        pacs_host: the PACS's host name or address (default $PACSFLOW_PACS_HOST).
+        pacs_port: the PACS's DICOM port (default $PACSFLOW_PACS_PORT).
         start_date: the first study date (or give ``days_back``).
         end_date: the last study date (default: ``start_date``, or yesterday with
             ``days_back``).
         days_back: find the studies of the N days before the run's scheduled date
             (1: yesterday), for schedules that keep their parameters.
         modalities: only studies holding one of these modalities.
-        local_ae_title: pacsflow's AE title (the calling AE; the PACS must list it).
+        local_ae_title: pacsflow's AE title, the calling AE; the PACS must list it
+            (default $PACSFLOW_LOCAL_AET, else PACSFLOW).
         result_cap: the number of answers at which the PACS stops; reaching it splits
             the date window.
         db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
@@ -50,8 +51,8 @@ def find_studies_flow(
         Counts: studies found, new in studies_find, queries sent; windows and days
         where studies may be missing.
     """
-    pacs = PacsNode(pacs_ae_title, pacs_host, pacs_port)
-    local = LocalAE(local_ae_title)
+    pacs = resolve_pacs(pacs_ae_title, pacs_host, pacs_port)
+    local = resolve_local(local_ae_title, None, None)
     first, last = resolve_range(start_date, end_date, days_back)
     init_db_task(db_url)
     result = find_studies_task(db_url, local, pacs, first, last, list(modalities or []), result_cap)

@@ -20,17 +20,14 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.progress import FlowProgress
-from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
+from pacsflow.net.settings import resolve_local, resolve_pacs, resolve_storage
 from pacsflow.net.storage import StorageSCP
 from pacsflow.retrievals import DEFAULT_MAX_ATTEMPTS, StudyPick
 from pacsflow.retrieve import StudyOutcome
 from tasks.db import init_db_task, pick_studies_task
 from tasks.pacs import echo_task, retrieve_study_task
 
-__all__ = ["DEFAULT_STORAGE", "move_studies_flow", "summary_markdown"]
-
-DEFAULT_STORAGE = "pacsflow-storage"
-"""Where the storage SCP writes received files (relative to the working directory)."""
+__all__ = ["move_studies_flow", "summary_markdown"]
 
 _MAX_LISTED = 50  # incomplete studies listed in the summary artifact
 
@@ -84,13 +81,13 @@ def summary_markdown(title: str, summary: dict[str, Any]) -> str:
 
 @flow(name="move-studies")
 def move_studies_flow(
-    pacs_ae_title: str,
-    pacs_host: str,
-    pacs_port: int,
-    local_ae_title: str = DEFAULT_LOCAL_AE_TITLE,
-    local_port: int = 11112,
-    local_bind_address: str = "127.0.0.1",
-    storage: str = DEFAULT_STORAGE,
+    pacs_ae_title: str | None = None,
+    pacs_host: str | None = None,
+    pacs_port: int | None = None,
+    local_ae_title: str | None = None,
+    local_port: int | None = None,
+    local_bind_address: str | None = None,
+    storage: str | None = None,
     limit: int | None = None,
     modalities: list[str] | None = None,
     start_date: dt.date | None = None,
@@ -104,15 +101,18 @@ def move_studies_flow(
     """Retrieve the found, unretrieved studies into the database, oldest first.
 
     Args:
-        pacs_ae_title: the PACS's AE title (the called AE).
-        pacs_host: the PACS's host name or address.
-        pacs_port: the PACS's DICOM port.
-        local_ae_title: pacsflow's AE title: the calling AE and the C-MOVE destination
-            (the PACS must list it with the host and port of the storage SCP).
-        local_port: the storage SCP's port.
+        pacs_ae_title: the PACS's AE title, the called AE (default $PACSFLOW_PACS_AET).
+        pacs_host: the PACS's host name or address (default $PACSFLOW_PACS_HOST).
+        pacs_port: the PACS's DICOM port (default $PACSFLOW_PACS_PORT).
+        local_ae_title: pacsflow's AE title: the calling AE and the C-MOVE destination;
+            the PACS must list it with the host and port of the storage SCP
+            (default $PACSFLOW_LOCAL_AET, else PACSFLOW).
+        local_port: the storage SCP's port (default $PACSFLOW_LOCAL_PORT, else 11112).
         local_bind_address: the address the storage SCP listens on; the PACS must
-            reach it (127.0.0.1 serves a PACS on this machine only; 0.0.0.0 all).
-        storage: the folder receiving the files, ``<study>/<series>/<sop>.dcm``.
+            reach it (default $PACSFLOW_LOCAL_BIND, else 127.0.0.1, which serves a
+            PACS on this machine only; 0.0.0.0 listens on all interfaces).
+        storage: the folder receiving the files, ``<study>/<series>/<sop>.dcm``
+            (default $PACSFLOW_STORAGE, else ./pacsflow-storage).
         limit: move at most this many studies in this run (all when None).
         modalities: only studies whose ModalitiesInStudy holds one of these.
         start_date: only studies dated on or after this day.
@@ -129,8 +129,9 @@ def move_studies_flow(
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    pacs = PacsNode(pacs_ae_title, pacs_host, pacs_port)
-    local = LocalAE(local_ae_title, local_port, local_bind_address)
+    pacs = resolve_pacs(pacs_ae_title, pacs_host, pacs_port)
+    local = resolve_local(local_ae_title, local_port, local_bind_address)
+    folder = resolve_storage(storage)
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
     pick = StudyPick(limit, list(modalities or []), start_date, end_date, max_attempts)
@@ -151,7 +152,7 @@ def move_studies_flow(
         description=f"Retrieving {len(picked.study_uids)} studies from {pacs}",
         show_bar=show_progress,
     )
-    scp = StorageSCP(local, storage, [pacs.ae_title], max_associations=concurrency + 2)
+    scp = StorageSCP(local, folder, [pacs.ae_title], max_associations=concurrency + 2)
     # The thread pool is sized per run, so it is used directly rather than as
     # the flow's (fixed) task runner; its task runs belong to this flow run.
     runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)
@@ -163,7 +164,7 @@ def move_studies_flow(
                     "db_url": db_url,
                     "local": local,
                     "pacs": pacs,
-                    "storage": storage,
+                    "storage": folder,
                     "institution": institution or pacs.ae_title,
                     "study_uid": uid,
                 },

@@ -18,8 +18,8 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.dates import resolve_range
 from flows.find_studies import find_studies_flow
-from flows.move_studies import DEFAULT_STORAGE, move_studies_flow, summary_markdown
-from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, PacsNode
+from flows.move_studies import move_studies_flow, summary_markdown
+from pacsflow.net.settings import resolve_local, resolve_pacs, resolve_storage
 from pacsflow.retrievals import DEFAULT_MAX_ATTEMPTS
 from tasks.db import init_db_task
 
@@ -28,17 +28,17 @@ __all__ = ["pipeline"]
 
 @flow(name="pipeline")
 def pipeline(
-    pacs_ae_title: str,
-    pacs_host: str,
-    pacs_port: int,
+    pacs_ae_title: str | None = None,
+    pacs_host: str | None = None,
+    pacs_port: int | None = None,
     start_date: dt.date | None = None,
     end_date: dt.date | None = None,
     days_back: int | None = None,
     modalities: list[str] | None = None,
-    local_ae_title: str = DEFAULT_LOCAL_AE_TITLE,
-    local_port: int = 11112,
-    local_bind_address: str = "127.0.0.1",
-    storage: str = DEFAULT_STORAGE,
+    local_ae_title: str | None = None,
+    local_port: int | None = None,
+    local_bind_address: str | None = None,
+    storage: str | None = None,
     limit: int | None = None,
     retry_earlier: bool = True,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
@@ -51,19 +51,22 @@ def pipeline(
     """Find the studies of a date range on the PACS and retrieve them.
 
     Args:
-        pacs_ae_title: the PACS's AE title (the called AE).
-        pacs_host: the PACS's host name or address.
-        pacs_port: the PACS's DICOM port.
+        pacs_ae_title: the PACS's AE title, the called AE (default $PACSFLOW_PACS_AET).
+        pacs_host: the PACS's host name or address (default $PACSFLOW_PACS_HOST).
+        pacs_port: the PACS's DICOM port (default $PACSFLOW_PACS_PORT).
         start_date: the first study date to find (or give ``days_back``).
         end_date: the last study date to find (default: ``start_date``, or
             yesterday with ``days_back``).
         days_back: find the studies of the N days before the run's scheduled date
             (1: yesterday), so a nightly schedule needs no date parameters.
         modalities: only studies holding one of these modalities.
-        local_ae_title: pacsflow's AE title: the calling AE and the C-MOVE destination.
-        local_port: the storage SCP's port.
-        local_bind_address: the address the storage SCP listens on (the PACS must reach it).
-        storage: the folder receiving the files.
+        local_ae_title: pacsflow's AE title: the calling AE and the C-MOVE destination
+            (default $PACSFLOW_LOCAL_AET, else PACSFLOW).
+        local_port: the storage SCP's port (default $PACSFLOW_LOCAL_PORT, else 11112).
+        local_bind_address: the address the storage SCP listens on; the PACS must
+            reach it (default $PACSFLOW_LOCAL_BIND, else 127.0.0.1).
+        storage: the folder receiving the files (default $PACSFLOW_STORAGE, else
+            ./pacsflow-storage).
         limit: move at most this many studies in this run.
         retry_earlier: also move unretrieved studies dated before ``start_date``
             (found by earlier runs, incomplete then); False keeps to the date range.
@@ -80,28 +83,30 @@ def pipeline(
         images added, seconds) at the top level.
     """
     started = time.perf_counter()
-    pacs = PacsNode(pacs_ae_title, pacs_host, pacs_port)
+    pacs = resolve_pacs(pacs_ae_title, pacs_host, pacs_port)
+    local = resolve_local(local_ae_title, local_port, local_bind_address)
+    folder = resolve_storage(storage)
     first_day, last_day = resolve_range(start_date, end_date, days_back)
     init_db_task(db_url)
     found = find_studies_flow(
-        pacs_ae_title=pacs_ae_title,
-        pacs_host=pacs_host,
-        pacs_port=pacs_port,
+        pacs_ae_title=pacs.ae_title,
+        pacs_host=pacs.host,
+        pacs_port=pacs.port,
         start_date=first_day,
         end_date=last_day,
         modalities=modalities,
-        local_ae_title=local_ae_title,
+        local_ae_title=local.ae_title,
         result_cap=result_cap,
         db_url=db_url,
     )
     moved = move_studies_flow(
-        pacs_ae_title=pacs_ae_title,
-        pacs_host=pacs_host,
-        pacs_port=pacs_port,
-        local_ae_title=local_ae_title,
-        local_port=local_port,
-        local_bind_address=local_bind_address,
-        storage=storage,
+        pacs_ae_title=pacs.ae_title,
+        pacs_host=pacs.host,
+        pacs_port=pacs.port,
+        local_ae_title=local.ae_title,
+        local_port=local.port,
+        local_bind_address=local.bind_address,
+        storage=folder,
         limit=limit,
         modalities=modalities,
         start_date=None if retry_earlier else first_day,

@@ -61,7 +61,7 @@ def test_cli_pacs_errors_are_one_line(run_cli: RunCli, orthanc: OrthancServer) -
     ]
     missing = run_cli("run", "2024-06-01")
     assert missing.returncode == 2
-    assert "give --pacs-aet or set $PACSFLOW_PACS_AET" in missing.stderr
+    assert "no pacs ae title: set $PACSFLOW_PACS_AET, or give --pacs-aet" in missing.stderr
     bad_date = run_cli("run", "2024-13-01", **_pacs_env(orthanc))
     assert bad_date.returncode == 2
     assert "'2024-13-01' is not a date" in bad_date.stderr

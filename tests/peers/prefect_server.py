@@ -1,4 +1,4 @@
-"""A Prefect server for a benchmark run, so no measured process starts one of its own."""
+"""A real Prefect server on 127.0.0.1 with a port of its own (benchmarks, deployment tests)."""
 
 from __future__ import annotations
 

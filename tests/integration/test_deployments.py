@@ -1,0 +1,133 @@
+"""The deployments as users run them: a real Prefect server, a process work pool,
+``prefect deploy`` from deployments/prefect.yaml, a worker, and ``run_deployment``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from pacsflow.demo_pacs import stop_process
+from pacsflow.synthetic import make_study, write_dataset
+from tests.helpers import table_counts
+from tests.peers.orthanc import OrthancServer
+from tests.peers.ports import free_port
+from tests.peers.prefect_server import start_prefect_server
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+PREFECT = [sys.executable, "-m", "prefect"]
+SCP_PORT = free_port()
+
+
+def _prefect(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [*PREFECT, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}).start()
+    folder = tmp_path_factory.mktemp("deploy-studies")
+    for ds in [*make_study(n_images=3, StudyDate="20240701"), *make_study(StudyDate="20240701")]:
+        server.upload(write_dataset(ds, folder / f"{ds.SOPInstanceUID}.dcm").read_bytes())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    orthanc: OrthancServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[dict[str, str], Path]]:
+    """A Prefect server with pacsflow deployed, and one worker; its env and work folder."""
+    work = tmp_path_factory.mktemp("deployments")
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(work / "prefect-home"),
+        "PWD": str(REPO),  # the pull step's working directory, read at deploy time
+        "PACSFLOW_PACS_AET": orthanc.ae_title,
+        "PACSFLOW_PACS_HOST": "127.0.0.1",
+        "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
+        "PACSFLOW_LOCAL_PORT": str(SCP_PORT),
+        "PACSFLOW_STORAGE": str(work / "storage"),
+        "PACSFLOW_DB_URL": f"sqlite:///{work / 'pacsflow.sqlite'}",
+    }
+    server = start_prefect_server(env, work)
+    worker = None
+    try:
+        _prefect(env, "work-pool", "create", "pacsflow", "--type", "process")
+        _prefect(
+            env, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"
+        )
+        with (work / "worker.log").open("wb") as log:
+            worker = subprocess.Popen(
+                [*PREFECT, "worker", "start", "--pool", "pacsflow"],
+                env=env,
+                cwd=work,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # A worker started from a script ignores SIGINT otherwise (peers.md).
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            )
+        yield env, work
+    finally:
+        stop_process(worker)
+        stop_process(server)
+
+
+def test_deployments_list_the_flows_with_their_schedules(
+    deployed: tuple[dict[str, str], Path],
+) -> None:
+    env, _ = deployed
+    listed = _prefect(env, "deployment", "ls")
+    for name in (
+        "pipeline/nightly",
+        "find-studies/find",
+        "move-studies/night-hours",
+        "ingest-dir/folder",
+        "init-db/migrate",
+        "dump-db/csv",
+    ):
+        assert name in listed
+    nightly = _prefect(env, "deployment", "inspect", "pipeline/nightly")
+    assert "0 2 * * *" in nightly
+    # No site setting, database URL or password: workers take them from their environment.
+    assert "'parameters': {'days_back': 1, 'limit': 5000, 'concurrency': 1}" in nightly
+    night_hours = _prefect(env, "deployment", "inspect", "move-studies/night-hours")
+    assert "*/30 0-5 * * *" in night_hours
+
+
+def test_pipeline_deployment_runs_on_the_worker(deployed: tuple[dict[str, str], Path]) -> None:
+    env, work = deployed
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        run = cast(
+            FlowRun,
+            run_deployment(
+                "pipeline/nightly", parameters={"start_date": "2024-07-01"}, timeout=600
+            ),
+        )
+    assert run.state is not None
+    assert run.state.is_completed(), (work / "worker.log").read_text()[-3000:]
+    assert table_counts(env["PACSFLOW_DB_URL"]) == {
+        "studies_find": 2,
+        "patients": 1,
+        "studies": 2,
+        "series": 2,
+        "images": 5,
+        "ingest_errors": 0,
+    }
+    assert len(list((work / "storage").rglob("*.dcm"))) == 5
