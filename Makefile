@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench-ingest bench-retrieve system-deps venv clean
+.PHONY: demo test lint bench-ingest bench-retrieve system-deps venv clean \
+	server pool deploy workers stop
 
 system-deps:
 	./scripts/install-system-deps.sh
@@ -39,5 +40,19 @@ bench-retrieve: system-deps venv
 demo: system-deps venv
 	$(BIN)/python scripts/demo.py
 
+# A Prefect installation on this machine (see the README, "Deployments"):
+#   make server pool deploy workers N=2    ...    make stop
+N ?= 1
+server: venv
+	./scripts/prefect-ops.sh server
+pool: venv
+	./scripts/prefect-ops.sh pool
+deploy: venv
+	./scripts/prefect-ops.sh deploy
+workers: venv
+	./scripts/prefect-ops.sh workers $(N)
+stop:
+	./scripts/prefect-ops.sh stop
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache pacsflow.sqlite* demo-data
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache pacsflow.sqlite* demo-data demo-storage

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,12 +16,10 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from pacsflow.demo_pacs import stop_process
 from pacsflow.synthetic import make_study, write_dataset
 from tests.helpers import table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
-from tests.peers.prefect_server import start_prefect_server
 
 pytestmark = pytest.mark.integration
 
@@ -49,16 +46,33 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
     server.stop()
 
 
+def _ops(env: dict[str, str], *args: str) -> str:
+    """``scripts/prefect-ops.sh ARGS``: the commands the README gives users."""
+    done = subprocess.run(
+        [str(REPO / "scripts" / "prefect-ops.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def deployed(
     orthanc: OrthancServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[dict[str, str], Path]]:
-    """A Prefect server with pacsflow deployed, and one worker; its env and work folder."""
+    """A Prefect server with pacsflow deployed and two workers, started by the ops script."""
     work = tmp_path_factory.mktemp("deployments")
+    port = free_port()
     env = {
         **os.environ,
+        "PACSFLOW_RUN_DIR": str(work),
+        "PACSFLOW_PREFECT_PORT": str(port),
+        "PACSFLOW_BIN": str(Path(sys.executable).parent),
         "PREFECT_HOME": str(work / "prefect-home"),
-        "PWD": str(REPO),  # the pull step's working directory, read at deploy time
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "PACSFLOW_PACS_AET": orthanc.ae_title,
         "PACSFLOW_PACS_HOST": "127.0.0.1",
         "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
@@ -66,27 +80,14 @@ def deployed(
         "PACSFLOW_STORAGE": str(work / "storage"),
         "PACSFLOW_DB_URL": f"sqlite:///{work / 'pacsflow.sqlite'}",
     }
-    server = start_prefect_server(env, work)
-    worker = None
     try:
-        _prefect(env, "work-pool", "create", "pacsflow", "--type", "process")
-        _prefect(
-            env, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"
-        )
-        with (work / "worker.log").open("wb") as log:
-            worker = subprocess.Popen(
-                [*PREFECT, "worker", "start", "--pool", "pacsflow"],
-                env=env,
-                cwd=work,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # A worker started from a script ignores SIGINT otherwise (peers.md).
-                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-            )
+        assert f"Prefect server on http://127.0.0.1:{port}" in _ops(env, "server")
+        _ops(env, "pool")
+        _ops(env, "deploy")
+        assert "worker 1 started" in _ops(env, "workers", "1")
         yield env, work
     finally:
-        stop_process(worker)
-        stop_process(server)
+        _ops(env, "stop")
 
 
 def test_deployments_list_the_flows_with_their_schedules(
@@ -121,7 +122,7 @@ def test_pipeline_deployment_runs_on_the_worker(deployed: tuple[dict[str, str], 
             ),
         )
     assert run.state is not None
-    assert run.state.is_completed(), (work / "worker.log").read_text()[-3000:]
+    assert run.state.is_completed(), (work / "worker-1.log").read_text()[-3000:]
     assert table_counts(env["PACSFLOW_DB_URL"]) == {
         "studies_find": 2,
         "patients": 1,
