@@ -2,7 +2,8 @@
 # Install the Debian packages pacsflow's tests and demo need, when missing:
 # Python's venv module, PostgreSQL's server binaries (the tests start a
 # throwaway server from /usr/lib/postgresql/*/bin), Orthanc (the test PACS)
-# and DCMTK (an independent DICOM client). Safe to run repeatedly.
+# DCMTK (an independent DICOM client) and Chromium (the Prefect UI test drives
+# it headless; Playwright never downloads a browser). Safe to run repeatedly.
 set -euo pipefail
 
 missing=()
@@ -15,6 +16,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 command -v runuser >/dev/null || missing+=(util-linux)
 [ -x /usr/sbin/Orthanc ] || missing+=(orthanc)
 command -v findscu >/dev/null || missing+=(dcmtk)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -132,3 +133,39 @@ def test_pipeline_deployment_runs_on_the_worker(deployed: tuple[dict[str, str], 
         "ingest_errors": 0,
     }
     assert len(list((work / "storage").rglob("*.dcm"))) == 5
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def test_a_run_started_from_the_ui_reaches_completed(
+    deployed: tuple[dict[str, str], Path],
+) -> None:
+    """Headless Chromium (Debian's, never a downloaded one) presses Run in the Prefect UI."""
+    from playwright.sync_api import expect, sync_playwright
+
+    assert Path(CHROMIUM).is_file(), "install Debian's chromium (make test does)"
+    env, _ = deployed
+    ui = env["PREFECT_API_URL"].removesuffix("/api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        # --no-sandbox: Chromium's sandbox refuses to run as root (CI runs as root).
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{ui}/deployments")
+            page.get_by_role("link", name="nightly", exact=True).click()
+            expect(page.get_by_text("flows/pipeline.py:pipeline")).to_be_visible()
+            page.get_by_role("button", name="Run", exact=True).click()
+            clicked = time.monotonic()
+            page.get_by_text("Quick run").click()  # the deployment's parameters: yesterday
+            page.get_by_text("View run").first.click(force=True)  # the toast still slides in
+            # The state badge: exactly "Completed" (log lines also say "completed").
+            badge = page.get_by_text("Completed", exact=True).first
+            expect(badge).to_be_visible(timeout=300_000)
+            seconds = time.monotonic() - clicked
+            page.screenshot(path=ARTIFACTS / "ui-pipeline-run-completed.png", full_page=True)
+        finally:
+            browser.close()
+    print(f"Run clicked to Completed in {seconds:.1f} s")
