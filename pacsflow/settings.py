@@ -30,6 +30,8 @@ PREFECT_DEFAULTS = {
     # No telemetry leaves a hospital network.
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # The V2 UI calls an analytics host from the browser even then; V1 does not.
+    "PREFECT_SERVER_UI_V2_ENABLED": "false",
     # The temporary server can take 10-20 s to start on a small, busy machine.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     # Task and flow results may hold identifiers: never written to disk unless asked.

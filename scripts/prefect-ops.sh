@@ -84,7 +84,10 @@ workers)
             continue
         fi
         # setsid: a worker started from a script would otherwise ignore SIGINT.
-        setsid "$bin/prefect" worker start --pool pacsflow --name "pacsflow-$(hostname)-$i" \
+        # PACSFLOW_WORKER_LIMIT: flow runs a worker runs at once (default: no limit).
+        setsid "$bin/prefect" worker start --pool pacsflow \
+            --name "${PACSFLOW_WORKER_PREFIX:-pacsflow-$(hostname)}-$i" \
+            ${PACSFLOW_WORKER_LIMIT:+--limit "$PACSFLOW_WORKER_LIMIT"} \
             >"$run_dir/worker-$i.log" 2>&1 < /dev/null &
         echo $! >"$pid_file"
         echo "worker $i started (log: $run_dir/worker-$i.log)"
