@@ -129,10 +129,6 @@ def _iso(day: str) -> str:
     return f"{day[:4]}-{day[4:6]}-{day[6:]}"
 
 
-def _iso(day: str) -> str:
-    return f"{day[:4]}-{day[4:6]}-{day[6:]}"
-
-
 def test_two_workers_run_two_pipelines_without_retrieving_a_study_twice(
     two_workers: tuple[str, str, Path],
 ) -> None:
