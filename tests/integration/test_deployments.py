@@ -18,7 +18,7 @@ from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from pacsflow.synthetic import make_study, write_dataset
-from tests.helpers import table_counts
+from tests.helpers import latest_artifact, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 
@@ -133,6 +133,11 @@ def test_pipeline_deployment_runs_on_the_worker(deployed: tuple[dict[str, str], 
         "ingest_errors": 0,
     }
     assert len(list((work / "storage").rglob("*.dcm"))) == 5
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        summary = latest_artifact("pipeline-summary")
+    assert summary.flow_run_id == run.id
+    assert "| studies complete | 2 |" in summary.data
+    assert "| images added | 5 |" in summary.data
 
 
 CHROMIUM = "/usr/bin/chromium"
