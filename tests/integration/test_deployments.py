@@ -21,6 +21,7 @@ from pacsflow.synthetic import make_study, write_dataset
 from tests.helpers import latest_artifact, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
+from tests.peers.prefect_server import run_ops
 
 pytestmark = pytest.mark.integration
 
@@ -47,19 +48,6 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
     server.stop()
 
 
-def _ops(env: dict[str, str], *args: str) -> str:
-    """``scripts/prefect-ops.sh ARGS``: the commands the README gives users."""
-    done = subprocess.run(
-        [str(REPO / "scripts" / "prefect-ops.sh"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def deployed(
     orthanc: OrthancServer, tmp_path_factory: pytest.TempPathFactory
@@ -82,13 +70,13 @@ def deployed(
         "PACSFLOW_DB_URL": f"sqlite:///{work / 'pacsflow.sqlite'}",
     }
     try:
-        assert f"Prefect server on http://127.0.0.1:{port}" in _ops(env, "server")
-        _ops(env, "pool")
-        _ops(env, "deploy")
-        assert "worker 1 started" in _ops(env, "workers", "1")
+        assert f"Prefect server on http://127.0.0.1:{port}" in run_ops(env, "server")
+        run_ops(env, "pool")
+        run_ops(env, "deploy")
+        assert "worker 1 started" in run_ops(env, "workers", "1")
         yield env, work
     finally:
-        _ops(env, "stop")
+        run_ops(env, "stop")
 
 
 def test_deployments_list_the_flows_with_their_schedules(

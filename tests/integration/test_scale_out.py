@@ -7,7 +7,6 @@ the PACS) and its own storage folder, as two worker machines would.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -30,25 +29,13 @@ from tests.conftest import _new_pg_database
 from tests.helpers import table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
+from tests.peers.prefect_server import run_ops
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 DAYS = ("20240801", "20240802")
 STUDIES_PER_DAY, IMAGES = 3, 4
 WORKERS = {"PACSFLOW1": free_port(), "PACSFLOW2": free_port()}
-
-
-def _ops(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(REPO / "scripts" / "prefect-ops.sh"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -100,15 +87,15 @@ def two_workers(
         for aet, scp_port in WORKERS.items()
     ]
     try:
-        _ops(envs[0], "server")
-        _ops(envs[0], "pool")
-        _ops(envs[0], "deploy")
+        run_ops(envs[0], "server")
+        run_ops(envs[0], "pool")
+        run_ops(envs[0], "deploy")
         for env in envs:
-            _ops(env, "workers", "1")
+            run_ops(env, "workers", "1")
         yield api_url, db_url, work
     finally:
         for env in reversed(envs):  # workers first; the first run folder holds the server
-            _ops(env, "stop")
+            run_ops(env, "stop")
 
 
 def _wait(api_url: str, run_ids: list[UUID], timeout_s: float = 600) -> list[FlowRun]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pacsflow.net.ports import free_port
 
+REPO = Path(__file__).resolve().parents[2]
+
 _START_TIMEOUT_S = 120
 
 
@@ -37,3 +39,21 @@ def start_prefect_server(env: dict[str, str], workdir: Path) -> subprocess.Popen
             time.sleep(0.5)
     server.terminate()
     raise RuntimeError(f"the Prefect server did not start within {_START_TIMEOUT_S} s")
+
+
+def run_ops(env: dict[str, str], *args: str) -> str:
+    """``scripts/prefect-ops.sh ARGS``, the commands the README gives users; its output.
+
+    Raises:
+        AssertionError: the script failed (with its output).
+    """
+    done = subprocess.run(
+        [str(REPO / "scripts" / "prefect-ops.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
