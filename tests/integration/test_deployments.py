@@ -153,7 +153,11 @@ def test_a_run_started_from_the_ui_reaches_completed(
             page.get_by_role("button", name="Run", exact=True).click()
             clicked = time.monotonic()
             page.get_by_text("Quick run").click()  # the deployment's parameters: yesterday
-            page.get_by_text("View run").first.click(force=True)  # the toast still slides in
+            # A toast names the new run ("<name> scheduled to start now"); open that run
+            # from the deployment's list of runs (the toast itself moves while it slides in).
+            toast = page.get_by_text("scheduled to start now").first
+            run_name = toast.inner_text().split(" scheduled to start now")[0].strip()
+            page.get_by_role("link", name=run_name, exact=True).first.click()
             # The state badge: exactly "Completed" (log lines also say "completed").
             badge = page.get_by_text("Completed", exact=True).first
             expect(badge).to_be_visible(timeout=300_000)
