@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
@@ -28,6 +29,7 @@ __all__ = [
     "DimseTimeoutError",
     "PacsUnreachableError",
     "PendingTally",
+    "c_find_answers",
     "check_none_lost",
     "no_status_error",
     "open_association",
@@ -109,6 +111,45 @@ def check_none_lost(tally: PendingTally, received: int, node: PacsNode, what: st
             f"pynetdicom lost {decoded - received} of {decoded} answers from {node} "
             f"to {what}; the query must be repeated"
         )
+
+
+def c_find_answers(
+    assoc: Association,
+    tally: PendingTally,
+    node: PacsNode,
+    query: Dataset,
+    model: str,
+    what: str,
+) -> tuple[list[Dataset], int]:
+    """Send one C-FIND; its answers and its final (non-pending) status code.
+
+    The caller decides what the final status means (Success, Cancel, Failure).
+
+    Args:
+        model: the query/retrieve information model (SOP class UID).
+        what: the request, as it should read in messages (e.g. "the C-FIND for ...").
+
+    Raises:
+        AssociationAbortedError / DimseTimeoutError: no status (peer abort or timeout).
+        DimseResponseLostError: pynetdicom lost an answer before it reached us.
+    """
+    answers: list[Dataset] = []
+    pending = 0
+    tally.take()
+    sent = time.monotonic()
+    for status, identifier in assoc.send_c_find(query, model):
+        if not status or "Status" not in status:
+            raise no_status_error(assoc, node, sent, what)
+        code = int(status.Status)
+        if code in _PENDING_STATUSES:
+            pending += 1
+            if identifier is not None:
+                answers.append(identifier)
+            sent = time.monotonic()  # the DIMSE timeout runs from the last response
+            continue
+        check_none_lost(tally, pending, node, what)
+        return answers, code
+    raise DimseTimeoutError(f"{node} ended {what} without a final status")
 
 
 def no_status_error(assoc: Association, node: PacsNode, sent: float, what: str) -> RetryableError:

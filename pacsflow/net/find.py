@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -31,10 +30,8 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from pacsflow.net.association import (
     DimseFailureError,
-    DimseTimeoutError,
     PendingTally,
-    check_none_lost,
-    no_status_error,
+    c_find_answers,
     open_association,
 )
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
@@ -56,7 +53,6 @@ RETURN_KEYS = (
 )
 """Study-level attributes asked for in every query (returned empty when unknown)."""
 
-_PENDING = (0xFF00, 0xFF01)
 _CANCEL = 0xFE00
 _OUT_OF_RESOURCES = 0xA700
 _DAY = dt.timedelta(days=1)
@@ -143,31 +139,20 @@ def _query(
     cap: int,
 ) -> tuple[list[Dataset], bool]:
     """One C-FIND; returns the answers and whether they were cut short."""
-    answers: list[Dataset] = []
-    pending = 0
-    tally.take()
-    sent = time.monotonic()
-    responses = assoc.send_c_find(
-        _identifier(window, query), StudyRootQueryRetrieveInformationModelFind
+    what = f"the C-FIND for {window}"
+    answers, code = c_find_answers(
+        assoc,
+        tally,
+        node,
+        _identifier(window, query),
+        StudyRootQueryRetrieveInformationModelFind,
+        what,
     )
-    for status, identifier in responses:
-        if not status or "Status" not in status:
-            raise no_status_error(assoc, node, sent, f"the C-FIND for {window}")
-        code = int(status.Status)
-        if code in _PENDING:
-            pending += 1
-            if identifier is not None:
-                answers.append(identifier)
-            continue
-        check_none_lost(tally, pending, node, f"the C-FIND for {window}")
-        if code == 0x0000:
-            return answers, len(answers) >= cap
-        if code in (_CANCEL, _OUT_OF_RESOURCES):
-            return answers, True
-        raise DimseFailureError(
-            f"{node} refused the C-FIND for {window} with status 0x{code:04X}", code
-        )
-    raise DimseTimeoutError(f"{node} ended the C-FIND for {window} without a final status")
+    if code == 0x0000:
+        return answers, len(answers) >= cap
+    if code in (_CANCEL, _OUT_OF_RESOURCES):
+        return answers, True
+    raise DimseFailureError(f"{node} refused {what} with status 0x{code:04X}", code)
 
 
 def find_studies(

@@ -8,8 +8,6 @@ every Study Root C-FIND SCP must accept.
 
 from __future__ import annotations
 
-import time
-
 from pydicom.dataset import Dataset
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
@@ -18,17 +16,13 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from pacsflow.net.association import (
     DimseFailureError,
-    DimseTimeoutError,
     PendingTally,
-    check_none_lost,
-    no_status_error,
+    c_find_answers,
     open_association,
 )
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 
 __all__ = ["find_study_instances"]
-
-_PENDING = (0xFF00, 0xFF01)
 
 
 def find_study_instances(
@@ -74,26 +68,18 @@ def _answers(
     assoc: Association, tally: PendingTally, node: PacsNode, query: Dataset, what: str
 ) -> list[Dataset]:
     """Every answer of one C-FIND; an error unless it ends in Success with none lost."""
-    answers: list[Dataset] = []
-    pending = 0
-    tally.take()
-    sent = time.monotonic()
-    for status, identifier in assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
-        if not status or "Status" not in status:
-            raise no_status_error(assoc, node, sent, f"the C-FIND of {what}")
-        code = int(status.Status)
-        if code in _PENDING:
-            pending += 1
-            if identifier is not None:
-                answers.append(identifier)
-            sent = time.monotonic()
-            continue
-        check_none_lost(tally, pending, node, f"the C-FIND of {what}")
-        if code == 0x0000:
-            return answers
-        raise DimseFailureError(
-            f"{node} answered the C-FIND of {what} with status 0x{code:04X}"
-            + (" (answers cut short)" if code == 0xFE00 else ""),
-            code,
-        )
-    raise DimseTimeoutError(f"{node} ended the C-FIND of {what} without a final status")
+    answers, code = c_find_answers(
+        assoc,
+        tally,
+        node,
+        query,
+        StudyRootQueryRetrieveInformationModelFind,
+        f"the C-FIND of {what}",
+    )
+    if code == 0x0000:
+        return answers
+    raise DimseFailureError(
+        f"{node} answered the C-FIND of {what} with status 0x{code:04X}"
+        + (" (answers cut short)" if code == 0xFE00 else ""),
+        code,
+    )
