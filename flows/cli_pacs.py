@@ -235,10 +235,11 @@ def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
             print(f"{result['studies_found']} studies found ({result['studies_new']} new)")
         print(
             f"{result['studies_picked']} studies picked: {result['studies_complete']} complete, "
-            f"{result['studies_partial']} partial, {result['studies_failed']} failed; "
+            f"{result['studies_partial']} partial, {result['studies_failed']} failed, "
+            f"{result['studies_skipped']} skipped; "
             f"{result['images_added']} images added in {result['seconds']:.1f} s"
         )
-        for item in result["incomplete"]:
+        for item in result["incomplete"] + result["skipped"]:
             print(f"  {item['outcome']}: {item['study_uid']}: {item['error']}")
         if result["studies_given_up"]:
             print(

@@ -20,6 +20,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.progress import FlowProgress
+from pacsflow.claims import new_claim_holder
 from pacsflow.net.settings import resolve_local, resolve_pacs, resolve_storage
 from pacsflow.net.storage import StorageSCP
 from pacsflow.retrievals import DEFAULT_MAX_ATTEMPTS, StudyPick
@@ -72,6 +73,10 @@ def summary_markdown(title: str, summary: dict[str, Any]) -> str:
             )
         if len(incomplete) > _MAX_LISTED:
             lines.append(f"| ... and {len(incomplete) - _MAX_LISTED} more | | | |")
+    skipped = summary.get("skipped", [])
+    if skipped:
+        lines += ["", "## Studies skipped (claimed by another run, or retrieved meanwhile)", ""]
+        lines += [f"- {item['study_uid']}: {item['error']}" for item in skipped[:_MAX_LISTED]]
     given_up = summary.get("given_up", [])
     if given_up:
         lines += ["", f"## Given up after {summary['max_attempts']} attempts", ""]
@@ -124,7 +129,7 @@ def move_studies_flow(
         show_progress: draw a progress bar when standard error is a terminal.
 
     Returns:
-        Counts (picked, complete, partial, failed, given up, images added,
+        Counts (picked, complete, partial, failed, skipped, given up, images added,
         instances moved, seconds) and the incomplete studies with their reasons.
     """
     logger = get_run_logger()
@@ -156,6 +161,9 @@ def move_studies_flow(
     # The thread pool is sized per run, so it is used directly rather than as
     # the flow's (fixed) task runner; its task runs belong to this flow run.
     runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)
+    # One claim holder per run: another run skips the studies this one moves,
+    # and a Prefect retry of a task keeps its claim.
+    holder = new_claim_holder()
     with scp, runner, progress:
         futures: dict[PrefectFuture[StudyOutcome], str] = {
             runner.submit(
@@ -167,6 +175,7 @@ def move_studies_flow(
                     "storage": folder,
                     "institution": institution or pacs.ae_title,
                     "study_uid": uid,
+                    "claim_holder": holder,
                 },
             ): uid
             for uid in picked.study_uids
@@ -181,10 +190,12 @@ def move_studies_flow(
         description=f"move-studies from {pacs}",
     )
     logger.info(
-        "Done: %d studies complete, %d partial, %d failed; %d images added in %.1f s",
+        "Done: %d studies complete, %d partial, %d failed, %d skipped (claimed by another "
+        "run or retrieved meanwhile); %d images added in %.1f s",
         summary["studies_complete"],
         summary["studies_partial"],
         summary["studies_failed"],
+        summary["studies_skipped"],
         summary["images_added"],
         summary["seconds"],
     )
@@ -203,6 +214,7 @@ def _summary(
         "studies_complete": count("complete"),
         "studies_partial": count("partial"),
         "studies_failed": count("failed"),
+        "studies_skipped": count("skipped"),
         "studies_given_up": len(given_up),
         "max_attempts": max_attempts,
         "instances_moved": sum(o.moved for o in outcomes),
@@ -210,6 +222,7 @@ def _summary(
         "files_failed": sum(o.files_failed for o in outcomes),
         "seconds": round(wall_s, 3),
         "images_per_second": round(images / wall_s, 1) if wall_s else 0.0,
-        "incomplete": [o.as_dict() for o in outcomes if o.outcome != "complete"],
+        "incomplete": [o.as_dict() for o in outcomes if o.outcome in ("partial", "failed")],
+        "skipped": [o.as_dict() for o in outcomes if o.outcome == "skipped"],
         "given_up": given_up,
     }

@@ -132,12 +132,14 @@ def pipeline(
         description=f"pipeline {first_day}..{last_day} from {pacs}",
     )
     get_run_logger().info(
-        "Pipeline done: %d studies found (%d new), %d complete, %d partial, %d failed in %.1f s",
+        "Pipeline done: %d studies found (%d new), %d complete, %d partial, %d failed, "
+        "%d skipped in %.1f s",
         summary["studies_found"],
         summary["studies_new"],
         summary["studies_complete"],
         summary["studies_partial"],
         summary["studies_failed"],
+        summary["studies_skipped"],
         summary["seconds"],
     )
     return summary

@@ -92,6 +92,10 @@ class StudyFind(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     #: Images of the study stored in the database after the last retrieval.
     received_instances: Mapped[int | None] = mapped_column(Integer)
+    #: The run retrieving the study now (``host:pid:token``), so no other run moves it too.
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    #: When that claim lapses if its holder never releases it (a crash on another host).
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     studies: Mapped[list[Study]] = relationship(back_populates="study_find", lazy="raise")
 

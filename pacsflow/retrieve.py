@@ -10,13 +10,15 @@ retrieval is moved series by series, only the series still missing images.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
+from pacsflow.claims import DEFAULT_LEASE, claim_study, new_claim_holder, release_claim
 from pacsflow.engine import make_engine
 from pacsflow.errors import PacsflowError, PermanentError, RetryableError
 from pacsflow.ingest import DEFAULT_BATCH_SIZE, BatchResult, batched, iter_dicom_candidates
@@ -33,7 +35,7 @@ LOGGER = logging.getLogger(__name__)
 
 __all__ = ["RetrievalRequest", "StudyOutcome", "retrieve_study"]
 
-Outcome = Literal["complete", "partial", "failed"]
+Outcome = Literal["complete", "partial", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class RetrievalRequest:
         storage: the storage SCP's folder.
         institution: stored with each patient and image.
         timeouts: network timeouts of the C-MOVE and C-FIND associations.
+        claim_holder: the name under which studies are claimed (see
+            :mod:`pacsflow.claims`); one per run, so a Prefect retry of the run's
+            task keeps its claim. A new one per call when None.
+        claim_lease: how long a claim lasts if this process dies unseen.
     """
 
     db_url: str
@@ -55,6 +61,8 @@ class RetrievalRequest:
     storage: Path
     institution: str
     timeouts: Timeouts = field(default_factory=Timeouts)
+    claim_holder: str | None = None
+    claim_lease: dt.timedelta = DEFAULT_LEASE
 
 
 @dataclass
@@ -98,61 +106,88 @@ def _missing_series(
 
 
 def retrieve_study(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
-    """Move one study to the storage SCP (running), ingest it, record the try.
+    """Claim one study, move it to the storage SCP (running), ingest it, record the try.
 
     Returns:
-        The outcome: ``complete`` (marked retrieved), ``partial`` or ``failed``
-        (a permanent error: refused move, unknown destination, ...).
+        The outcome: ``complete`` (marked retrieved), ``partial``, ``failed``
+        (a permanent error: refused move, unknown destination, ...) or
+        ``skipped`` (retrieved already, or claimed by another live run: not
+        moved, nothing recorded).
 
     Raises:
         RetryableError: a transient network failure; the try is recorded first,
             and a retry moves only what is still missing.
     """
+    holder = request.claim_holder or new_claim_holder()
     engine = make_engine(request.db_url)
+    released = False
     try:
         with session_scope(engine) as session:
-            expected = session.scalar(
-                select(StudyFind.expected_instances).where(StudyFind.study_uid == study_uid)
-            )
-            stored = stored_instances(session, study_uid)
-        move: MoveResult | None = None
-        error: PacsflowError | None = None
+            claim = claim_study(session, study_uid, holder, request.claim_lease)
+        if not claim.granted:
+            released = True
+            LOGGER.info("Study %s skipped: %s", study_uid, claim.reason)
+            return StudyOutcome(study_uid, "skipped", None, 0, 0, 0, 0, claim.reason)
+        result, error = _retrieve_claimed(request, engine, study_uid, holder)
+        released = True
+    finally:
+        if not released:  # an unexpected error: let the next try claim it at once
+            with session_scope(engine) as session:
+                release_claim(session, study_uid, holder)
+        engine.dispose()
+    if result.outcome != "complete":
+        LOGGER.warning("Study %s not retrieved completely: %s", study_uid, result.error)
+    if isinstance(error, RetryableError):
+        raise error
+    return result
+
+
+def _retrieve_claimed(
+    request: RetrievalRequest, engine: Engine, study_uid: str, holder: str
+) -> tuple[StudyOutcome, PacsflowError | None]:
+    """Move, ingest and judge a claimed study; record the try and release the claim."""
+    with session_scope(engine) as session:
+        expected = session.scalar(
+            select(StudyFind.expected_instances).where(StudyFind.study_uid == study_uid)
+        )
+        stored = stored_instances(session, study_uid)
+    move: MoveResult | None = None
+    error: PacsflowError | None = None
+    try:
         series_uids: list[str] = []
+        if stored:  # a retry: move only the series still missing images
+            series_uids, pacs_count = _missing_series(request, study_uid, stored)
+            expected = expected if expected is not None else pacs_count
+        if not stored or series_uids:
+            move = move_study(
+                request.local,
+                request.pacs,
+                study_uid,
+                request.local.ae_title,
+                series_uids=series_uids,
+                timeouts=request.timeouts,
+            )
+    except PacsflowError as exc:
+        error = exc
+    ingested = _ingest_study_folder(request, study_uid)
+    with session_scope(engine) as session:
+        received = sum(len(sops) for sops in stored_instances(session, study_uid).values())
+    if expected is None and error is None:
         try:
-            if stored:  # a retry: move only the series still missing images
-                series_uids, pacs_count = _missing_series(request, study_uid, stored)
-                expected = expected if expected is not None else pacs_count
-            if not stored or series_uids:
-                move = move_study(
-                    request.local,
-                    request.pacs,
-                    study_uid,
-                    request.local.ae_title,
-                    series_uids=series_uids,
-                    timeouts=request.timeouts,
-                )
+            _, expected = _missing_series(request, study_uid, {})
         except PacsflowError as exc:
             error = exc
-        ingested = _ingest_study_folder(request, study_uid)
-        with session_scope(engine) as session:
-            received = sum(len(sops) for sops in stored_instances(session, study_uid).values())
-        if expected is None and error is None:
-            try:
-                _, expected = _missing_series(request, study_uid, {})
-            except PacsflowError as exc:
-                error = exc
-        outcome, reason = _judge(move, error, received, expected)
-        with session_scope(engine) as session:
-            record_attempt(
-                session,
-                study_uid,
-                complete=outcome == "complete",
-                received=received,
-                expected=expected,
-                error=reason,
-            )
-    finally:
-        engine.dispose()
+    outcome, reason = _judge(move, error, received, expected)
+    with session_scope(engine) as session:
+        record_attempt(
+            session,
+            study_uid,
+            complete=outcome == "complete",
+            received=received,
+            expected=expected,
+            error=reason,
+        )
+        release_claim(session, study_uid, holder)
     result = StudyOutcome(
         study_uid=study_uid,
         outcome=outcome,
@@ -163,11 +198,7 @@ def retrieve_study(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
         moved=move.completed if move else 0,
         error=reason,
     )
-    if outcome != "complete":
-        LOGGER.warning("Study %s not retrieved completely: %s", study_uid, reason)
-    if isinstance(error, RetryableError):
-        raise error
-    return result
+    return result, error
 
 
 def _judge(

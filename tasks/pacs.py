@@ -60,10 +60,14 @@ def retrieve_study_task(
     storage: str,
     institution: str,
     study_uid: str,
+    claim_holder: str | None = None,
 ) -> StudyOutcome:
-    """C-MOVE one study into the running storage SCP, ingest it, record the try.
+    """Claim one study, C-MOVE it into the running storage SCP, ingest it, record the try.
 
-    Safe to retry: a retry moves only the series still missing images.
+    Safe to retry: a retry keeps the run's claim and moves only the series
+    still missing images.
     """
-    request = RetrievalRequest(resolve_db_url(db_url), local, pacs, Path(storage), institution)
+    request = RetrievalRequest(
+        resolve_db_url(db_url), local, pacs, Path(storage), institution, claim_holder=claim_holder
+    )
     return retrieve_study(request, study_uid)

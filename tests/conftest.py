@@ -101,16 +101,26 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _new_pg_database(admin_url, None)
 
 
+@pytest.fixture
+def new_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """A factory of fresh, migrated pacsflow databases: ``new_db_url("sqlite" | "postgresql")``."""
+
+    def make(dialect: str) -> str:
+        if dialect == "sqlite":
+            template: Path = request.getfixturevalue("sqlite_template")
+            path = tmp_path / f"pacsflow-{uuid.uuid4().hex[:8]}.sqlite"
+            shutil.copyfile(template, path)
+            return f"sqlite:///{path}"
+        admin_url: str = request.getfixturevalue("pg_admin_url")
+        return _new_pg_database(admin_url, request.getfixturevalue("pg_template"))
+
+    return make
+
+
 @pytest.fixture(params=DIALECTS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, new_db_url: Callable[[str], str]) -> str:
     """URL of a fresh, migrated pacsflow database on SQLite or PostgreSQL."""
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "pacsflow.sqlite"
-        shutil.copyfile(template, path)
-        return f"sqlite:///{path}"
-    admin_url: str = request.getfixturevalue("pg_admin_url")
-    return _new_pg_database(admin_url, request.getfixturevalue("pg_template"))
+    return new_db_url(request.param)
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ Each received instance is written to
 The three UIDs are checked against the UID grammar (digits and dots) before
 they become path parts, so no sender can write outside the storage folder.
 A file is first written under ``<storage>/.incoming/`` and then renamed into
-place, so a study folder only ever holds complete files, even after a crash.
+place, so a study folder only ever holds complete files, even after a crash;
+the partial files of a crashed SCP are deleted when the next one starts.
 
 Only the configured calling AE titles (the PACS) may associate, at most
 ``max_associations`` at once; a C-STORE that cannot be stored is answered
@@ -36,6 +37,7 @@ from pynetdicom.presentation import AllStoragePresentationContexts, Presentation
 from pynetdicom.transport import ThreadedAssociationServer
 
 from pacsflow.dicom_values import is_valid_uid
+from pacsflow.liveness import owner_is_gone, owner_tag
 from pacsflow.net.association import set_nodelay
 from pacsflow.net.nodes import LocalAE, Timeouts, validate_ae_title
 
@@ -131,6 +133,7 @@ class StorageSCP:
             OSError: the port is in use or the folder cannot be created.
         """
         (self.storage / INCOMING_FOLDER).mkdir(parents=True, exist_ok=True)
+        remove_abandoned_parts(self.storage)
         ae = AE(ae_title=self.local.ae_title)
         ae.require_calling_aet = self.allowed_ae_titles
         ae.maximum_associations = self.max_associations
@@ -220,7 +223,9 @@ class StorageSCP:
     def _write_atomically(self, meta: bytes, data_set: bytes, target: Path) -> None:
         """Write the file under .incoming, then rename it into place (same file system)."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(suffix=".part", dir=self.storage / INCOMING_FOLDER)
+        fd, partial = tempfile.mkstemp(
+            prefix=f"{owner_tag()}:", suffix=".part", dir=self.storage / INCOMING_FOLDER
+        )
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(meta)
@@ -235,6 +240,22 @@ class StorageSCP:
             self._refused += 1
         LOGGER.warning("C-STORE refused with status 0x%04X: %s", status, reason)
         return status
+
+
+def remove_abandoned_parts(storage: Path) -> int:
+    """Delete the partial files that crashed SCPs of this host left in .incoming.
+
+    Files of live SCPs (another run sharing the folder) and of other hosts stay.
+    Returns how many were deleted.
+    """
+    removed = 0
+    for part in (storage / INCOMING_FOLDER).glob("*.part"):
+        if owner_is_gone(part.name):
+            part.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        LOGGER.info("Removed %d partial files left by a crashed run in %s", removed, storage)
+    return removed
 
 
 def _on_conn_open(event: evt.Event) -> None:

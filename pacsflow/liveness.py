@@ -1,0 +1,36 @@
+"""Names that tell which process owns something, and whether that process is gone.
+
+A claim on a study and a file being received are tagged ``host:pid:...``.
+After a crash, a new run can then take over what a dead process of this host
+left behind at once, instead of waiting for a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+__all__ = ["owner_is_gone", "owner_tag"]
+
+
+def owner_tag() -> str:
+    """``host:pid`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_is_gone(tagged: str) -> bool:
+    """Whether ``tagged`` (``host:pid...``) names a process of this host that no longer runs.
+
+    A process of another host is never known to be gone: only a lease tells.
+    """
+    host, _, rest = tagged.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it runs, as another user
+    return False
