@@ -1,0 +1,156 @@
+"""Case 4: overlapping work at once on PostgreSQL, the multi-worker database.
+
+Two ingests of overlapping folders, and two pipelines over overlapping date
+ranges (each with its own storage SCP, as two workers would have), run as
+separate processes at the same time. Exact counts, no error, and no study
+moved twice: the claims let one run move a study and make the other skip it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pacsflow.engine import make_engine
+from pacsflow.models import StudyFind
+from pacsflow.synthetic import make_study, write_dataset, write_synthetic_folder
+from tests.helpers import table_counts
+from tests.peers.orthanc import OrthancServer
+from tests.peers.ports import free_port
+from tests.reliability.processes import start_cli
+from tests.reliability.snapshot import orphans, snapshot
+
+pytestmark = pytest.mark.integration
+
+RECEIVERS = {"PACSFLOWA": free_port(), "PACSFLOWB": free_port()}
+DAYS = ("20240901", "20240902", "20240903", "20240904")
+STUDIES_PER_DAY, SERIES, IMAGES = 3, 2, 40
+
+
+def _finish(processes: list[tuple[subprocess.Popen[str], Path]]) -> list[str]:
+    outputs = []
+    for process, log in processes:
+        status = process.wait(timeout=600)
+        output = log.read_text(errors="replace")
+        assert status == 0, output
+        outputs.append(output)
+    return outputs
+
+
+def test_two_ingests_of_overlapping_folders_at_once(
+    new_db_url: Callable[[str], str], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    root = tmp_path / "corpus"
+    write_synthetic_folder(root / "a", n_studies=20, series_per_study=2, images_per_series=10)
+    write_synthetic_folder(root / "b", n_studies=20, series_per_study=2, images_per_series=10)
+    clean, shared = new_db_url("postgresql"), new_db_url("postgresql")
+
+    def args(url: str, folder: Path) -> list[str]:
+        return [
+            "--db",
+            url,
+            "ingest",
+            str(folder),
+            "--institution",
+            "X",
+            "--batch-size",
+            "50",
+            "--workers",
+            "1",
+            "--no-progress",
+        ]
+
+    _finish(
+        [
+            (
+                start_cli(args(clean, root), cli_env, tmp_path, tmp_path / "clean.log"),
+                tmp_path / "clean.log",
+            )
+        ]
+    )
+    both = [
+        (
+            start_cli(args(shared, folder), cli_env, tmp_path, tmp_path / f"{i}.log"),
+            tmp_path / f"{i}.log",
+        )
+        for i, folder in enumerate((root, root / "b"))
+    ]
+    _finish(both)
+    assert table_counts(shared)["images"] == 800
+    assert snapshot(shared) == snapshot(clean)
+    assert orphans(shared) == dict.fromkeys(orphans(shared), 0)
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    server = OrthancServer(
+        modalities={aet: ("127.0.0.1", port) for aet, port in RECEIVERS.items()}
+    ).start()
+    folder = tmp_path_factory.mktemp("overlap-studies")
+    datasets = [
+        ds
+        for day in DAYS
+        for _ in range(STUDIES_PER_DAY)
+        for ds in make_study(n_series=SERIES, n_images=IMAGES, StudyDate=day)
+    ]
+    server.upload_many(
+        [write_dataset(ds, folder / f"{ds.SOPInstanceUID}.dcm").read_bytes() for ds in datasets]
+    )
+    yield server
+    server.stop()
+
+
+def test_two_pipelines_over_overlapping_ranges_move_each_study_once(
+    orthanc: OrthancServer,
+    new_db_url: Callable[[str], str],
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    url = new_db_url("postgresql")
+    ranges = {"PACSFLOWA": ("2024-09-01", "2024-09-03"), "PACSFLOWB": ("2024-09-01", "2024-09-04")}
+    runs = []
+    for aet, (first, last) in ranges.items():
+        env = {
+            **cli_env,
+            "PACSFLOW_PACS_AET": orthanc.ae_title,
+            "PACSFLOW_PACS_HOST": "127.0.0.1",
+            "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
+            "PACSFLOW_LOCAL_AET": aet,
+            "PACSFLOW_LOCAL_PORT": str(RECEIVERS[aet]),
+            "PACSFLOW_STORAGE": str(tmp_path / aet),
+        }
+        log = tmp_path / f"{aet}.log"
+        args = ["--db", url, "run", first, last, "--json", "--no-progress"]
+        runs.append((start_cli(args, env, tmp_path, log), log))
+    results = [json.loads(output.splitlines()[-1]) for output in _finish(runs)]
+
+    n_studies = len(DAYS) * STUDIES_PER_DAY
+    per_study = SERIES * IMAGES
+    assert sum(r["studies_complete"] for r in results) == n_studies
+    assert sum(r["studies_skipped"] for r in results) > 0, "the runs never wanted one study"
+    assert sum(r["studies_partial"] + r["studies_failed"] for r in results) == 0
+    assert sum(r["instances_moved"] for r in results) == n_studies * per_study, "moved once"
+    assert table_counts(url) == {
+        "studies_find": n_studies,
+        "patients": 1,
+        "studies": n_studies,
+        "series": n_studies * SERIES,
+        "images": n_studies * per_study,
+        "ingest_errors": 0,
+    }
+    engine = make_engine(url)
+    with Session(engine) as session:
+        rows = list(session.scalars(select(StudyFind)))
+    engine.dispose()
+    assert {(r.attempts, r.retrieved_on is not None, r.claimed_by) for r in rows} == {
+        (1, True, None)
+    }
+    received = {aet: {p.name for p in (tmp_path / aet).glob("*/*/*.dcm")} for aet in RECEIVERS}
+    assert not received["PACSFLOWA"] & received["PACSFLOWB"], "no image received twice"
+    assert sum(len(files) for files in received.values()) == n_studies * per_study
