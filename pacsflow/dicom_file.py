@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import struct
 import warnings
 from os import PathLike
@@ -26,6 +27,8 @@ from pacsflow.errors import InvalidDicomError
 __all__ = ["read_header", "silence_pydicom_value_warnings"]
 
 _UNDEFINED_LENGTH = 0xFFFFFFFF
+_GROUP_0008 = (b"\x08\x00", b"\x00\x08")  # little and big endian
+_NOT_DICOM = "not a DICOM file (no DICM prefix and no valid group 0008 element)"
 # Explicit VRs whose length field is 4 bytes after 2 reserved bytes (PS3.5 7.1.2).
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
@@ -39,19 +42,25 @@ def read_header(path: str | PathLike[str]) -> Dataset:
         InvalidDicomError: the file is not DICOM, cannot be read, or is truncated.
     """
     try:
-        size = os.stat(path).st_size
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            # Opening a FIFO blocks forever and a device never ends: not read at all.
+            raise InvalidDicomError(path, "not a regular file (a FIFO, socket or device)")
+        size = status.st_size
         with open(path, "rb") as fp:
             try:
                 ds = dcmread(fp, stop_before_pixels=True)
             except PydicomInvalidDicomError:
                 # No preamble/DICM prefix: old or raw files. Accept them only when
-                # they start like a DICOM dataset (group 0008, SOP UIDs present).
+                # they start like a DICOM dataset (group 0008, SOP UIDs present);
+                # the first two bytes tell, before any costly read of garbage.
+                fp.seek(0)
+                if fp.read(2) not in _GROUP_0008:
+                    raise InvalidDicomError(path, _NOT_DICOM) from None
                 fp.seek(0)
                 ds = dcmread(fp, stop_before_pixels=True, force=True)
                 if not _looks_like_dataset(ds):
-                    raise InvalidDicomError(
-                        path, "not a DICOM file (no DICM prefix and no valid group 0008 element)"
-                    ) from None
+                    raise InvalidDicomError(path, _NOT_DICOM) from None
             problem = _truncation(ds, fp, size)
     except InvalidDicomError:
         raise

@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 __all__ = [
+    "dataset_bytes",
     "make_dataset",
     "make_find_answer",
     "make_realistic_ct",
@@ -104,15 +105,22 @@ def make_study(n_series: int = 1, n_images: int = 2, **overrides: Any) -> list[D
     return datasets
 
 
-def write_dataset(ds: Dataset, path: Path) -> Path:
-    """Write ``ds`` as a DICOM Part 10 file (preamble, meta header) at ``path``."""
+def dataset_bytes(ds: Dataset) -> bytes:
+    """``ds`` as the bytes of a DICOM Part 10 file (preamble, meta header), explicit VR LE."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", CTImageStorage)
     meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", generate_uid())
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def write_dataset(ds: Dataset, path: Path) -> Path:
+    """Write ``ds`` as a DICOM Part 10 file (preamble, meta header) at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
+    path.write_bytes(dataset_bytes(ds))
     return path
 
 
