@@ -33,9 +33,23 @@ from pacsflow.session import session_scope
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["RetrievalRequest", "StudyOutcome", "retrieve_study"]
+__all__ = ["RetrievalInterruptedError", "RetrievalRequest", "StudyOutcome", "retrieve_study"]
 
 Outcome = Literal["complete", "partial", "failed", "skipped"]
+
+
+class RetrievalInterruptedError(RetryableError):
+    """A transient failure while retrieving one study; names the study and the PACS."""
+
+    def __init__(self, study_uid: str, pacs: str, cause: str) -> None:
+        self.study_uid, self.pacs, self.cause = study_uid, pacs, cause
+        super().__init__(
+            f"the retrieval of study {study_uid} from {pacs} was interrupted: {cause}; "
+            "a retry moves only what is still missing"
+        )
+
+    def __reduce__(self) -> tuple[type[RetrievalInterruptedError], tuple[str, str, str]]:
+        return type(self), (self.study_uid, self.pacs, self.cause)
 
 
 @dataclass(frozen=True)
@@ -115,8 +129,8 @@ def retrieve_study(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
         moved, nothing recorded).
 
     Raises:
-        RetryableError: a transient network failure; the try is recorded first,
-            and a retry moves only what is still missing.
+        RetrievalInterruptedError: a transient network failure (retryable); the
+            try is recorded first, and a retry moves only what is still missing.
     """
     holder = request.claim_holder or new_claim_holder()
     engine = make_engine(request.db_url)
@@ -138,7 +152,7 @@ def retrieve_study(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
     if result.outcome != "complete":
         LOGGER.warning("Study %s not retrieved completely: %s", study_uid, result.error)
     if isinstance(error, RetryableError):
-        raise error
+        raise RetrievalInterruptedError(study_uid, str(request.pacs), str(error)) from error
     return result
 
 

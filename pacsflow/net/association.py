@@ -13,16 +13,19 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
+from pynetdicom.pdu import A_ASSOCIATE_RJ
 
-from pacsflow.errors import PermanentError, RetryableError
+from pacsflow.errors import PacsflowError, PermanentError, RetryableError
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 
 LOGGER = logging.getLogger(__name__)
 
 _PENDING_STATUSES = (0xFF00, 0xFF01)
+_REJECTED_TRANSIENT = 0x02  # A-ASSOCIATE-RJ result; 0x01 is permanent
 
 __all__ = [
     "AssociationAbortedError",
+    "AssociationBusyError",
     "AssociationRejectedError",
     "DimseFailureError",
     "DimseResponseLostError",
@@ -41,8 +44,15 @@ class PacsUnreachableError(RetryableError):
     """No association could be set up: nothing listens, or the peer did not answer."""
 
 
-class AssociationRejectedError(RetryableError):
-    """The PACS rejected the association (e.g. unknown called AE title, busy)."""
+class AssociationRejectedError(PermanentError):
+    """The PACS rejected the association for good (unknown called or calling AE title).
+
+    A retry meets the same answer until the configuration is fixed.
+    """
+
+
+class AssociationBusyError(RetryableError):
+    """The PACS rejected the association for now (congestion, too many associations)."""
 
 
 class AssociationAbortedError(RetryableError):
@@ -186,20 +196,40 @@ def _unreachable_reason(node: PacsNode, timeout: float) -> str | None:
         return exc.strerror or type(exc).__name__
 
 
-def _describe_failure(assoc: Association, node: PacsNode, limits: Timeouts) -> RetryableError:
-    if assoc.is_rejected:
+class _RejectionWatch:
+    """Keeps the A-ASSOCIATE-RJ the peer sent, if any.
+
+    When the peer closes the connection right after rejecting (dcmqrscp does,
+    and Orthanc under load), pynetdicom often reports an abort instead; the PDU
+    itself, seen as it is decoded, still tells a rejection and its reason.
+    """
+
+    def __init__(self) -> None:
+        self.rejection: A_ASSOCIATE_RJ | None = None
+
+    def on_pdu(self, event: evt.Event) -> None:
+        pdu = event.pdu
+        if isinstance(pdu, A_ASSOCIATE_RJ):
+            self.rejection = pdu
+
+
+def _describe_failure(
+    assoc: Association, node: PacsNode, limits: Timeouts, rejection: A_ASSOCIATE_RJ | None
+) -> PacsflowError:
+    if rejection is not None:
+        why = rejection.reason_str
+        if rejection.result == _REJECTED_TRANSIENT:
+            return AssociationBusyError(f"{node} rejected the association for now ({why})")
         return AssociationRejectedError(
-            f"{node} rejected the association; check the called AE title and that "
-            "the PACS lists pacsflow's AE title, host and port"
+            f"{node} rejected the association ({why}); check the called AE title and "
+            f"that the PACS lists pacsflow's AE title {assoc.requestor.ae_title}, host and port"
         )
     # pynetdicom reports a refused connection as an abort: tell them apart.
     reason = _unreachable_reason(node, limits.connection)
     if reason is not None:
         return PacsUnreachableError(f"{node} cannot be reached ({reason}); is the PACS running?")
-    # Under load pynetdicom can see the connection close before it reads the
-    # peer's A-ASSOCIATE-RJ, so a rejection may land here too.
     return AssociationAbortedError(
-        f"{node} rejected or aborted the association while it was set up; check the "
+        f"{node} aborted the association while it was set up; check the "
         "called AE title and that the PACS lists pacsflow's AE title, host and port"
     )
 
@@ -215,8 +245,9 @@ def open_association(
     """An established association to ``node``, released (or aborted) when the block ends.
 
     Raises:
-        PacsUnreachableError / AssociationRejectedError / AssociationAbortedError:
-            the association could not be established; all retryable.
+        AssociationRejectedError: the PACS rejected it for good (permanent).
+        PacsUnreachableError / AssociationBusyError / AssociationAbortedError:
+            the association could not be established now (retryable).
     """
     limits = timeouts or Timeouts()
     ae = AE(ae_title=local.ae_title)
@@ -226,9 +257,15 @@ def open_association(
     ae.network_timeout = limits.network
     for syntax in abstract_syntaxes:
         ae.add_requested_context(syntax)
-    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title)
+    watch = _RejectionWatch()
+    assoc = ae.associate(
+        node.host,
+        node.port,
+        ae_title=node.ae_title,
+        evt_handlers=[(evt.EVT_PDU_RECV, watch.on_pdu)],
+    )
     if not assoc.is_established:
-        raise _describe_failure(assoc, node, limits)
+        raise _describe_failure(assoc, node, limits, watch.rejection)
     set_nodelay(assoc)
     finished = False
     try:

@@ -16,8 +16,9 @@ def echo(local: LocalAE, node: PacsNode, *, timeouts: Timeouts | None = None) ->
     """Send a C-ECHO to ``node``; return the round trip in seconds.
 
     Raises:
-        PacsUnreachableError / AssociationRejectedError / AssociationAbortedError /
+        PacsUnreachableError / AssociationBusyError / AssociationAbortedError /
             DimseTimeoutError: retryable failures.
+        AssociationRejectedError: the PACS rejected the association for good.
         DimseFailureError: the PACS answered with a non-success status.
     """
     with open_association(local, node, [Verification], timeouts=timeouts) as assoc:

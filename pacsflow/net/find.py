@@ -179,8 +179,9 @@ def find_studies(
     Raises:
         ValueError: ``end`` is before ``start``, or a window size is not positive.
         DimseFailureError: the PACS refused a query (permanent).
-        PacsUnreachableError / AssociationRejectedError / AssociationAbortedError /
+        PacsUnreachableError / AssociationBusyError / AssociationAbortedError /
             DimseTimeoutError: retryable failures.
+        AssociationRejectedError: the PACS rejected the association for good.
     """
     last_day = end or start
     if last_day < start:

@@ -106,8 +106,9 @@ def move_study(
     Raises:
         DimseFailureError: the PACS answered a Failure, Refused or Cancel status (permanent);
             the message gives the status, its meaning and the counters.
-        PacsUnreachableError / AssociationRejectedError / AssociationAbortedError /
+        PacsUnreachableError / AssociationBusyError / AssociationAbortedError /
             DimseTimeoutError: retryable failures.
+        AssociationRejectedError: the PACS rejected the association for good.
     """
     destination = validate_ae_title(destination, "move destination")
     started = time.monotonic()

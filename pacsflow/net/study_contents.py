@@ -32,8 +32,9 @@ def find_study_instances(
 
     Raises:
         DimseFailureError: the PACS refused a query or cut its answers short (permanent).
-        PacsUnreachableError / AssociationRejectedError / AssociationAbortedError /
+        PacsUnreachableError / AssociationBusyError / AssociationAbortedError /
             DimseTimeoutError: retryable failures.
+        AssociationRejectedError: the PACS rejected the association for good.
     """
     contents: dict[str, set[str]] = {}
     with open_association(

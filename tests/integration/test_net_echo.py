@@ -6,9 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pacsflow.errors import RetryableError
+from pacsflow.errors import PermanentError, RetryableError
 from pacsflow.net.association import (
-    AssociationAbortedError,
     AssociationRejectedError,
     PacsUnreachableError,
 )
@@ -34,16 +33,17 @@ def test_echo_reaches_orthanc(orthanc: OrthancServer) -> None:
     assert echo(LocalAE(), node) < 5.0
 
 
-def test_wrong_called_ae_title_is_a_rejected_association(orthanc: OrthancServer) -> None:
+def test_wrong_called_ae_title_is_a_permanent_rejection(orthanc: OrthancServer) -> None:
     node = PacsNode("NOT-ORTHANC", "127.0.0.1", orthanc.dicom_port)
-    # Orthanc answers A-ASSOCIATE-RJ and closes the connection; under load
-    # pynetdicom sometimes sees the close first and reports an abort.
+    # Orthanc answers A-ASSOCIATE-RJ and closes the connection at once; the
+    # rejection is read from the PDU, so it is never mistaken for an abort.
     with pytest.raises(
-        (AssociationRejectedError, AssociationAbortedError),
-        match=r"NOT-ORTHANC@127\.0\.0\.1:\d+ rejected .*check the called AE title",
+        AssociationRejectedError,
+        match=r"NOT-ORTHANC@127\.0\.0\.1:\d+ rejected the association "
+        r"\(Called AE title not recognised\); check the called AE title",
     ) as info:
         echo(LocalAE(), node)
-    assert isinstance(info.value, RetryableError)
+    assert isinstance(info.value, PermanentError)
 
 
 # pynetdicom 3.0.4 does not close its socket when the connection is refused;

@@ -13,6 +13,7 @@ import pytest
 from pacsflow.errors import PermanentError, RetryableError
 from pacsflow.net.association import (
     AssociationAbortedError,
+    AssociationBusyError,
     AssociationRejectedError,
     DimseFailureError,
     DimseResponseLostError,
@@ -33,7 +34,7 @@ def test_dimse_failure_survives_pickling_with_its_status() -> None:
     "error",
     [
         PacsUnreachableError,
-        AssociationRejectedError,
+        AssociationBusyError,
         AssociationAbortedError,
         DimseTimeoutError,
         DimseResponseLostError,
@@ -43,6 +44,12 @@ def test_transient_network_errors_are_retryable(error: type[Exception]) -> None:
     assert issubclass(error, RetryableError)
     assert not issubclass(error, PermanentError)
     assert str(pickle.loads(pickle.dumps(error("why")))) == "why"  # noqa: S301 - ours
+
+
+def test_a_permanent_rejection_is_not_retried() -> None:
+    assert issubclass(AssociationRejectedError, PermanentError)
+    copy = pickle.loads(pickle.dumps(AssociationRejectedError("why")))  # noqa: S301 - ours
+    assert str(copy) == "why"
 
 
 def test_move_statuses_have_meanings() -> None:
