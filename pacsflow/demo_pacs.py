@@ -151,6 +151,12 @@ class OrthancServer:
         for dicom in files:
             self.upload(dicom)
 
+    def kill(self) -> None:
+        """Kill Orthanc at once (SIGKILL), as a crash would; :meth:`stop` still cleans up."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=20)
+
     def stop(self) -> None:
         """Stop Orthanc and delete its files."""
         stop_process(self._process)

@@ -1,0 +1,241 @@
+"""Case 3: PACS faults, against a real Orthanc.
+
+Each fault must give a clear error naming the PACS and the study, Prefect
+must retry the transient faults only, and no study may be marked retrieved
+unless it is complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    TaskRunFilter,
+    TaskRunFilterName,
+)
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flows.move_studies import move_studies_flow
+from pacsflow.engine import make_engine
+from pacsflow.errors import RetryableError
+from pacsflow.found_studies import record_found_studies
+from pacsflow.models import StudyFind
+from pacsflow.net.association import AssociationRejectedError, DimseFailureError
+from pacsflow.net.find import StudyQuery, find_studies
+from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.net.storage import INCOMING_FOLDER
+from pacsflow.synthetic import make_find_answer, make_study, write_dataset
+from tasks.retry import RETRY_DELAYS_S
+from tests.peers.orthanc import OrthancServer
+from tests.peers.ports import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api_url")]
+
+TRIES = 1 + len(RETRY_DELAYS_S)
+
+
+def _orthanc(
+    tmp_path: Path, scp_port: int, studies: list[list[Any]], **config: Any
+) -> OrthancServer:
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", scp_port)})
+    server.config.update(config)
+    server.start()
+    files = [
+        write_dataset(ds, tmp_path / "upload" / f"{ds.SOPInstanceUID}.dcm").read_bytes()
+        for study in studies
+        for ds in study
+    ]
+    server.upload_many(files)
+    return server
+
+
+def _found(db_url: str, studies: list[list[Any]]) -> list[str]:
+    """Record the studies as a C-FIND would have, with their instance counts."""
+    answers = [
+        make_find_answer(
+            study[0].StudyInstanceUID,
+            study[0].StudyDate,
+            NumberOfStudyRelatedInstances=len(study),
+        )
+        for study in studies
+    ]
+    record_found_studies(db_url, answers)
+    return [study[0].StudyInstanceUID for study in studies]
+
+
+def _rows(db_url: str) -> dict[str, StudyFind]:
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        rows = {r.study_uid: r for r in session.scalars(select(StudyFind))}
+    engine.dispose()
+    return rows
+
+
+def _task_runs(flow_state: State[Any], name: str) -> list[TaskRun]:
+    flow_run_id = flow_state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=name)),
+        )
+
+
+def _move(
+    server: OrthancServer, db_url: str, scp_port: int, storage: Path, **kw: Any
+) -> State[Any]:
+    options: dict[str, Any] = {
+        "pacs_ae_title": server.ae_title,
+        "pacs_host": "127.0.0.1",
+        "pacs_port": server.dicom_port,
+        "local_port": scp_port,
+        "storage": str(storage),
+        "db_url": db_url,
+        **kw,
+    }
+    state: State[Any] = move_studies_flow(**options, return_state=True)
+    return state
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # pynetdicom, refused connections
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_pacs_stopped_during_a_move_is_retried_and_nothing_is_marked(
+    db_url: str, tmp_path: Path
+) -> None:
+    scp_port = free_port()
+    big = make_study(n_series=2, n_images=150, StudyDate="20240301")
+    small = make_study(n_series=1, n_images=2, StudyDate="20240302")
+    server = _orthanc(tmp_path, scp_port, [big, small])
+    uids = _found(db_url, [big, small])
+    storage = tmp_path / "storage"
+    arrived = storage / uids[0]
+
+    flow_ended = threading.Event()
+
+    def stop_when_files_arrive() -> None:
+        while not flow_ended.is_set():
+            if arrived.is_dir() and sum(1 for _ in arrived.rglob("*.dcm")) >= 30:
+                server.kill()
+                return
+            flow_ended.wait(0.02)
+
+    stopper = threading.Thread(target=stop_when_files_arrive)
+    stopper.start()
+    try:
+        state = _move(server, db_url, scp_port, storage)
+    finally:
+        flow_ended.set()
+        stopper.join(timeout=60)
+        server.stop()
+    summary = state.result()
+    assert (summary["studies_complete"], summary["studies_failed"]) == (0, 2)
+    pacs = f"ORTHANC@127.0.0.1:{server.dicom_port}"
+    for item in summary["incomplete"]:
+        assert item["study_uid"] in item["error"]
+        assert pacs in item["error"]
+    runs = _task_runs(state, "retrieve-study")
+    assert sorted(r.run_count for r in runs) == [TRIES, TRIES], "transient: retried"
+
+    rows = _rows(db_url)
+    assert all(row.retrieved_on is None for row in rows.values())
+    assert {uid: row.attempts for uid, row in rows.items()} == dict.fromkeys(uids, TRIES)
+    assert pacs in (rows[uids[0]].last_error or "")
+    received = len([p for p in storage.rglob("*.dcm") if INCOMING_FOLDER not in p.parts])
+    assert 30 <= received < len(big)
+    assert rows[uids[0]].received_instances == received, "what arrived is kept, not lost"
+
+    # Still down when the next run starts: it fails at its C-ECHO, touching nothing.
+    again = _move(server, db_url, scp_port, storage)
+    assert again.is_failed()
+    assert "cannot be reached" in str(again.message)
+    assert [r.run_count for r in _task_runs(again, "echo")] == [TRIES]
+    assert {row.attempts for row in _rows(db_url).values()} == {TRIES}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_rejected_association_fails_at_once(db_url: str, tmp_path: Path) -> None:
+    scp_port = free_port()
+    study = make_study(n_images=2, StudyDate="20240303")
+    server = _orthanc(tmp_path, scp_port, [study])
+    try:
+        _found(db_url, [study])
+        state = _move(server, db_url, scp_port, tmp_path / "storage", pacs_ae_title="NOT-ORTHANC")
+    finally:
+        server.stop()
+    assert state.is_failed()
+    with pytest.raises(AssociationRejectedError, match=r"NOT-ORTHANC@.*not recognised"):
+        state.result()
+    assert [r.run_count for r in _task_runs(state, "echo")] == [1], "permanent: not retried"
+    assert [row.attempts for row in _rows(db_url).values()] == [0]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_failed_sub_operations_and_unknown_destination_are_not_retried(
+    db_url: str, tmp_path: Path
+) -> None:
+    scp_port = free_port()
+    refused = make_study(n_images=3, StudyDate="20240304")
+    refused[1].SOPInstanceUID = "1.2.3.999.x"  # not a UID: pacsflow's SCP refuses it
+    fine = make_study(n_images=2, StudyDate="20240305")
+    # Any AE may ask for a move, so a C-MOVE to an AE Orthanc does not know is possible.
+    server = _orthanc(tmp_path, scp_port, [refused, fine], DicomAlwaysAllowMove=True)
+    storage = tmp_path / "storage"
+    try:
+        uids = _found(db_url, [refused, fine])
+        sub_ops = _move(server, db_url, scp_port, storage, end_date=dt.date(2024, 3, 4))
+        unknown = _move(
+            server,
+            db_url,
+            free_port(),
+            storage,
+            local_ae_title="STRANGER",
+            start_date=dt.date(2024, 3, 5),
+        )
+    finally:
+        server.stop()
+
+    pacs = f"ORTHANC@127.0.0.1:{server.dicom_port}"
+    (item,) = sub_ops.result()["incomplete"]
+    assert item["study_uid"] == uids[0]
+    # Orthanc ends the move at the first refused instance, with a Failure status.
+    assert f"{pacs} answered the C-MOVE of study {uids[0]} to PACSFLOW" in item["error"]
+    assert "0xC000" in item["error"]
+    assert [r.run_count for r in _task_runs(sub_ops, "retrieve-study")] == [1]
+
+    (item,) = unknown.result()["incomplete"]
+    assert item["outcome"] == "failed"
+    assert pacs in item["error"]
+    assert f"study {uids[1]} to STRANGER" in item["error"]
+    assert [r.run_count for r in _task_runs(unknown, "retrieve-study")] == [1]
+
+    rows = _rows(db_url)
+    assert [rows[uid].retrieved_on for uid in uids] == [None, None]
+    assert rows[uids[0]].received_instances == 1
+
+
+def test_c_find_failure_is_a_permanent_error_naming_the_pacs(tmp_path: Path) -> None:
+    server = _orthanc(tmp_path, free_port(), [])
+    node = PacsNode(server.ae_title, "127.0.0.1", server.dicom_port)
+    try:
+        with pytest.raises(DimseFailureError, match=f"{node} refused the C-FIND .* 0xC000") as info:
+            find_studies(
+                LocalAE(),
+                node,
+                dt.date(2024, 1, 1),
+                None,
+                StudyQuery(keys={"QueryRetrieveLevel": "NOT-A-LEVEL"}),
+            )
+    finally:
+        server.stop()
+    assert info.value.status == 0xC000
+    assert not isinstance(info.value, RetryableError), "Prefect's retry condition skips it"
