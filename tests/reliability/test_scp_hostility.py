@@ -1,4 +1,10 @@
-"""pacsflow's storage SCP, fed by DCMTK's storescu and by a pynetdicom sender."""
+"""Case 6: pacsflow's storage SCP under hostile senders (DCMTK's storescu, pynetdicom).
+
+Unknown calling AE titles are rejected; instances whose UIDs could escape the
+storage folder are refused with a failure status and nothing is written
+anywhere; a flood of associations is bounded without losing what the
+accepted ones send.
+"""
 
 from __future__ import annotations
 
@@ -101,6 +107,7 @@ def test_invalid_uid_is_refused_and_nothing_written(
     good, bad = make_study(n_images=2)
     for ds in (good, bad):
         write_dataset(ds, tmp_path / "send" / "x.dcm")  # gives each its file meta
+    outside_before = _files_outside(tmp_path, scp.storage)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns of the invalid UID: that is the point
         if value is None:
@@ -110,32 +117,36 @@ def test_invalid_uid_is_refused_and_nothing_written(
         statuses = _send(scp.local.port, [good, bad])
     assert statuses == [0x0000, STATUS_CANNOT_UNDERSTAND]
     assert [p.name for p in _stored_files(scp.storage)] == [f"{good.SOPInstanceUID}.dcm"]
+    assert _files_outside(tmp_path, scp.storage) == outside_before
     assert not list(tmp_path.glob("escaped*"))
     assert not Path("/tmp/x").exists()
     assert scp.refused == 1
 
 
-def test_associations_beyond_the_maximum_are_refused_without_losing_images(
-    scp: StorageSCP,
-) -> None:
+def _files_outside(root: Path, storage: Path) -> set[Path]:
+    """Every file under ``root`` but outside ``storage``."""
+    return {p for p in root.rglob("*") if p.is_file() and storage not in p.parents}
+
+
+def test_a_flood_of_associations_is_bounded_without_losing_images(scp: StorageSCP) -> None:
     ae = AE(ae_title="STORESCU")
     ae.add_requested_context(CTImageStorage)
-    study = make_study(n_images=3)
+    study = make_study(n_images=6)
     for ds in study:
         write_dataset(ds, scp.storage.parent / "meta.dcm")
-    held = [ae.associate("127.0.0.1", scp.local.port, ae_title="PACSFLOW") for _ in range(3)]
+    held = [ae.associate("127.0.0.1", scp.local.port, ae_title="PACSFLOW") for _ in range(20)]
     try:
         accepted = [a for a in held if a.is_established]
         assert len(accepted) == 2  # max_associations=2
-        assert next(a for a in held if not a.is_established).is_rejected
+        assert all(a.is_rejected for a in held if not a.is_established)
         statuses = [int(accepted[i % 2].send_c_store(ds).Status) for i, ds in enumerate(study)]
     finally:
         for assoc in held:
             if assoc.is_established:
                 assoc.release()
         ae.shutdown()
-    assert statuses == [0, 0, 0]
-    assert len(_stored_files(study_folder(scp.storage, study[0].StudyInstanceUID))) == 3
+    assert statuses == [0] * 6
+    assert len(_stored_files(study_folder(scp.storage, study[0].StudyInstanceUID))) == 6
 
 
 def test_a_port_in_use_is_a_clear_error(scp: StorageSCP, tmp_path: Path) -> None:

@@ -1,0 +1,135 @@
+"""Case 7: patient data and database passwords go nowhere but the pacsflow database.
+
+The full pipeline and an ingest run from the CLI, verbose (INFO logs of
+Prefect, pacsflow and pynetdicom), with a Prefect of their own whose home is
+a test folder, on PostgreSQL with a password in the URL. The studies carry
+marker names, IDs and birth dates, some of them malformed so that pydicom
+complains about them. Afterwards every byte of the CLI output and of
+PREFECT_HOME (the Prefect database with its logs, flow-run parameters,
+states and artifacts; any persisted result) is searched for the markers.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from pacsflow.synthetic import make_study, write_dataset
+from tests.helpers import table_counts
+from tests.peers.orthanc import OrthancServer
+from tests.peers.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+SCP_PORT = free_port()
+PASSWORD = "Pw9SecretQzv"  # noqa: S105 - the marker of a password
+NAME, ID, BIRTH = "Zqxmarker^Privatus", "ZQXID7781", "19070311"
+MARKERS = [
+    "Zqxmarker",
+    "Privatus",
+    "ZQXID7781",
+    "19070311",
+    "1907-03-11",
+    "19071399",  # a malformed birth date pydicom would quote
+    "ZQXBAD",
+    PASSWORD,
+]
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}).start()
+    folder = tmp_path_factory.mktemp("privacy-studies")
+    good = make_study(
+        n_series=2,
+        n_images=2,
+        StudyDate="20241001",
+        PatientName=NAME,
+        PatientID=ID,
+        PatientBirthDate=BIRTH,
+    )
+    odd = make_study(
+        n_images=2,
+        StudyDate="20241001",
+        PatientName="Zqxmarker^Second",
+        PatientID="ZQXBAD\\2",
+        PatientBirthDate="19071399",
+        PatientAge="ZQXY",
+    )
+    refused = make_study(n_images=2, StudyDate="20241002", PatientName=NAME, PatientID=ID)
+    refused[0].SOPInstanceUID = "1.2.3.999.x"  # the SCP refuses it: a failed sub-operation
+    files = [
+        write_dataset(ds, folder / f"{i}.dcm").read_bytes()
+        for i, ds in enumerate(good + odd + refused)
+    ]
+    server.upload_many(files)
+    yield server
+    server.stop()
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", "-v", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+        check=False,
+    )
+
+
+def _leaks(text: bytes) -> list[str]:
+    lowered = text.lower()
+    return [m for m in MARKERS if m.lower().encode() in lowered]
+
+
+def test_markers_appear_nowhere_but_in_the_pacsflow_database(
+    orthanc: OrthancServer, new_db_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    url = make_url(new_db_url("postgresql")).set(password=PASSWORD)
+    db = url.render_as_string(hide_password=False)
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PACSFLOW_DB"))}
+    env.update(
+        {
+            "PREFECT_HOME": str(home),  # a Prefect of its own, its database in there
+            "PACSFLOW_PACS_AET": orthanc.ae_title,
+            "PACSFLOW_PACS_HOST": "127.0.0.1",
+            "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
+            "PACSFLOW_LOCAL_PORT": str(SCP_PORT),
+            "PACSFLOW_STORAGE": str(tmp_path / "storage"),
+        }
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    run = _cli(["--db", db, "run", "2024-10-01", "2024-10-02"], env, work)
+    assert run.returncode == 1, run.stdout + run.stderr  # one study is incomplete
+    ingest = _cli(["--db", db, "ingest", str(tmp_path / "storage")], env, work)
+    assert ingest.returncode in (0, 1), ingest.stdout + ingest.stderr
+
+    counts = table_counts(db)
+    assert counts["patients"] == 2, "the markers did reach the pacsflow database"
+    assert counts["images"] == 4 + 2 + 1
+
+    outputs = {
+        f"{name} {stream}": getattr(result, stream).encode()
+        for name, result in (("run", run), ("ingest", ingest))
+        for stream in ("stdout", "stderr")
+    }
+    assert b"INFO" in outputs["run stderr"], "the logs were verbose"
+    for where, text in outputs.items():
+        assert _leaks(text) == [], where
+    searched = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.name.startswith("prefect.db") for p in searched), "Prefect's database"
+    for path in searched:
+        assert _leaks(path.read_bytes()) == [], path
+    for path in work.rglob("*"):
+        if path.is_file():
+            assert _leaks(path.read_bytes()) == [], path
