@@ -1,4 +1,4 @@
-"""Helpers shared by the flow tests: table counts, the newest artifact of a key."""
+"""Helpers shared by the flow tests: table counts, found studies, the newest artifact of a key."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ def table_counts(url: str) -> dict[str, int]:
         }
     engine.dispose()
     return counts
+
+
+def found_studies(url: str) -> dict[str, StudyFind]:
+    """The rows of ``studies_find`` by StudyInstanceUID (detached, attributes loaded)."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        rows = {row.study_uid: row for row in session.scalars(select(StudyFind))}
+    engine.dispose()
+    return rows
 
 
 def latest_artifact(key: str) -> Any:

@@ -10,18 +10,14 @@ from typing import Any
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from flows.move_studies import move_studies_flow
 from flows.pipeline import pipeline
-from pacsflow.engine import make_engine
 from pacsflow.found_studies import record_found_studies
-from pacsflow.models import StudyFind
 from pacsflow.net.association import PacsUnreachableError
 from pacsflow.net.storage import INCOMING_FOLDER
 from pacsflow.synthetic import make_find_answer, make_study, write_dataset
-from tests.helpers import latest_artifact, table_counts
+from tests.helpers import found_studies, latest_artifact, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 
@@ -66,14 +62,6 @@ def _run(orthanc: OrthancServer, db_url: str, storage: Path, **options: Any) -> 
     return result
 
 
-def _found(db_url: str) -> list[StudyFind]:
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        rows = list(session.scalars(select(StudyFind).order_by(StudyFind.study_uid)))
-    engine.dispose()
-    return rows
-
-
 def test_pipeline_retrieves_every_study_once(
     orthanc: OrthancServer, db_url: str, tmp_path: Path
 ) -> None:
@@ -103,7 +91,7 @@ def test_pipeline_retrieves_every_study_once(
         "images": n_images,
         "ingest_errors": 0,
     }
-    rows = _found(db_url)
+    rows = list(found_studies(db_url).values())
     assert all(r.retrieved_on is not None for r in rows)
     assert {(r.attempts, r.received_instances, r.expected_instances) for r in rows} == {
         (1, SERIES * IMAGES, SERIES * IMAGES)
@@ -138,7 +126,7 @@ def test_study_with_failed_sub_operation_stays_unretrieved_until_given_up(
         0,
         1,
     )
-    (row,) = _found(db_url)
+    (row,) = found_studies(db_url).values()
     assert row.retrieved_on is None
     assert (row.attempts, row.received_instances, row.expected_instances) == (1, 1, 3)
     assert row.last_error is not None
@@ -151,7 +139,7 @@ def test_study_with_failed_sub_operation_stays_unretrieved_until_given_up(
     third = _run(orthanc, db_url, storage, start_date=dt.date(2024, 4, 10), max_attempts=2)
     assert (third["studies_picked"], third["studies_given_up"]) == (0, 1)
     assert third["given_up"] == [row.study_uid]
-    (row,) = _found(db_url)
+    (row,) = found_studies(db_url).values()
     assert (row.attempts, row.retrieved_on) == (2, None)
     assert "Given up after 2 attempts" in latest_artifact("pipeline-summary").data
 
@@ -174,7 +162,7 @@ def test_pacs_down_is_retried_then_fails_with_nothing_marked(db_url: str, tmp_pa
             storage=str(tmp_path / "storage"),
             db_url=db_url,
         )
-    rows = _found(db_url)
+    rows = list(found_studies(db_url).values())
     assert [r.retrieved_on for r in rows] == [None, None, None]
     assert [r.attempts for r in rows] == [0, 0, 0]  # no study was tried
     with get_client(sync_client=True) as client:

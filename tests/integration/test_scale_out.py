@@ -19,14 +19,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
-from pacsflow.models import StudyFind
 from pacsflow.synthetic import make_study, write_dataset
 from tests.conftest import _new_pg_database
-from tests.helpers import table_counts
+from tests.helpers import found_studies, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 from tests.peers.prefect_server import run_ops
@@ -146,10 +142,7 @@ def test_two_workers_run_two_pipelines_without_retrieving_a_study_twice(
         "images": n_studies * IMAGES,
         "ingest_errors": 0,
     }
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        rows = list(session.scalars(select(StudyFind)))
-    engine.dispose()
+    rows = list(found_studies(db_url).values())
     assert [r.attempts for r in rows] == [1] * n_studies  # each study moved once
     assert all(r.retrieved_on is not None for r in rows)
     received = {

@@ -14,15 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
 from pacsflow.liveness import owner_tag
-from pacsflow.models import StudyFind
 from pacsflow.net.storage import INCOMING_FOLDER
 from pacsflow.synthetic import make_study, write_dataset
-from tests.helpers import table_counts
+from tests.helpers import found_studies, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 from tests.reliability.processes import kill_when, run_cli_to_end, start_cli
@@ -51,14 +47,6 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OrthancS
     server.stop()
 
 
-def _found(db_url: str) -> dict[str, StudyFind]:
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        rows = {r.study_uid: r for r in session.scalars(select(StudyFind))}
-    engine.dispose()
-    return rows
-
-
 def test_pipeline_killed_mid_move_resumes_on_rerun(
     orthanc: tuple[OrthancServer, str], cli_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -82,7 +70,7 @@ def test_pipeline_killed_mid_move_resumes_on_rerun(
     big_total = BIG_SERIES * BIG_IMAGES
     received = len(list(big_folder.rglob("*.dcm")))
     assert 0 < received < big_total, "the kill did not land in the middle of the C-MOVE"
-    before = _found(url)
+    before = found_studies(url)
     first_day = [uid for uid, row in before.items() if row.study_date.day == 1]  # type: ignore[union-attr]
     assert len(first_day) == 2
     assert all(before[uid].retrieved_on and before[uid].attempts == 1 for uid in first_day)
@@ -102,7 +90,7 @@ def test_pipeline_killed_mid_move_resumes_on_rerun(
     assert rerun["studies_skipped"] == 0
     assert rerun["instances_moved"] == big_total + 4, "day-1 studies were not moved again"
 
-    after = _found(url)
+    after = found_studies(url)
     assert all(row.retrieved_on is not None for row in after.values())
     assert {uid: row.attempts for uid, row in after.items()} == dict.fromkeys(after, 1)
     assert all(row.claimed_by is None for row in after.values())

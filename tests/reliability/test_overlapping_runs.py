@@ -14,13 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
-from pacsflow.models import StudyFind
 from pacsflow.synthetic import make_study, write_dataset, write_synthetic_folder
-from tests.helpers import table_counts
+from tests.helpers import found_studies, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 from tests.reliability.processes import start_cli
@@ -144,10 +140,7 @@ def test_two_pipelines_over_overlapping_ranges_move_each_study_once(
         "images": n_studies * per_study,
         "ingest_errors": 0,
     }
-    engine = make_engine(url)
-    with Session(engine) as session:
-        rows = list(session.scalars(select(StudyFind)))
-    engine.dispose()
+    rows = found_studies(url).values()
     assert {(r.attempts, r.retrieved_on is not None, r.claimed_by) for r in rows} == {
         (1, True, None)
     }

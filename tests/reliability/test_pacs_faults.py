@@ -20,22 +20,18 @@ from prefect.client.schemas.filters import (
     TaskRunFilter,
     TaskRunFilterName,
 )
-from prefect.client.schemas.objects import TaskRun
-from prefect.states import State
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from prefect.client.schemas.objects import State, TaskRun
 
 from flows.move_studies import move_studies_flow
-from pacsflow.engine import make_engine
 from pacsflow.errors import RetryableError
 from pacsflow.found_studies import record_found_studies
-from pacsflow.models import StudyFind
 from pacsflow.net.association import AssociationRejectedError, DimseFailureError
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import INCOMING_FOLDER
 from pacsflow.synthetic import make_find_answer, make_study, write_dataset
 from tasks.retry import RETRY_DELAYS_S
+from tests.helpers import found_studies
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 
@@ -73,16 +69,9 @@ def _found(db_url: str, studies: list[list[Any]]) -> list[str]:
     return [study[0].StudyInstanceUID for study in studies]
 
 
-def _rows(db_url: str) -> dict[str, StudyFind]:
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        rows = {r.study_uid: r for r in session.scalars(select(StudyFind))}
-    engine.dispose()
-    return rows
-
-
 def _task_runs(flow_state: State[Any], name: str) -> list[TaskRun]:
     flow_run_id = flow_state.state_details.flow_run_id
+    assert flow_run_id is not None
     with get_client(sync_client=True) as client:
         return client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
@@ -146,7 +135,7 @@ def test_pacs_stopped_during_a_move_is_retried_and_nothing_is_marked(
     runs = _task_runs(state, "retrieve-study")
     assert sorted(r.run_count for r in runs) == [TRIES, TRIES], "transient: retried"
 
-    rows = _rows(db_url)
+    rows = found_studies(db_url)
     assert all(row.retrieved_on is None for row in rows.values())
     assert {uid: row.attempts for uid, row in rows.items()} == dict.fromkeys(uids, TRIES)
     assert pacs in (rows[uids[0]].last_error or "")
@@ -159,7 +148,7 @@ def test_pacs_stopped_during_a_move_is_retried_and_nothing_is_marked(
     assert again.is_failed()
     assert "cannot be reached" in str(again.message)
     assert [r.run_count for r in _task_runs(again, "echo")] == [TRIES]
-    assert {row.attempts for row in _rows(db_url).values()} == {TRIES}
+    assert {row.attempts for row in found_studies(db_url).values()} == {TRIES}
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -176,7 +165,7 @@ def test_rejected_association_fails_at_once(db_url: str, tmp_path: Path) -> None
     with pytest.raises(AssociationRejectedError, match=r"NOT-ORTHANC@.*not recognised"):
         state.result()
     assert [r.run_count for r in _task_runs(state, "echo")] == [1], "permanent: not retried"
-    assert [row.attempts for row in _rows(db_url).values()] == [0]
+    assert [row.attempts for row in found_studies(db_url).values()] == [0]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -218,7 +207,7 @@ def test_failed_sub_operations_and_unknown_destination_are_not_retried(
     assert f"study {uids[1]} to STRANGER" in item["error"]
     assert [r.run_count for r in _task_runs(unknown, "retrieve-study")] == [1]
 
-    rows = _rows(db_url)
+    rows = found_studies(db_url)
     assert [rows[uid].retrieved_on for uid in uids] == [None, None]
     assert rows[uids[0]].received_instances == 1
 
