@@ -21,6 +21,7 @@ from prefect.client.schemas.filters import (
     TaskRunFilterName,
 )
 from prefect.client.schemas.objects import State, TaskRun
+from pydicom import config
 
 from flows.move_studies import move_studies_flow
 from pacsflow.errors import RetryableError
@@ -32,6 +33,7 @@ from pacsflow.net.storage import INCOMING_FOLDER
 from pacsflow.synthetic import make_find_answer, make_study, write_dataset
 from tasks.retry import RETRY_DELAYS_S
 from tests.helpers import found_studies
+from tests.peers.dcmtk import DcmqrscpServer
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 
@@ -210,6 +212,40 @@ def test_failed_sub_operations_and_unknown_destination_are_not_retried(
     rows = found_studies(db_url)
     assert [rows[uid].retrieved_on for uid in uids] == [None, None]
     assert rows[uids[0]].received_instances == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_warning_status_with_a_failed_sub_operation_leaves_the_study_unretrieved(
+    db_url: str, tmp_path: Path
+) -> None:
+    # DCMTK's dcmqrscp goes on after a failed sub-operation and ends with a
+    # Warning (0xB000), where Orthanc stops with a Failure.
+    scp_port = free_port()
+    study = make_study(n_images=3, StudyDate="20240306")
+    with config.disable_value_validation():
+        study[1].SOPInstanceUID = "1.2.3.999.x"  # not a UID: pacsflow's SCP refuses it
+    files = [write_dataset(ds, tmp_path / "send" / f"{i}.dcm") for i, ds in enumerate(study)]
+    server = DcmqrscpServer({"PACSFLOW": ("127.0.0.1", scp_port)}).start()
+    try:
+        server.load(files)
+        (uid,) = _found(db_url, [study])
+        state = move_studies_flow(
+            pacs_ae_title=server.ae_title,
+            pacs_host="127.0.0.1",
+            pacs_port=server.port,
+            local_port=scp_port,
+            storage=str(tmp_path / "storage"),
+            db_url=db_url,
+            return_state=True,
+        )
+    finally:
+        server.stop()
+    (item,) = state.result()["incomplete"]
+    assert item["outcome"] == "partial"
+    assert "status 0xB000: 2 sent, 1 failed" in item["error"], item["error"]
+    assert [r.run_count for r in _task_runs(state, "retrieve-study")] == [1]
+    row = found_studies(db_url)[uid]
+    assert (row.retrieved_on, row.received_instances, row.expected_instances) == (None, 2, 3)
 
 
 def test_c_find_failure_is_a_permanent_error_naming_the_pacs(tmp_path: Path) -> None:
