@@ -26,7 +26,7 @@ from pacsflow.ingest import ingest_batch as ingest_files
 from pacsflow.models import StudyFind
 from pacsflow.net.move import MoveResult, move_study
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
-from pacsflow.net.storage import study_folder
+from pacsflow.net.storage import study_folder, sync_study_folder
 from pacsflow.net.study_contents import find_study_instances
 from pacsflow.retrievals import record_attempt, stored_instances
 from pacsflow.session import session_scope
@@ -192,6 +192,8 @@ def _retrieve_claimed(
         except PacsflowError as exc:
             error = exc
     outcome, reason = _judge(move, error, received, expected)
+    if outcome == "complete":
+        sync_study_folder(request.storage, study_uid)
     with session_scope(engine) as session:
         record_attempt(
             session,

@@ -6,7 +6,10 @@ The three UIDs are checked against the UID grammar (digits and dots) before
 they become path parts, so no sender can write outside the storage folder.
 A file is first written under ``<storage>/.incoming/`` and then renamed into
 place, so a study folder only ever holds complete files, even after a crash;
-the partial files of a crashed SCP are deleted when the next one starts.
+the partial files of a crashed SCP are deleted when the next one starts. Each
+file is fsynced before its rename, and :func:`sync_study_folder` syncs the
+folders before a study is marked retrieved, so a power cut cannot undo files
+the database vouches for.
 
 Only the configured calling AE titles (the PACS) may associate, at most
 ``max_associations`` at once; a C-STORE that cannot be stored is answered
@@ -49,7 +52,9 @@ __all__ = [
     "STATUS_OUT_OF_RESOURCES",
     "StorageSCP",
     "file_meta_bytes",
+    "remove_abandoned_parts",
     "study_folder",
+    "sync_study_folder",
 ]
 
 INCOMING_FOLDER = ".incoming"
@@ -221,7 +226,12 @@ class StorageSCP:
         return 0x0000
 
     def _write_atomically(self, meta: bytes, data_set: bytes, target: Path) -> None:
-        """Write the file under .incoming, then rename it into place (same file system)."""
+        """Write the file under .incoming, flush it to disk, then rename it into place.
+
+        The fsync (~0.5 ms here) makes the content durable before the name
+        appears; :func:`sync_study_folder` makes the names durable before the
+        study is marked retrieved.
+        """
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, partial = tempfile.mkstemp(
             prefix=f"{owner_tag()}:", suffix=".part", dir=self.storage / INCOMING_FOLDER
@@ -230,6 +240,8 @@ class StorageSCP:
             with os.fdopen(fd, "wb") as out:
                 out.write(meta)
                 out.write(data_set)
+                out.flush()
+                os.fsync(out.fileno())
             os.replace(partial, target)
         except BaseException:
             Path(partial).unlink(missing_ok=True)
@@ -240,6 +252,24 @@ class StorageSCP:
             self._refused += 1
         LOGGER.warning("C-STORE refused with status 0x%04X: %s", status, reason)
         return status
+
+
+def sync_study_folder(storage: Path, study_uid: str) -> None:
+    """fsync the study's folder and its series folders, so the files' names survive a power cut.
+
+    Called before a study is marked retrieved: the database commit is durable,
+    so the files it vouches for must be too. The files' contents were synced
+    as they were written.
+    """
+    folder = study_folder(storage, study_uid)
+    if not folder.is_dir():
+        return
+    for directory in [folder, *(p for p in folder.iterdir() if p.is_dir())]:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def remove_abandoned_parts(storage: Path) -> int:

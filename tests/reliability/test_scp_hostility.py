@@ -8,6 +8,7 @@ accepted ones send.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from pacsflow.net.storage import (
     STATUS_CANNOT_UNDERSTAND,
     StorageSCP,
     study_folder,
+    sync_study_folder,
 )
 from pacsflow.synthetic import make_study, write_dataset
 from tests.peers.dcmtk import storescu
@@ -68,6 +70,38 @@ def test_storescu_files_land_under_study_series_sop(scp: StorageSCP, tmp_path: P
         assert meta.SourceApplicationEntityTitle == "STORESCU"
     assert scp.stored_count(study[0].StudyInstanceUID) == 6
     assert not any((scp.storage / INCOMING_FOLDER).iterdir())  # no partial file left
+
+
+def test_each_file_is_on_disk_before_its_name_and_the_study_folders_are_synced(
+    scp: StorageSCP, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut must not undo a file the database vouches for: content, then name."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append(("replace", str(src)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    study = make_study(n_series=2, n_images=2)
+    files = _files(tmp_path / "send", study)
+    done = storescu(files, scp.local.port, calling="STORESCU", called="PACSFLOW")
+    assert done.returncode == 0, done.stderr
+    sync_study_folder(scp.storage, study[0].StudyInstanceUID)
+
+    renamed = [path for kind, path in events if kind == "replace"]
+    assert len(renamed) == 4
+    for path in renamed:
+        assert events.index(("fsync", path)) < events.index(("replace", path))
+    folder = study_folder(scp.storage, study[0].StudyInstanceUID)
+    synced = {Path(path) for kind, path in events if kind == "fsync"}
+    assert {folder, *folder.iterdir()} <= synced
 
 
 def test_calling_ae_not_allowed_is_rejected(scp: StorageSCP, tmp_path: Path) -> None:
