@@ -53,6 +53,7 @@ from pacsflow.net.ports import free_port
 from pacsflow.net.storage import StorageSCP
 from pacsflow.schema import initialize_database
 from pacsflow.synthetic import make_realistic_ct, write_dataset
+from tests.peers.dcmtk import require
 from tests.peers.prefect_server import start_prefect_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,7 +103,7 @@ def run_movescu(orthanc: OrthancServer, uids: list[str], workdir: Path, port: in
     shutil.rmtree(received, ignore_errors=True)
     received.mkdir()
     storescp = subprocess.Popen(
-        ["storescp", "-aet", "STORESCP", "-od", str(received), str(port)],
+        [require("storescp"), "-aet", "STORESCP", "-od", str(received), str(port)],
         env=DCMTK_ENV,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -110,11 +111,13 @@ def run_movescu(orthanc: OrthancServer, uids: list[str], workdir: Path, port: in
     try:
         time.sleep(0.5)  # storescp listens at once; give it a moment to bind
         started = time.perf_counter()
-        subprocess.run(
-            ["movescu", "-S", "-aet", "MOVESCU", "-aec", orthanc.ae_title, "-aem", "STORESCP",
-             "127.0.0.1", str(orthanc.dicom_port), *map(str, queries)],
-            env=DCMTK_ENV, check=True, capture_output=True,
+        moved = subprocess.run(
+            [require("movescu"), "-S", "-aet", "MOVESCU", "-aec", orthanc.ae_title,
+             "-aem", "STORESCP", "127.0.0.1", str(orthanc.dicom_port), *map(str, queries)],
+            env=DCMTK_ENV, check=False, capture_output=True, text=True,
         )  # fmt: skip
+        if moved.returncode != 0:
+            raise RuntimeError(f"movescu failed ({moved.returncode}): {moved.stderr[:800]}")
         seconds = time.perf_counter() - started
     finally:
         storescp.terminate()

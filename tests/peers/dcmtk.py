@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -26,8 +27,18 @@ def dcmtk_env() -> dict[str, str]:
 
 
 def require(tool: str) -> str:
-    """The path of a DCMTK tool, or an error saying how to install it."""
-    path = shutil.which(tool)
+    """The path of a DCMTK tool, or an error saying how to install it.
+
+    The virtual environment's folder is skipped: pynetdicom installs its own
+    ``storescu``, ``movescu`` and ``storescp`` there, with other options.
+    """
+    venv = Path(sys.prefix).resolve()
+    folders = [
+        folder
+        for folder in os.environ.get("PATH", os.defpath).split(os.pathsep)
+        if folder and not Path(folder).resolve().is_relative_to(venv)
+    ]
+    path = shutil.which(tool, path=os.pathsep.join(folders))
     if path is None:
         raise RuntimeError(f"{tool} not found: install Debian's dcmtk package (make test does)")
     return path
