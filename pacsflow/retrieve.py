@@ -134,20 +134,19 @@ def retrieve_study(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
     """
     holder = request.claim_holder or new_claim_holder()
     engine = make_engine(request.db_url)
-    released = False
     try:
         with session_scope(engine) as session:
             claim = claim_study(session, study_uid, holder, request.claim_lease)
         if not claim.granted:
-            released = True
             LOGGER.info("Study %s skipped: %s", study_uid, claim.reason)
             return StudyOutcome(study_uid, "skipped", None, 0, 0, 0, 0, claim.reason)
-        result, error = _retrieve_claimed(request, engine, study_uid, holder)
-        released = True
-    finally:
-        if not released:  # an unexpected error: let the next try claim it at once
+        try:
+            result, error = _retrieve_claimed(request, engine, study_uid, holder)
+        except BaseException:  # unexpected: let the next try claim it at once
             with session_scope(engine) as session:
                 release_claim(session, study_uid, holder)
+            raise
+    finally:
         engine.dispose()
     if result.outcome != "complete":
         LOGGER.warning("Study %s not retrieved completely: %s", study_uid, result.error)
