@@ -155,10 +155,11 @@ def prefect_api_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def run_cli(prefect_api_url: str, tmp_path: Path) -> RunCli:
-    """Run ``pacsflow ARGS`` in a fresh process against the session's Prefect server.
+def cli_env(prefect_api_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a ``pacsflow`` process started by a test.
 
-    Keyword arguments are added to the process's environment.
+    It uses the session's Prefect server (so none starts a server of its own),
+    a Prefect home in the test's folder, and no database URL from outside.
     """
     env = {
         **os.environ,
@@ -166,13 +167,22 @@ def run_cli(prefect_api_url: str, tmp_path: Path) -> RunCli:
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
     }
     env.pop("PACSFLOW_DB_URL", None)
+    return env
+
+
+@pytest.fixture
+def run_cli(cli_env: dict[str, str], tmp_path: Path) -> RunCli:
+    """Run ``pacsflow ARGS`` in a fresh process against the session's Prefect server.
+
+    Keyword arguments are added to the process's environment.
+    """
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "flows.cli", *args],
             capture_output=True,
             text=True,
-            env={**env, **extra_env},
+            env={**cli_env, **extra_env},
             cwd=tmp_path,
             timeout=300,
             check=False,

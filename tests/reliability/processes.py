@@ -31,13 +31,17 @@ def start_cli(
         )
 
 
-def run_cli_to_end(args: list[str], env: Mapping[str, str], cwd: Path, log: Path) -> str:
-    """Run ``pacsflow ARGS`` to its end; return its output. It must exit 0."""
-    process = start_cli(args, env, cwd, log)
+def finish(process: subprocess.Popen[str], log: Path) -> str:
+    """Wait for a process of :func:`start_cli`; return its output. It must exit 0."""
     status = process.wait(timeout=600)
     output = log.read_text(errors="replace")
     assert status == 0, output
     return output
+
+
+def run_cli_to_end(args: list[str], env: Mapping[str, str], cwd: Path, log: Path) -> str:
+    """Run ``pacsflow ARGS`` to its end; return its output. It must exit 0."""
+    return finish(start_cli(args, env, cwd, log), log)
 
 
 def kill_group(process: subprocess.Popen[str]) -> None:

@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
-from pacsflow.engine import make_engine
-from pacsflow.models import Image
 from pacsflow.synthetic import write_synthetic_folder
+from tests.helpers import table_counts
 from tests.reliability.processes import kill_when, run_cli_to_end, start_cli
 from tests.reliability.snapshot import orphans, snapshot
 
@@ -76,15 +74,6 @@ def _clean_snapshot(
     return _CLEAN[dialect]
 
 
-def _images(db_url: str) -> int:
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return conn.scalar(select(func.count()).select_from(Image)) or 0
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.parametrize(
     ("dialect", "kill_at"),
     [
@@ -108,9 +97,9 @@ def test_killed_ingest_rerun_equals_a_clean_run(
 
     crashed_url, log = new_db_url(dialect), tmp_path / "cli.log"
     process = start_cli(_ingest_args(corpus, crashed_url), cli_env, tmp_path, log)
-    kill_when(process, lambda: _images(crashed_url) >= kill_at)
+    kill_when(process, lambda: table_counts(crashed_url)["images"] >= kill_at)
 
-    at_kill = _images(crashed_url)
+    at_kill = table_counts(crashed_url)["images"]
     assert kill_at <= at_kill < N_GOOD, "the kill came too late to interrupt anything"
     assert orphans(crashed_url) == dict.fromkeys(orphans(crashed_url), 0)
 

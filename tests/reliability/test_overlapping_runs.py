@@ -9,7 +9,6 @@ moved twice: the claims let one run move a study and make the other skip it.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from pacsflow.synthetic import make_study, write_dataset, write_synthetic_folder
 from tests.helpers import found_studies, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
-from tests.reliability.processes import start_cli
+from tests.reliability.processes import finish, run_cli_to_end, start_cli
 from tests.reliability.snapshot import orphans, snapshot
 
 pytestmark = pytest.mark.integration
@@ -27,16 +26,6 @@ pytestmark = pytest.mark.integration
 RECEIVERS = {"PACSFLOWA": free_port(), "PACSFLOWB": free_port()}
 DAYS = ("20240901", "20240902", "20240903", "20240904")
 STUDIES_PER_DAY, SERIES, IMAGES = 3, 2, 40
-
-
-def _finish(processes: list[tuple[subprocess.Popen[str], Path]]) -> list[str]:
-    outputs = []
-    for process, log in processes:
-        status = process.wait(timeout=600)
-        output = log.read_text(errors="replace")
-        assert status == 0, output
-        outputs.append(output)
-    return outputs
 
 
 def test_two_ingests_of_overlapping_folders_at_once(
@@ -62,22 +51,14 @@ def test_two_ingests_of_overlapping_folders_at_once(
             "--no-progress",
         ]
 
-    _finish(
-        [
-            (
-                start_cli(args(clean, root), cli_env, tmp_path, tmp_path / "clean.log"),
-                tmp_path / "clean.log",
-            )
-        ]
-    )
+    run_cli_to_end(args(clean, root), cli_env, tmp_path, tmp_path / "clean.log")
+    logs = [tmp_path / f"{i}.log" for i in range(2)]
     both = [
-        (
-            start_cli(args(shared, folder), cli_env, tmp_path, tmp_path / f"{i}.log"),
-            tmp_path / f"{i}.log",
-        )
-        for i, folder in enumerate((root, root / "b"))
+        start_cli(args(shared, folder), cli_env, tmp_path, log)
+        for folder, log in zip((root, root / "b"), logs, strict=True)
     ]
-    _finish(both)
+    for process, log in zip(both, logs, strict=True):
+        finish(process, log)
     assert table_counts(shared)["images"] == 800
     assert snapshot(shared) == snapshot(clean)
     assert orphans(shared) == dict.fromkeys(orphans(shared), 0)
@@ -124,7 +105,7 @@ def test_two_pipelines_over_overlapping_ranges_move_each_study_once(
         log = tmp_path / f"{aet}.log"
         args = ["--db", url, "run", first, last, "--json", "--no-progress"]
         runs.append((start_cli(args, env, tmp_path, log), log))
-    results = [json.loads(output.splitlines()[-1]) for output in _finish(runs)]
+    results = [json.loads(finish(*run).splitlines()[-1]) for run in runs]
 
     n_studies = len(DAYS) * STUDIES_PER_DAY
     per_study = SERIES * IMAGES

@@ -81,13 +81,18 @@ def _task_runs(flow_state: State[Any], name: str) -> list[TaskRun]:
         )
 
 
+def _orthanc_ae(server: OrthancServer) -> tuple[str, int]:
+    return server.ae_title, server.dicom_port
+
+
 def _move(
-    server: OrthancServer, db_url: str, scp_port: int, storage: Path, **kw: Any
+    pacs: tuple[str, int], db_url: str, scp_port: int, storage: Path, **kw: Any
 ) -> State[Any]:
+    """Run move-studies from the PACS ``(AE title, port)`` on 127.0.0.1; its final state."""
     options: dict[str, Any] = {
-        "pacs_ae_title": server.ae_title,
+        "pacs_ae_title": pacs[0],
         "pacs_host": "127.0.0.1",
-        "pacs_port": server.dicom_port,
+        "pacs_port": pacs[1],
         "local_port": scp_port,
         "storage": str(storage),
         "db_url": db_url,
@@ -123,7 +128,7 @@ def test_pacs_stopped_during_a_move_is_retried_and_nothing_is_marked(
     stopper = threading.Thread(target=stop_when_files_arrive)
     stopper.start()
     try:
-        state = _move(server, db_url, scp_port, storage)
+        state = _move(_orthanc_ae(server), db_url, scp_port, storage)
     finally:
         flow_ended.set()
         stopper.join(timeout=60)
@@ -146,7 +151,7 @@ def test_pacs_stopped_during_a_move_is_retried_and_nothing_is_marked(
     assert rows[uids[0]].received_instances == received, "what arrived is kept, not lost"
 
     # Still down when the next run starts: it fails at its C-ECHO, touching nothing.
-    again = _move(server, db_url, scp_port, storage)
+    again = _move(_orthanc_ae(server), db_url, scp_port, storage)
     assert again.is_failed()
     assert "cannot be reached" in str(again.message)
     assert [r.run_count for r in _task_runs(again, "echo")] == [TRIES]
@@ -160,7 +165,9 @@ def test_rejected_association_fails_at_once(db_url: str, tmp_path: Path) -> None
     server = _orthanc(tmp_path, scp_port, [study])
     try:
         _found(db_url, [study])
-        state = _move(server, db_url, scp_port, tmp_path / "storage", pacs_ae_title="NOT-ORTHANC")
+        state = _move(
+            _orthanc_ae(server), db_url, scp_port, tmp_path / "storage", pacs_ae_title="NOT-ORTHANC"
+        )
     finally:
         server.stop()
     assert state.is_failed()
@@ -183,9 +190,11 @@ def test_failed_sub_operations_and_unknown_destination_are_not_retried(
     storage = tmp_path / "storage"
     try:
         uids = _found(db_url, [refused, fine])
-        sub_ops = _move(server, db_url, scp_port, storage, end_date=dt.date(2024, 3, 4))
+        sub_ops = _move(
+            _orthanc_ae(server), db_url, scp_port, storage, end_date=dt.date(2024, 3, 4)
+        )
         unknown = _move(
-            server,
+            _orthanc_ae(server),
             db_url,
             free_port(),
             storage,
@@ -229,15 +238,7 @@ def test_warning_status_with_a_failed_sub_operation_leaves_the_study_unretrieved
     try:
         server.load(files)
         (uid,) = _found(db_url, [study])
-        state = move_studies_flow(
-            pacs_ae_title=server.ae_title,
-            pacs_host="127.0.0.1",
-            pacs_port=server.port,
-            local_port=scp_port,
-            storage=str(tmp_path / "storage"),
-            db_url=db_url,
-            return_state=True,
-        )
+        state = _move((server.ae_title, server.port), db_url, scp_port, tmp_path / "storage")
     finally:
         server.stop()
     (item,) = state.result()["incomplete"]
