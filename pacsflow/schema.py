@@ -12,15 +12,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import pool
+from sqlalchemy import Connection, Engine, event, pool, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
-from sqlalchemy_utils import create_database, database_exists
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from alembic import command
 from pacsflow.engine import make_engine, mask_url
@@ -28,11 +27,18 @@ from pacsflow.errors import DatabaseUnreachableError
 
 LOGGER = logging.getLogger(__name__)
 
+_LOCK_KEY = int.from_bytes(b"pacsflow", "big")
+"""PostgreSQL advisory lock held while a database is created or its schema migrated."""
+# Raised by a CREATE DATABASE that lost a race: duplicate_database, or the unique
+# index of pg_database when both creations got past the existence check.
+_ALREADY_CREATED = frozenset({"42P04", "23505"})
+
 __all__ = [
     "alembic_config",
     "check_server_reachable",
     "current_revision",
     "downgrade_database",
+    "ensure_database",
     "head_revision",
     "initialize_database",
     "migrations_dir",
@@ -82,18 +88,98 @@ def current_revision(url: str | URL) -> str | None:
         engine.dispose()
 
 
-@contextmanager
-def _migration_connection(url: str | URL, config: Config) -> Iterator[None]:
+def _sqlite_for_migration(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling would not cover DDL; pacsflow
+    # begins the transaction itself (BEGIN EXCLUSIVE, see _locked_schema).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=OFF")  # batch table rebuilds; a no-op inside BEGIN
+    finally:
+        cursor.close()
+
+
+def _begin_exclusive(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN EXCLUSIVE")
+
+
+def _migration_engine(url: str | URL) -> Engine:
     engine = make_engine(url, poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_for_migration)
+        event.listen(engine, "begin", _begin_exclusive)
+    return engine
+
+
+@contextmanager
+def _locked_schema(url: str | URL) -> Iterator[Connection]:
+    """A connection in a transaction that no other pacsflow process can migrate beside.
+
+    SQLite: the transaction starts with ``BEGIN EXCLUSIVE``, so a second
+    migrator waits (busy timeout) until the first commits. PostgreSQL: a
+    transaction-level advisory lock. Either way the caller reads the current
+    revision *after* taking the lock, so it sees the work of the one before.
+    """
+    engine = _migration_engine(url)
     try:
         with engine.begin() as conn:
-            if engine.dialect.name == "sqlite":
-                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # batch table rebuilds
-            config.attributes["connection"] = conn
-            yield
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            yield conn
     finally:
-        config.attributes.pop("connection", None)
         engine.dispose()
+
+
+def _connects(url: URL) -> bool:
+    engine = make_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect():
+            return True
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def ensure_database(conn_uri: str | URL) -> None:
+    """Create the PostgreSQL database when it does not exist; safe for concurrent callers.
+
+    SQLite needs nothing: connecting creates the file. On PostgreSQL the
+    check and the ``CREATE DATABASE`` run under an advisory lock on the
+    maintenance database, and a creation that loses a race anyway (another
+    tool creating it) counts as done.
+
+    Raises:
+        sqlalchemy.exc.OperationalError: the server cannot be reached.
+    """
+    url = make_url(conn_uri)
+    if url.get_backend_name() == "sqlite" or _connects(url):
+        return
+    admin = make_engine(
+        url.set(database="postgres"), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            try:
+                _create_database(conn, url)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+    finally:
+        admin.dispose()
+
+
+def _create_database(conn: Connection, url: URL) -> None:
+    exists = text("SELECT 1 FROM pg_database WHERE datname = :name")
+    if conn.scalar(exists, {"name": url.database}) is not None:
+        return
+    LOGGER.info("Creating database %s", mask_url(url))
+    name = conn.dialect.identifier_preparer.quote(str(url.database))
+    try:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} ENCODING 'utf8' TEMPLATE template1")
+    except DBAPIError as exc:
+        if getattr(exc.orig, "pgcode", None) not in _ALREADY_CREATED:
+            raise
 
 
 def check_server_reachable(conn_uri: str | URL) -> None:
@@ -136,18 +222,22 @@ def initialize_database(conn_uri: str | URL, echo: bool = False, force_init: boo
     """
     del force_init  # see docstring: upgrading is always safe
     shown = mask_url(conn_uri)
-    if not database_exists(conn_uri):
-        LOGGER.info("Creating database %s", shown)
-        create_database(conn_uri)
-    current = current_revision(conn_uri)
+    ensure_database(conn_uri)
     head = head_revision()
+    current = current_revision(conn_uri)
     if current == head:
         LOGGER.info("Database %s is already at revision %s", shown, head)
         return
     config = alembic_config(conn_uri)
     if echo:
         command.upgrade(config, f"{current}:head" if current else "head", sql=True)
-    with _migration_connection(conn_uri, config):
+    with _locked_schema(conn_uri) as conn:
+        # Read again under the lock: a concurrent caller may have migrated meanwhile.
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current == head:
+            LOGGER.info("Database %s was migrated to %s by another process", shown, head)
+            return
+        config.attributes["connection"] = conn
         command.upgrade(config, "head")
     LOGGER.info("Database %s upgraded from %s to %s", shown, current or "empty", head)
 
@@ -155,5 +245,6 @@ def initialize_database(conn_uri: str | URL, echo: bool = False, force_init: boo
 def downgrade_database(conn_uri: str | URL, revision: str = "base") -> None:
     """Downgrade the schema to ``revision`` (``base`` drops every pacsflow table)."""
     config = alembic_config(conn_uri)
-    with _migration_connection(conn_uri, config):
+    with _locked_schema(conn_uri) as conn:
+        config.attributes["connection"] = conn
         command.downgrade(config, revision)
