@@ -133,10 +133,17 @@ def _print_ingest_summary(result: dict[str, Any]) -> None:
         f"{result['files_seen']} files in {result['seconds']:.1f} s "
         f"({result['files_per_second']:.0f} files/s): {result['images_added']} images added, "
         f"{result['unchanged']} unchanged, {result['already_present']} already present, "
-        f"{result['failed']} failed"
+        f"{result['failed']} failed, {result['skipped']} skipped"
     )
     for reason, count in sorted(result["failed_by_reason"].items()):
         print(f"  failed: {count} {reason} (see the ingest_errors table)")
+    for reason, count in sorted(result["skipped_by_reason"].items()):
+        print(f"  skipped: {count} {reason} (no instance to store)")
+    if result["conflicts"]:
+        print(
+            f"  {result['conflicts']} values differed from the patient, study or series "
+            "already stored; the first was kept (see the ingest_conflicts table)"
+        )
 
 
 def _dump(args: argparse.Namespace, db_url: str) -> int:

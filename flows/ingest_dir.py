@@ -85,6 +85,8 @@ def _summary_table(result: BatchResult, wall_s: float) -> list[dict[str, Any]]:
         {"metric": "unchanged files skipped", "value": result.unchanged},
         {"metric": "already present (same SOPInstanceUID)", "value": result.already_present},
         {"metric": "failed", "value": result.failed},
+        {"metric": "skipped (DICOM files holding no instance)", "value": result.skipped},
+        {"metric": "parent conflicts (see ingest_conflicts)", "value": result.conflicts},
         {"metric": "patients added", "value": result.patients_added},
         {"metric": "studies added", "value": result.studies_added},
         {"metric": "series added", "value": result.series_added},
@@ -94,6 +96,10 @@ def _summary_table(result: BatchResult, wall_s: float) -> list[dict[str, Any]]:
     rows += [
         {"metric": f"failed: {reason}", "value": count}
         for reason, count in sorted(result.failed_by_reason.items())
+    ]
+    rows += [
+        {"metric": f"skipped: {reason}", "value": count}
+        for reason, count in sorted(result.skipped_by_reason.items())
     ]
     return rows
 
@@ -170,11 +176,14 @@ def ingest_dir(
         description=f"ingest-dir summary ({total} files)",
     )
     logger.info(
-        "Done: %d files, %d images added, %d unchanged, %d failed in %.1f s",
+        "Done: %d files, %d images added, %d unchanged, %d failed, %d skipped, "
+        "%d parent conflicts in %.1f s",
         result.files_seen,
         result.images_added,
         result.unchanged,
         result.failed,
+        result.skipped,
+        result.conflicts,
         wall_s,
     )
     return {

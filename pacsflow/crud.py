@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset
 from sqlalchemy import Select, Table, select, update
 from sqlalchemy.orm import Session
 
+from pacsflow.conflicts import find_parent_conflicts, record_conflicts
 from pacsflow.dcm2model import ImageRecord, dcm2records, records_from, study_finding_row
 from pacsflow.errors import PermanentError
 from pacsflow.models import Image, Patient, Series, Study, StudyFind, utc_now
@@ -58,6 +59,8 @@ class InsertCounts:
     studies: int = 0
     series: int = 0
     images: int = 0
+    #: Parent columns the inserted images disagreed on (rows added to ingest_conflicts).
+    conflicts: int = 0
     #: SOPInstanceUID -> images.id of the images this batch inserted.
     image_ids: dict[str, int] = field(default_factory=dict)
 
@@ -66,6 +69,7 @@ class InsertCounts:
         self.studies += other.studies
         self.series += other.series
         self.images += other.images
+        self.conflicts += other.conflicts
         self.image_ids.update(other.image_ids)
         return self
 
@@ -91,12 +95,16 @@ class FoundStudiesResult:
 # --- Images ------------------------------------------------------------------
 
 
-def insert_records(session: Session, records: Sequence[ImageRecord]) -> InsertCounts:
+def insert_records(
+    session: Session, records: Sequence[ImageRecord], *, flow_run_id: str | None = None
+) -> InsertCounts:
     """Insert a batch of converted instances with their patients, studies and series.
 
     Existing rows (same natural key) are kept as they are and reused as
-    parents; images already present are skipped. A study found earlier by
-    C-FIND gets its ``study_find_id``. Does not commit.
+    parents; images already present are skipped. Each inserted image whose
+    parent values differ from the kept ones gets ``ingest_conflicts`` rows
+    (:mod:`pacsflow.conflicts`), tagged with ``flow_run_id``. A study found
+    earlier by C-FIND gets its ``study_find_id``. Does not commit.
     """
     counts = InsertCounts()
     if not records:
@@ -139,6 +147,15 @@ def insert_records(session: Session, records: Sequence[ImageRecord]) -> InsertCo
     counts.images = len(inserted)
     if inserted:
         counts.image_ids = key_to_id(session, _IMAGES, "image_uid", inserted)
+        first_of = {r.image["image_uid"]: r for r in reversed(records)}
+        conflicts = find_parent_conflicts(
+            session,
+            [first_of[uid] for uid in inserted],
+            patient_ids=patient_ids,
+            study_ids=study_ids,
+        )
+        record_conflicts(session, conflicts, flow_run_id)
+        counts.conflicts = len(conflicts)
     return counts
 
 
@@ -184,7 +201,7 @@ def add_image(
 
     Raises:
         InvalidDicomError: ``dcm`` is a path to something that is not readable DICOM.
-        MissingTagError / InvalidTagError: a required identifier is missing or invalid.
+        MissingTagError / InvalidTagError: a required UID is missing or invalid.
     """
     record = records_from(dcm, institution=institution, filepath=filepath)
     try:

@@ -26,10 +26,11 @@ from pacsflow.dicom_values import (
     parse_tm,
     person_name,
 )
-from pacsflow.errors import InvalidTagError, MissingTagError
-from pacsflow.models import Image, Patient, Series, Study, StudyFind
+from pacsflow.errors import InvalidTagError, MissingTagError, NotAnInstanceError
+from pacsflow.models import NO_PATIENT_ID_PREFIX, Image, Patient, Series, Study, StudyFind
 
 __all__ = [
+    "MEDIA_STORAGE_DIRECTORY",
     "ImageRecord",
     "dcm2dbmodels",
     "dcm2image",
@@ -46,7 +47,6 @@ __all__ = [
 Source = str | PathLike[str] | None
 
 _REQUIRED_TAGS = {
-    "PatientID": "(0010,0020)",
     "StudyInstanceUID": "(0020,000D)",
     "SeriesInstanceUID": "(0020,000E)",
     "SOPInstanceUID": "(0008,0018)",
@@ -67,6 +67,10 @@ class ImageRecord:
     image: dict[str, Any]
 
 
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+"""The SOP class of a DICOMDIR (PS3.4 Media Storage Directory Storage)."""
+_DIRECTORY_RECORD_SEQUENCE = 0x00041220
+
 # Keywords of the columns read from the header, by their JSON key (tag).
 _KEYS = {
     "PatientID": "00100020",
@@ -86,13 +90,7 @@ _KEYS = {
 }
 
 
-def _text(header: dict[str, Any], keyword: str) -> str | None:
-    """The first value of an element of the header JSON as stripped text, or None."""
-    element = header.get(_KEYS[keyword])
-    values = element.get("Value") if element else None
-    if not values or values[0] is None:
-        return None
-    value = values[0]
+def _value_text(value: Any) -> str:
     if isinstance(value, dict):  # PN: rebuild the "alphabetic=ideographic=phonetic" form
         groups = (
             value.get("Alphabetic", ""),
@@ -100,15 +98,28 @@ def _text(header: dict[str, Any], keyword: str) -> str | None:
             value.get("Phonetic", ""),
         )
         value = "=".join(groups).rstrip("=")
-    text = str(value).replace("\x00", "").strip()
-    return text or None
+    return "" if value is None else str(value).replace("\x00", "").strip()
 
 
-def _required_text(header: dict[str, Any], keyword: str, source: Source) -> str:
-    value = _text(header, keyword)
-    if value is None:
-        raise MissingTagError(keyword, _REQUIRED_TAGS[keyword], source)
-    return value
+def _values(header: dict[str, Any], keyword: str) -> list[str]:
+    """The non-empty values of an element of the header JSON, as stripped text."""
+    element = header.get(_KEYS[keyword])
+    values = element.get("Value") if element else None
+    return [text for text in map(_value_text, values or ()) if text]
+
+
+def _text(header: dict[str, Any], keyword: str) -> str | None:
+    """All values of an element as text, joined by backslashes as DICOM does; None if empty.
+
+    A multi-valued element (two accession numbers, say) keeps every value.
+    """
+    return "\\".join(_values(header, keyword)) or None
+
+
+def _first(header: dict[str, Any], keyword: str) -> str | None:
+    """The first value, for the typed columns (dates, times, ages) that hold a single one."""
+    values = _values(header, keyword)
+    return values[0] if values else None
 
 
 def _checked_uid(value: str | None, keyword: str, source: Source) -> str:
@@ -134,6 +145,14 @@ def _optional_uid(header: dict[str, Any], keyword: str) -> str | None:
     return value if value is not None and is_valid_uid(value) else None
 
 
+def _is_media_directory(ds: Dataset) -> bool:
+    """A DICOMDIR, by content: its SOP class, or a directory record sequence without meta."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and meta.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
+        return True
+    return _DIRECTORY_RECORD_SEQUENCE in ds
+
+
 def header_json(ds: Dataset) -> dict[str, Any]:
     """The dataset in the DICOM JSON model (PS3.18 Annex F) without pixel or bulk data.
 
@@ -143,11 +162,14 @@ def header_json(ds: Dataset) -> dict[str, Any]:
     return dataset_to_json(ds)
 
 
-def _patient_row(header: dict[str, Any], institution: str | None, source: Source) -> dict[str, Any]:
+def _patient_row(header: dict[str, Any], institution: str | None, study_uid: str) -> dict[str, Any]:
+    """The patient row; without a PatientID, the stand-in patient of the study (see Patient)."""
+    patient_id = _text(header, "PatientID")
     return {
-        "patient_id": _required_text(header, "PatientID", source),
+        "patient_id": patient_id or f"{NO_PATIENT_ID_PREFIX}{study_uid}",
+        "patient_id_missing": patient_id is None,
         "patient_name": _text(header, "PatientName"),
-        "patient_birth_date": parse_da(_text(header, "PatientBirthDate")),
+        "patient_birth_date": parse_da(_first(header, "PatientBirthDate")),
         "institution": institution,
     }
 
@@ -155,8 +177,8 @@ def _patient_row(header: dict[str, Any], institution: str | None, source: Source
 def _study_row(header: dict[str, Any], source: Source) -> dict[str, Any]:
     return {
         "study_uid": _required_uid(header, "StudyInstanceUID", source),
-        "study_date": parse_da(_text(header, "StudyDate")),
-        "patient_age": age_to_years(_text(header, "PatientAge")),
+        "study_date": parse_da(_first(header, "StudyDate")),
+        "patient_age": age_to_years(_first(header, "PatientAge")),
         "accession_number": _text(header, "AccessionNumber"),
     }
 
@@ -181,15 +203,25 @@ def dcm2records(
         institution: stored in ``patients.institution`` and ``images.institution``.
         filepath: where the instance lives, stored in ``images.filepath``.
 
+    An image without a PatientID belongs to the stand-in patient of its study
+    (``no-patient-id:<StudyInstanceUID>``, ``patient_id_missing`` set). Text
+    columns keep every value of a multi-valued element, joined by backslashes;
+    date, time and age columns take the first value.
+
     Raises:
-        MissingTagError: PatientID, StudyInstanceUID, SeriesInstanceUID or
-            SOPInstanceUID is missing, empty or undecodable.
+        NotAnInstanceError: the dataset is a DICOMDIR, which holds no instance.
+        MissingTagError: StudyInstanceUID, SeriesInstanceUID or SOPInstanceUID
+            is missing, empty or undecodable.
         InvalidTagError: one of those UIDs is not a valid UID.
     """
     path = fspath(filepath) if filepath is not None else None
+    if _is_media_directory(ds):
+        raise NotAnInstanceError(
+            path, "DICOMDIR", "a DICOMDIR (media storage directory), not an instance: skipped"
+        )
     header = header_json(ds)
-    patient = _patient_row(header, institution, path)
     study = _study_row(header, path)
+    patient = _patient_row(header, institution, study["study_uid"])
     series = _series_row(header, path)
     image = {
         "institution": institution,
@@ -201,7 +233,7 @@ def dcm2records(
         "modality": series["modality"],
         "sop_class_uid": _optional_uid(header, "SOPClassUID"),
         "image_uid": _required_uid(header, "SOPInstanceUID", path),
-        "acquisition_time": parse_tm(_text(header, "AcquisitionTime")),
+        "acquisition_time": parse_tm(_first(header, "AcquisitionTime")),
         "manufacturer": _text(header, "Manufacturer"),
         "manufacturer_model_name": _text(header, "ManufacturerModelName"),
         "meta": header,
@@ -255,8 +287,16 @@ def _modalities(ds: Dataset) -> str | None:
 
 
 def dcm2patient(dcm: Dataset, institution: str | None = None) -> Patient:
-    """Convert a dataset into an unsaved :class:`Patient` (seed API)."""
-    return Patient(**_patient_row(header_json(dcm), institution, None))
+    """Convert a dataset into an unsaved :class:`Patient` (seed API).
+
+    Raises:
+        MissingTagError / InvalidTagError: the dataset has no PatientID and no
+            valid StudyInstanceUID to key its stand-in patient by.
+    """
+    header = header_json(dcm)
+    has_id = _text(header, "PatientID") is not None
+    study_uid = "" if has_id else _required_uid(header, "StudyInstanceUID", None)
+    return Patient(**_patient_row(header, institution, study_uid))
 
 
 def dcm2study(dcm: Dataset) -> Study:

@@ -50,18 +50,23 @@ def _first(value: Any) -> Any:
     return value
 
 
-def element_text(ds: Dataset, keyword: str) -> str | None:
-    """The element's first value as stripped text, or None when absent or empty.
-
-    NUL characters are dropped: PostgreSQL text cannot hold them and DICOM uses
-    them only as padding.
-    """
-    value = _first(ds.get(keyword))
+def _stripped(value: Any) -> str:
     if value is None:
-        return None
+        return ""
     text = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
-    text = text.replace("\x00", "").strip()
-    return text or None
+    return text.replace("\x00", "").strip()
+
+
+def element_text(ds: Dataset, keyword: str) -> str | None:
+    """The element's values as stripped text, or None when absent or empty.
+
+    The non-empty values of a multi-valued element are joined by backslashes,
+    as DICOM writes them. NUL characters are dropped: PostgreSQL text cannot
+    hold them and DICOM uses them only as padding.
+    """
+    value = ds.get(keyword)
+    values = value if isinstance(value, MultiValue | list | tuple) else [value]
+    return "\\".join(text for text in map(_stripped, values) if text) or None
 
 
 def parse_da(value: Any) -> dt.date | None:

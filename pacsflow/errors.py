@@ -15,9 +15,11 @@ __all__ = [
     "InvalidDicomError",
     "InvalidTagError",
     "MissingTagError",
+    "NotAnInstanceError",
     "PacsflowError",
     "PermanentError",
     "RetryableError",
+    "UnreadableFolderError",
 ]
 
 
@@ -44,6 +46,30 @@ class InvalidDicomError(PermanentError):
         self.source = source
         self.reason = reason
         super().__init__(f"{_where(source)}: {reason}")
+
+
+class NotAnInstanceError(PermanentError):
+    """A valid DICOM file that holds no instance to store (a DICOMDIR media directory).
+
+    Ingest counts such files as skipped, not failed; ``kind`` names what they are.
+    """
+
+    def __init__(self, source: str | PathLike[str] | None, kind: str, reason: str) -> None:
+        self.source = source
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"{_where(source)}: {reason}")
+
+
+class UnreadableFolderError(PermanentError):
+    """A folder under the ingested one that cannot be listed: its files were not seen."""
+
+    def __init__(self, source: str | PathLike[str], reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(
+            f"{source}: folder cannot be listed ({reason}); the files in it were not ingested"
+        )
 
 
 class MissingTagError(PermanentError):

@@ -31,7 +31,12 @@ from pacsflow.crud import InsertCounts, insert_records
 from pacsflow.dcm2model import ImageRecord, dcm2records
 from pacsflow.dicom_file import read_header
 from pacsflow.engine import make_engine, to_json_text
-from pacsflow.errors import InvalidDicomError, PermanentError
+from pacsflow.errors import (
+    InvalidDicomError,
+    NotAnInstanceError,
+    PermanentError,
+    UnreadableFolderError,
+)
 from pacsflow.models import Image, IngestError, utc_now
 from pacsflow.schema import current_revision, initialize_database
 from pacsflow.session import session_scope
@@ -58,7 +63,6 @@ DEFAULT_BATCH_SIZE = 2000
 """Files per task and transaction: few tasks (each costs ~0.2 s of Prefect bookkeeping),
 and ~70 MB of memory per batch in flight (headers are held as JSON text)."""
 
-_SKIPPED_NAMES = frozenset({"DICOMDIR"})
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
 _ERRORS: Table = IngestError.__table__  # type: ignore[assignment]
 
@@ -78,12 +82,17 @@ class BatchResult:
     series_added: int = 0
     failed: int = 0
     failed_by_reason: dict[str, int] = field(default_factory=dict)
+    #: DICOM files that hold no instance (DICOMDIRs), by what they are; not failures.
+    skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    #: Parent columns the stored images disagreed on (rows added to ``ingest_conflicts``).
+    conflicts: int = 0
     seconds: float = 0.0
 
     def __iadd__(self, other: BatchResult) -> BatchResult:
         for name, value in asdict(other).items():
-            if name == "failed_by_reason":
-                self.failed_by_reason = dict(Counter(self.failed_by_reason) + Counter(value))
+            if name.endswith("_by_reason"):
+                setattr(self, name, dict(Counter(getattr(self, name)) + Counter(value)))
             else:
                 setattr(self, name, getattr(self, name) + value)
         return self
@@ -99,9 +108,12 @@ def default_institution(today: date | None = None) -> str:
 
 
 def iter_dicom_candidates(root: str | os.PathLike[str]) -> Iterator[str]:
-    """Every regular file under ``root``, in sorted order, DICOMDIR index files excluded.
+    """Every file under ``root`` in sorted order, and every folder that cannot be listed.
 
-    The walk streams one directory listing at a time.
+    The walk streams one directory listing at a time. A folder it cannot
+    list (permissions, removed meanwhile) is yielded itself, in its place, so
+    that the batch holding it records the failure (:class:`UnreadableFolderError`)
+    instead of its files going missing without a trace.
 
     Raises:
         NotADirectoryError: ``root`` is not a folder.
@@ -113,11 +125,18 @@ def iter_dicom_candidates(root: str | os.PathLike[str]) -> Iterator[str]:
 
 
 def _walk(top: Path) -> Iterator[str]:
-    for folder, dirs, files in os.walk(top):
+    unlisted: list[str] = []
+
+    def remember(error: OSError) -> None:
+        unlisted.append(os.fspath(error.filename if error.filename is not None else top))
+
+    for folder, dirs, files in os.walk(top, onerror=remember):
+        yield from unlisted
+        unlisted.clear()
         dirs.sort()
         for name in sorted(files):
-            if name.upper() not in _SKIPPED_NAMES:
-                yield os.path.join(folder, name)
+            yield os.path.join(folder, name)
+    yield from unlisted
 
 
 def count_candidates(root: str | os.PathLike[str]) -> int:
@@ -182,6 +201,18 @@ class _Failure:
     reason: str
 
 
+@dataclass
+class _Outcomes:
+    """What reading a batch gave: records to insert, failures to record, files skipped."""
+
+    records: list[ImageRecord] = field(default_factory=list)
+    failures: list[_Failure] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def fail(self, error: PermanentError, path: str) -> None:
+        self.failures.append(_Failure(path, type(error).__name__, str(error)))
+
+
 def _stat(path: str) -> tuple[int, float] | None:
     try:
         st = os.stat(path)
@@ -227,40 +258,50 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def _read(
     paths: Sequence[str], stats: dict[str, tuple[int, float] | None], institution: str | None
-) -> tuple[list[ImageRecord], list[_Failure]]:
-    records: list[ImageRecord] = []
-    failures: list[_Failure] = []
+) -> _Outcomes:
+    outcomes = _Outcomes()
     with _cyclic_gc_paused():
         for path in paths:
-            _read_one(path, stats.get(path), institution, records, failures)
-    return records, failures
+            _read_one(path, stats.get(path), institution, outcomes)
+    return outcomes
+
+
+def _unlisted_folder(path: str) -> UnreadableFolderError:
+    """The error for a folder the walk could not list, with the reason it gives now."""
+    try:
+        with os.scandir(path):
+            reason = "it could not be listed during the walk; run the ingest again"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    return UnreadableFolderError(path, reason)
 
 
 def _read_one(
-    path: str,
-    size_mtime: tuple[int, float] | None,
-    institution: str | None,
-    records: list[ImageRecord],
-    failures: list[_Failure],
+    path: str, size_mtime: tuple[int, float] | None, institution: str | None, into: _Outcomes
 ) -> None:
-    """Read and convert one file into ``records``, or record why not in ``failures``."""
+    """Read and convert one file into ``into``: a record, a failure or a skipped file."""
+    if os.path.isdir(path):  # a folder the walk could not list
+        into.fail(_unlisted_folder(path), path)
+        return
     try:
         record = dcm2records(read_header(path), institution=institution, filepath=path)
+    except NotAnInstanceError as exc:
+        into.skipped[exc.kind] += 1
+        return
     except PermanentError as exc:
-        failures.append(_Failure(path, type(exc).__name__, str(exc)))
+        into.fail(exc, path)
         return
     except Exception as exc:  # hostile input makes pydicom raise many types
-        error = InvalidDicomError(path, f"cannot be parsed ({type(exc).__name__}: {exc})")
-        failures.append(_Failure(path, type(error).__name__, str(error)))
+        into.fail(InvalidDicomError(path, f"cannot be parsed ({type(exc).__name__}: {exc})"), path)
         return
     if size_mtime is not None:
         record.image["file_size"], record.image["file_mtime"] = size_mtime
     record.image["meta"] = to_json_text(record.image["meta"])
-    records.append(record)
+    into.records.append(record)
 
 
 def _insert_isolating_rejects(
-    session: Session, records: list[ImageRecord], failures: list[_Failure]
+    session: Session, records: list[ImageRecord], failures: list[_Failure], flow_run_id: str | None
 ) -> InsertCounts:
     """Insert the records; if the database rejects the batch, find the rows it rejects.
 
@@ -271,7 +312,7 @@ def _insert_isolating_rejects(
     """
     try:
         with session.begin_nested():
-            return insert_records(session, records)
+            return insert_records(session, records, flow_run_id=flow_run_id)
     except (IntegrityError, DataError, ProgrammingError) as exc:
         if len(records) == 1:
             path = str(records[0].image["filepath"])
@@ -284,8 +325,8 @@ def _insert_isolating_rejects(
             )
             return InsertCounts()
     middle = len(records) // 2
-    counts = _insert_isolating_rejects(session, records[:middle], failures)
-    counts += _insert_isolating_rejects(session, records[middle:], failures)
+    counts = _insert_isolating_rejects(session, records[:middle], failures, flow_run_id)
+    counts += _insert_isolating_rejects(session, records[middle:], failures, flow_run_id)
     return counts
 
 
@@ -314,13 +355,14 @@ def ingest_batch(
         with session_scope(engine) as session:
             unchanged = _unchanged(session, stats)
         todo = [p for p in paths if p not in unchanged]
-        records, failures = _read(todo, stats, institution)
+        read = _read(todo, stats, institution)
+        failures = read.failures
         with session_scope(engine) as session:
-            counts = _insert_isolating_rejects(session, records, failures)
+            counts = _insert_isolating_rejects(session, read.records, failures, flow_run_id)
             _record_failures(session, failures, flow_run_id)
     finally:
         engine.dispose()
-    stored = len(records) - sum(1 for f in failures if f.error_type == "DatabaseRejected")
+    stored = len(read.records) - sum(1 for f in failures if f.error_type == "DatabaseRejected")
     return BatchResult(
         files_seen=len(paths),
         unchanged=len(unchanged),
@@ -331,6 +373,9 @@ def ingest_batch(
         series_added=counts.series,
         failed=len(failures),
         failed_by_reason=dict(Counter(f.error_type for f in failures)),
+        skipped=read.skipped.total(),
+        skipped_by_reason=dict(read.skipped),
+        conflicts=counts.conflicts,
         seconds=time.perf_counter() - started,
     )
 

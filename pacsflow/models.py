@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -24,14 +25,17 @@ from sqlalchemy import (
     Table,
     Text,
     Time,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
+    "NO_PATIENT_ID_PREFIX",
     "TABLES",
     "Base",
     "Image",
+    "IngestConflict",
     "IngestError",
     "Patient",
     "Series",
@@ -41,6 +45,9 @@ __all__ = [
     "study_metadata_view",
     "utc_now",
 ]
+
+NO_PATIENT_ID_PREFIX = "no-patient-id:"
+"""``patients.patient_id`` of the per-study patient of images without a PatientID."""
 
 UID = String(64)
 """DICOM UIDs are at most 64 characters (PS3.5 9.1)."""
@@ -104,12 +111,21 @@ class StudyFind(Base):
 
 
 class Patient(Base):
-    """A patient, keyed by (0010,0020) Patient ID."""
+    """A patient, keyed by (0010,0020) Patient ID.
+
+    Images whose PatientID is absent or empty (Type 2, common in anonymised
+    archives) get one patient row per study, keyed
+    ``no-patient-id:<StudyInstanceUID>`` (:data:`NO_PATIENT_ID_PREFIX`) and
+    flagged with ``patient_id_missing``: re-runs reuse it, and no two studies
+    of unknown patients are merged.
+    """
 
     __tablename__ = "patients"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[str] = mapped_column(Text, unique=True)
+    #: True when the files had no PatientID and ``patient_id`` is the per-study stand-in.
+    patient_id_missing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     patient_name: Mapped[str | None] = mapped_column(Text)
     patient_birth_date: Mapped[dt.date | None] = mapped_column(Date)
     institution: Mapped[str | None] = mapped_column(Text)
@@ -224,8 +240,37 @@ class IngestError(Base):
         return f"<IngestError {self.error_type} {self.path}>"
 
 
+class IngestConflict(Base):
+    """A value an image carries for its patient, study or series that the stored row lacks.
+
+    Parent rows keep the values of the first file stored (first wins); each
+    later image that disagrees gets a row here naming the table and column, so
+    the disagreement is visible. No patient value is copied: the image's own
+    values are in ``images`` (join on ``image_uid``), the kept ones in the
+    parent table. One row per stored image and column, so re-runs add none.
+    """
+
+    __tablename__ = "ingest_conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: (0008,0018) SOP Instance UID of the image whose value was not kept.
+    image_uid: Mapped[str] = mapped_column(UID, index=True)
+    path: Mapped[str | None] = mapped_column(Text)
+    #: ``patients``, ``studies`` or ``series``.
+    table_name: Mapped[str] = mapped_column(String(32))
+    #: The column of that table, e.g. ``patient_name`` or ``patient_id`` (a study under
+    #: another patient).
+    column_name: Mapped[str] = mapped_column(String(64))
+    flow_run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    recorded_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"<IngestConflict {self.table_name}.{self.column_name} {self.image_uid}>"
+
+
 TABLES: dict[str, type[Base]] = {
-    model.__tablename__: model for model in (StudyFind, Patient, Study, Series, Image, IngestError)
+    model.__tablename__: model
+    for model in (StudyFind, Patient, Study, Series, Image, IngestError, IngestConflict)
 }
 """Every pacsflow table by name, in dependency order (parents first)."""
 

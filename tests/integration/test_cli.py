@@ -31,6 +31,7 @@ def _corpus(root: Path) -> Path:
     shutil.copytree(PYDICOM_DATA / "charset_files", root / "pydicom_charset_files")
     (root / "notes.txt").write_text("not DICOM")
     write_dataset(make_dataset(PatientID=None), root / "no_patient_id.dcm")
+    write_dataset(make_dataset(SOPInstanceUID=None), root / "no_sop_uid.dcm")
     return root
 
 
@@ -53,7 +54,10 @@ def test_cli_ingest_reports_failures_in_its_exit_status_and_reruns_cleanly(
         errors = {Path(e.path).name: e for e in session.scalars(select(IngestError))}
     engine.dispose()
     assert errors["notes.txt"].error_type == "InvalidDicomError"
-    assert errors["no_patient_id.dcm"].error_type == "MissingTagError"
+    assert errors["no_sop_uid.dcm"].error_type == "MissingTagError"
+    assert "no_patient_id.dcm" not in errors  # stored, under its study's stand-in patient
+    assert "DICOMDIR" not in errors  # pydicom's DICOMDIRs are skipped, not failed
+    assert "skipped: 3 DICOMDIR (no instance to store)" in first.stdout
     assert "truncated" in errors["MR_truncated.dcm"].reason
     assert all(e.flow_run_id for e in errors.values())
 

@@ -19,7 +19,7 @@ from pacsflow.db import (
     update_retrieved_study,
 )
 from pacsflow.dcm2model import dcm2records
-from pacsflow.models import Image, Patient, Series, Study, StudyFind
+from pacsflow.models import Image, IngestConflict, Patient, Series, Study, StudyFind
 from tests.factories import make_dataset, make_find_answer, make_study, write_dataset
 
 
@@ -73,6 +73,7 @@ def test_new_patient_whose_study_exists_keeps_every_row(session: Session) -> Non
     owner = session.get(Patient, study.patient_id)
     assert owner is not None
     assert owner.patient_id == "P1"
+    assert _conflicts(session) == [(second.SOPInstanceUID, "studies", "patient_id")]
 
 
 def test_new_study_whose_series_exists_reuses_the_series(session: Session) -> None:
@@ -97,7 +98,7 @@ def test_duplicate_image_does_not_undo_earlier_work_in_the_session(session: Sess
 
 def test_add_images_stores_a_batch_and_reports_bad_datasets(session: Session) -> None:
     study = make_study(n_series=2, n_images=3)
-    bad = make_dataset(PatientID=None)
+    bad = make_dataset(SOPInstanceUID=None)
     result = add_images(
         session, [(ds, f"/d/{i}.dcm") for i, ds in enumerate(study)] + [(bad, "/d/bad.dcm")]
     )
@@ -107,7 +108,7 @@ def test_add_images_stores_a_batch_and_reports_bad_datasets(session: Session) ->
     assert len(result.failures) == 1
     path, reason = result.failures[0]
     assert path == "/d/bad.dcm"
-    assert "(0010,0020) PatientID" in reason
+    assert "(0008,0018) SOPInstanceUID" in reason
     again = add_images(session, study)
     assert (again.counts.patients, again.counts.images) == (0, 0)
     assert _count(session, Image) == 6
@@ -204,3 +205,77 @@ def test_update_retrieved_study_sets_the_time_once(session: Session) -> None:
     assert again is not None
     assert again.retrieved_on == when
     assert update_retrieved_study(session, "9.9.9") is None
+
+
+def _conflicts(session: Session) -> list[tuple[str, str, str]]:
+    query = select(IngestConflict.image_uid, IngestConflict.table_name, IngestConflict.column_name)
+    return sorted(tuple(row) for row in session.execute(query))
+
+
+def test_images_without_patient_id_get_one_flagged_patient_per_study(session: Session) -> None:
+    first, second = make_study(n_images=2, PatientID=None)
+    other = make_dataset(PatientID="")
+    for ds in (first, second, other):
+        assert add_image(session, ds) is not None
+    add_images(session, [first, second, other])  # a re-run adds nothing
+    session.commit()
+    patients = {p.patient_id: p for p in session.scalars(select(Patient))}
+    assert set(patients) == {
+        f"no-patient-id:{first.StudyInstanceUID}",
+        f"no-patient-id:{other.StudyInstanceUID}",
+    }
+    assert all(p.patient_id_missing for p in patients.values())
+    assert _count(session, Image) == 3
+    with_id = make_dataset(PatientID="P9")
+    add_image(session, with_id)
+    flagged = session.scalars(select(Patient).where(Patient.patient_id == "P9")).one()
+    assert flagged.patient_id_missing is False
+
+
+def test_conflicting_parent_values_are_recorded_once_per_image_and_column(
+    session: Session,
+) -> None:
+    first = make_dataset(PatientID="P1", PatientName="Doe^Jane", AccessionNumber="A1")
+    renamed = make_dataset(
+        PatientID="P1",
+        PatientName="Roe^Jane",
+        StudyInstanceUID=first.StudyInstanceUID,
+        SeriesInstanceUID=first.SeriesInstanceUID,
+        AccessionNumber="A2",
+        Modality="MR",
+    )
+    # In one batch: the first file wins within the batch too.
+    counts = insert_records(session, [dcm2records(first), dcm2records(renamed)], flow_run_id="r1")
+    session.commit()
+    assert counts.conflicts == 3
+    assert _conflicts(session) == sorted(
+        [
+            (renamed.SOPInstanceUID, "patients", "patient_name"),
+            (renamed.SOPInstanceUID, "studies", "accession_number"),
+            (renamed.SOPInstanceUID, "series", "modality"),
+        ]
+    )
+    rows = session.scalars(select(IngestConflict)).all()
+    assert {r.flow_run_id for r in rows} == {"r1"}
+    assert "Roe" not in repr([(r.table_name, r.column_name, r.path) for r in rows])
+    patient = session.scalars(select(Patient)).one()
+    assert patient.patient_name == "Doe^Jane"  # first wins
+    # The image keeps its own value; a re-run of the same images records nothing new.
+    assert (
+        session.scalars(
+            select(Image.patient_name).where(Image.image_uid == renamed.SOPInstanceUID)
+        ).one()
+        == "Roe^Jane"
+    )
+    again = insert_records(session, [dcm2records(renamed)])
+    session.commit()
+    assert again.conflicts == 0
+    assert len(_conflicts(session)) == 3
+
+
+def test_a_missing_value_is_no_conflict(session: Session) -> None:
+    first = make_dataset(PatientID="P1")
+    quiet = make_dataset(PatientID="P1", PatientName=None, PatientBirthDate=None)
+    add_images(session, [first, quiet])
+    session.commit()
+    assert _conflicts(session) == []

@@ -27,7 +27,7 @@ def mixed_folder(tmp_path: Path) -> Path:
     shutil.copy(TEST_FILES / "MR_truncated.dcm", src / "mr_truncated.dcm")
     (src / "readme.txt").write_text("not DICOM")
     write_dataset(make_dataset(SOPInstanceUID=None), src / "no_sop_uid.dcm")
-    (src / "DICOMDIR").write_bytes(b"index")
+    shutil.copy(TEST_FILES / "dicomdirtests" / "DICOMDIR", src / "DICOMDIR")
     return src
 
 
@@ -36,9 +36,10 @@ def test_ingest_dir_stores_good_files_records_bad_ones_and_reruns_cleanly(
     db_url: str, mixed_folder: Path
 ) -> None:
     result = ingest_dir(str(mixed_folder), db_url=db_url, batch_size=16, workers=2)
-    assert result["files_seen"] == 64
+    assert result["files_seen"] == 65
     assert result["images_added"] == 61
     assert result["failed"] == 3
+    assert result["skipped_by_reason"] == {"DICOMDIR": 1}
     assert result["failed_by_reason"] == {"InvalidDicomError": 2, "MissingTagError": 1}
     assert table_counts(db_url) == {
         "studies_find": 0,
@@ -57,7 +58,8 @@ def test_ingest_dir_stores_good_files_records_bad_ones_and_reruns_cleanly(
 
     summary = latest_artifact("ingest-dir-summary")
     rows = {row["metric"]: row["value"] for row in _table(summary.data)}
-    assert rows["files seen"] == 64
+    assert rows["files seen"] == 65
+    assert rows["skipped: DICOMDIR"] == 1
     assert rows["unchanged files skipped"] == 61
     assert rows["failed: InvalidDicomError"] == 2
     progress = latest_artifact("ingest-dir-progress")

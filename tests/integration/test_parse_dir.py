@@ -22,6 +22,7 @@ from tests.factories import make_dataset, make_study, write_dataset
 M = TypeVar("M", bound=Base)
 
 CT_SMALL = Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm"
+DICOMDIR = Path(pydicom.data.__file__).parent / "test_files" / "dicomdirtests" / "DICOMDIR"
 
 
 def _folder(root: Path) -> Path:
@@ -33,7 +34,8 @@ def _folder(root: Path) -> Path:
     whole = write_dataset(make_dataset(), root / "whole.dcm").read_bytes()
     (root / "whole.dcm").unlink()
     (root / "cut.dcm").write_bytes(whole[: len(whole) // 2])
-    (root / "DICOMDIR").write_bytes(b"index")
+    shutil.copy(DICOMDIR, root / "DICOMDIR")
+    shutil.copy(DICOMDIR, root / "media-index.dcm")  # a DICOMDIR by content, not by name
     return root
 
 
@@ -57,18 +59,18 @@ def _images(url: str) -> list[Image]:
 def test_parse_dir2sql_stores_good_files_and_reports_bad_ones(db_url: str, tmp_path: Path) -> None:
     src = _folder(tmp_path / "src")
     summary = parse_dir2sql(src, db_url, institution_name="Hosp")
-    assert summary.files_seen == 14  # DICOMDIR is not a candidate
-    assert summary.images_added == 11
-    assert summary.failed == 3
-    assert summary.failed_by_reason == {"InvalidDicomError": 2, "MissingTagError": 1}
+    assert summary.files_seen == 16
+    assert summary.images_added == 12
+    assert summary.failed == 2
+    assert summary.failed_by_reason == {"InvalidDicomError": 2}
+    assert (summary.skipped, summary.skipped_by_reason) == (2, {"DICOMDIR": 2})
     failed = {Path(e.path).name: e for e in _errors(db_url)}
-    assert set(failed) == {"notes.txt", "no_pid.dcm", "cut.dcm"}
+    assert set(failed) == {"notes.txt", "cut.dcm"}
     assert "not a DICOM file" in failed["notes.txt"].reason
-    assert failed["no_pid.dcm"].error_type == "MissingTagError"
-    assert "(0010,0020) PatientID" in failed["no_pid.dcm"].reason
     assert "truncated" in failed["cut.dcm"].reason
     images = _images(db_url)
-    assert len(images) == 11
+    assert len(images) == 12
+    assert str(src / "no_pid.dcm") in {i.filepath for i in images}
     assert {i.institution for i in images} == {"Hosp"}
     # Headers travel as JSON text through batch ingest; they come back as documents.
     assert all(i.meta is not None and i.meta["00080060"]["Value"] == ["CT"] for i in images)
@@ -82,10 +84,11 @@ def test_parse_dir2sql_twice_adds_nothing_and_skips_unchanged_files(
     parse_dir2sql(src, db_url)
     again = parse_dir2sql(src, db_url)
     assert again.images_added == 0
-    assert again.unchanged == 11  # skipped unparsed: same path, size and mtime
+    assert again.unchanged == 12  # skipped unparsed: same path, size and mtime
     assert again.already_present == 0
-    assert again.failed == 3  # bad files are tried (and recorded) again
-    assert len(_images(db_url)) == 11
+    assert again.failed == 2  # bad files are tried (and recorded) again
+    assert again.skipped == 2
+    assert len(_images(db_url)) == 12
 
 
 def test_a_copied_file_is_parsed_but_not_stored_twice(db_url: str, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Text, func, select, text
 from sqlalchemy.orm import Session
 
 from pacsflow.engine import make_engine
-from pacsflow.models import Image, IngestError, Patient, Series, Study, StudyFind
+from pacsflow.models import Image, IngestConflict, IngestError, Patient, Series, Study, StudyFind
 
 _ORPHANS = {
     "patients without a study": (
@@ -47,6 +47,7 @@ def snapshot(url: str) -> dict[str, Any]:
                 session.execute(
                     select(
                         Patient.patient_id,
+                        Patient.patient_id_missing,
                         Patient.patient_name,
                         Patient.patient_birth_date,
                         Patient.institution,
@@ -91,6 +92,16 @@ def snapshot(url: str) -> dict[str, Any]:
             ),
             "ingest_errors": sorted(
                 set(session.execute(select(IngestError.path, IngestError.error_type)).all())
+            ),
+            # One row per stored image and column: a re-run must not add any.
+            "ingest_conflicts": sorted(
+                session.execute(
+                    select(
+                        IngestConflict.image_uid,
+                        IngestConflict.table_name,
+                        IngestConflict.column_name,
+                    )
+                ).all()
             ),
         }
     engine.dispose()

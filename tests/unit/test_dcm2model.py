@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pydicom.data
@@ -19,9 +20,14 @@ from pacsflow.db import (
     dcm2study,
     dcm2study_finding,
 )
-from pacsflow.dcm2model import dcm2records, header_json
+from pacsflow.dcm2model import dcm2records, header_json, study_finding_row
 from pacsflow.dicom_file import read_header
-from pacsflow.errors import InvalidDicomError, InvalidTagError, MissingTagError
+from pacsflow.errors import (
+    InvalidDicomError,
+    InvalidTagError,
+    MissingTagError,
+    NotAnInstanceError,
+)
 from tests.factories import make_dataset, write_dataset
 
 CHARSET_FILES = Path(pydicom.data.__file__).parent / "charset_files"
@@ -33,6 +39,7 @@ def test_dcm2records_fills_every_column() -> None:
     record = dcm2records(ds, institution="Hosp", filepath="/data/a.dcm")
     assert record.patient == {
         "patient_id": "PID0001",
+        "patient_id_missing": False,
         "patient_name": "Test^Patient",
         "patient_birth_date": dt.date(1970, 1, 1),
         "institution": "Hosp",
@@ -59,7 +66,6 @@ def test_dcm2records_fills_every_column() -> None:
 @pytest.mark.parametrize(
     ("keyword", "tag"),
     [
-        ("PatientID", "(0010,0020)"),
         ("StudyInstanceUID", "(0020,000D)"),
         ("SeriesInstanceUID", "(0020,000E)"),
         ("SOPInstanceUID", "(0008,0018)"),
@@ -74,9 +80,52 @@ def test_missing_required_identifier_names_tag_and_file(keyword: str, tag: str) 
     assert "/data/x.dcm" in str(info.value)
 
 
-def test_empty_patient_id_counts_as_missing() -> None:
-    with pytest.raises(MissingTagError, match="PatientID"):
-        dcm2records(make_dataset(PatientID="   "))
+@pytest.mark.parametrize("patient_id", [None, "", "   "])
+def test_image_without_patient_id_belongs_to_the_stand_in_patient_of_its_study(
+    patient_id: str | None,
+) -> None:
+    ds = make_dataset(PatientID=patient_id)
+    record = dcm2records(ds, filepath="/data/anon.dcm")
+    key = f"no-patient-id:{ds.StudyInstanceUID}"
+    assert record.patient["patient_id"] == key
+    assert record.patient["patient_id_missing"] is True
+    assert record.image["patient_id"] == key
+    assert dcm2patient(ds).patient_id == key
+
+
+def test_stand_in_patient_needs_a_study_uid() -> None:
+    with pytest.raises(MissingTagError, match="StudyInstanceUID"):
+        dcm2patient(make_dataset(PatientID=None, StudyInstanceUID=None))
+
+
+def test_multi_valued_text_columns_keep_every_value() -> None:
+    ds = make_dataset(
+        AccessionNumber=["ACC1", "ACC2"],
+        Manufacturer=["ACME", "", "Zeta"],
+        StudyDate=["20240115", "20240116"],
+    )
+    record = dcm2records(ds)
+    assert record.study["accession_number"] == "ACC1\\ACC2"
+    assert record.image["manufacturer"] == "ACME\\Zeta"
+    assert record.study["study_date"] == dt.date(2024, 1, 15)  # a date column holds one value
+    answer = make_dataset(AccessionNumber=["A1", "A2"])
+    assert study_finding_row(answer)["accession_number"] == "A1\\A2"
+
+
+def test_multi_valued_uid_is_not_a_valid_uid() -> None:
+    ds = make_dataset()
+    ds.SOPInstanceUID = ["1.2.3", "1.2.4"]
+    with pytest.raises(InvalidTagError, match="SOPInstanceUID"):
+        dcm2records(ds)
+
+
+def test_a_dicomdir_is_recognised_by_content_whatever_its_name(tmp_path: Path) -> None:
+    renamed = tmp_path / "index.dcm"
+    shutil.copyfile(TEST_FILES / "dicomdirtests" / "DICOMDIR", renamed)
+    with pytest.raises(NotAnInstanceError, match="DICOMDIR") as info:
+        dcm2records(read_header(renamed), filepath=renamed)
+    assert info.value.kind == "DICOMDIR"
+    assert str(renamed) in str(info.value)
 
 
 @pytest.mark.parametrize("bad_uid", ["1.2.3/../4", "1.2.abc", "9" * 65])
