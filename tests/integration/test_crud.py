@@ -209,7 +209,7 @@ def test_update_retrieved_study_sets_the_time_once(session: Session) -> None:
 
 def _conflicts(session: Session) -> list[tuple[str, str, str]]:
     query = select(IngestConflict.image_uid, IngestConflict.table_name, IngestConflict.column_name)
-    return sorted(tuple(row) for row in session.execute(query))
+    return sorted((uid, table, column) for uid, table, column in session.execute(query))
 
 
 def test_images_without_patient_id_get_one_flagged_patient_per_study(session: Session) -> None:
