@@ -29,6 +29,7 @@ from pacsflow.settings import (
     DB_URL_ENV,
     DEFAULT_DB_URL,
     apply_prefect_defaults,
+    check_db_url,
     default_db_url,
     resolve_db_url,
     split_password,
@@ -186,6 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     apply_prefect_defaults()
     _configure_logging(args.verbose)
+    try:
+        check_db_url(args.db or default_db_url())
+    except ValueError as exc:
+        origin = "--db" if args.db else f"${DB_URL_ENV}"
+        print(f"pacsflow {args.command}: {origin}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     # Flow parameters are stored and shown by Prefect: pass the URL without its
     # password, which travels in the environment instead.
     db_url, password = split_password(args.db or default_db_url())

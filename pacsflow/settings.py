@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 __all__ = [
     "DB_PASSWORD_ENV",
@@ -12,6 +13,7 @@ __all__ = [
     "DEFAULT_DB_URL",
     "PREFECT_DEFAULTS",
     "apply_prefect_defaults",
+    "check_db_url",
     "default_db_url",
     "resolve_db_url",
     "split_password",
@@ -65,6 +67,48 @@ def resolve_db_url(db_url: str | None) -> str:
     if password and url.password is None and url.get_backend_name() != "sqlite":
         url = url.set(password=password)
     return url.render_as_string(hide_password=False)
+
+
+_URL_EXAMPLES = "e.g. sqlite:///pacsflow.sqlite or postgresql+psycopg2://user@host:5432/pacs"
+_BACKENDS = ("sqlite", "postgresql")
+
+
+def check_db_url(text: str) -> URL:
+    """Parse a database URL given by a user, or say in one line what is wrong with it.
+
+    The message never repeats the text: it may hold a password.
+
+    Raises:
+        ValueError: not a URL, a non-numeric port, a backend other than SQLite
+            or PostgreSQL, a driver that is not installed, or in-memory SQLite.
+    """
+    if text.lower().startswith("sqlite:") and not text.lower().startswith("sqlite://"):
+        raise ValueError(
+            "a SQLite URL has three slashes before a relative path and four before an "
+            "absolute one: sqlite:///pacsflow.sqlite, sqlite:////data/pacsflow.sqlite"
+        )
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ValueError(f"not a database URL; give one like {_URL_EXAMPLES}") from None
+    except ValueError:
+        raise ValueError("the port in the database URL is not a number") from None
+    backend = url.get_backend_name()
+    if backend not in _BACKENDS:
+        raise ValueError(f"pacsflow works with SQLite and PostgreSQL, not {backend!r}")
+    try:
+        url.get_dialect()
+    except NoSuchModuleError:
+        raise ValueError(
+            f"the database driver {url.drivername!r} is not installed; "
+            "use postgresql+psycopg2:// or sqlite:///"
+        ) from None
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ValueError(
+            "an in-memory SQLite database would vanish when the run ends; give a file, "
+            "e.g. sqlite:///pacsflow.sqlite"
+        )
+    return url
 
 
 def split_password(db_url: str) -> tuple[str, str | None]:

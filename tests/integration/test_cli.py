@@ -122,6 +122,31 @@ def test_cli_never_prints_the_database_password(run_cli: RunCli) -> None:
     assert secret not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("db", "message"),
+    [
+        ("notaurl", "not a database URL"),
+        ("sqlite:/x.sqlite", "three slashes"),
+        ("postgresql+psycopg2://u:pw-never-shown@h:abc/db", "port in the database URL"),
+        ("mysql://u:pw-never-shown@h/db", "not 'mysql'"),
+        ("postgresql+nodriver://u:pw-never-shown@h/db", "'postgresql+nodriver' is not installed"),
+        ("sqlite://", "in-memory"),
+    ],
+)
+def test_cli_refuses_a_malformed_db_url_in_one_line_with_usage_status(
+    run_cli: RunCli, db: str, message: str
+) -> None:
+    result = run_cli("--db", db, "init-db")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("pacsflow init-db: --db: ")
+    assert message in result.stderr
+    assert "pw-never-shown" not in result.stdout + result.stderr
+    from_env = run_cli("init-db", PACSFLOW_DB_URL=db)
+    assert from_env.returncode == 2
+    assert "$PACSFLOW_DB_URL" in from_env.stderr
+
+
 def test_cli_rejects_bad_options_with_usage_status(run_cli: RunCli) -> None:
     result = run_cli("ingest", "x", "--batch-size", "0")
     assert result.returncode == 2
