@@ -106,7 +106,12 @@ def build_corpus(root: Path, seed: int = 6) -> dict[str, tuple[str, str]]:
         _bytes_of(_header(StudyInstanceUID="1.2.3/../4")),
         failed("StudyInstanceUID"),
     )
-    files["missing-patient-id.dcm"] = (_bytes_of(_header(PatientID=None)), failed("PatientID"))
+    # PatientID is Type 2: stored under the stand-in patient of its study.
+    files["missing-patient-id.dcm"] = (_bytes_of(_header(PatientID=None)), (STORED, ""))
+    files["missing-study-uid.dcm"] = (
+        _bytes_of(_header(StudyInstanceUID=None)),
+        failed("StudyInstanceUID"),
+    )
 
     files["non-utf8-name-declared-utf8.dcm"] = (
         _bytes_of(

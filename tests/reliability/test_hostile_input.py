@@ -83,7 +83,7 @@ def test_ingest_of_a_hostile_corpus_records_every_failure_and_stores_the_rest(
     for name in special:
         assert failed[root / name][0] == "InvalidDicomError", failed.get(root / name)
     assert "not a regular file" in failed[root / "fifo.dcm"][1]
-    # pydicom's files parse, except the broken ones; many lack a PatientID or a UID.
+    # pydicom's files parse, except the broken ones; some lack a StudyInstanceUID.
     unreadable = {
         p.name
         for p, (kind, _) in failed.items()
