@@ -5,39 +5,51 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench-ingest bench-retrieve system-deps venv clean \
+.PHONY: demo test lint bench-ingest bench-retrieve demo-deps system-deps venv dev-venv clean \
 	server pool deploy workers stop
 
-system-deps:
-	./scripts/install-system-deps.sh
+# The demo needs Python's venv module and, optionally, Orthanc; the tests need more.
+demo-deps:
+	./scripts/install-system-deps.sh demo
 
+system-deps:
+	./scripts/install-system-deps.sh test
+
+# pacsflow and its runtime dependencies (enough for the demo and for production)...
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml | system-deps
+$(VENV)/.installed: pyproject.toml | demo-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+# ...plus the test and lint tools.
+dev-venv: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
 
-lint: venv
+lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # pytest exits non-zero when no test ran (exit code 5), so make fails then too.
-test: system-deps venv lint
+test: system-deps dev-venv lint
 	$(BIN)/pytest
 
 # Throughput and memory of `pacsflow ingest` against pydicom itself (not a test).
 # Pass options with ARGS, e.g. make bench-ingest ARGS="--files 100000".
-bench-ingest: system-deps venv
+bench-ingest: system-deps dev-venv
 	$(BIN)/python -m bench.ingest $(ARGS)
 
 # Retrieval vs DCMTK movescu/storescp, and C-FIND queries on a capped PACS.
-bench-retrieve: system-deps venv
+bench-retrieve: system-deps dev-venv
 	$(BIN)/python -m bench.retrieve $(ARGS)
 
-demo: system-deps venv
+demo: demo-deps venv
 	$(BIN)/python scripts/demo.py
 
 # A Prefect installation on this machine (see the README, "Deployments"):

@@ -1,36 +1,78 @@
 #!/usr/bin/env bash
-# Install the Debian packages pacsflow's tests and demo need, when missing:
-# Python's venv module, PostgreSQL's server binaries (the tests start a
-# throwaway server from /usr/lib/postgresql/*/bin), Orthanc (the test PACS)
-# DCMTK (an independent DICOM client) and Chromium (the Prefect UI test drives
-# it headless; Playwright never downloads a browser). Safe to run repeatedly.
+# Install the Debian packages pacsflow needs, when missing. Safe to run repeatedly.
+#
+#   install-system-deps.sh demo   what `make demo` needs: Python's venv module, and
+#                                 Orthanc as the local PACS. Orthanc is optional: with
+#                                 no root or sudo to install it, the demo runs
+#                                 pynetdicom's bundled qrscp instead, and says so.
+#   install-system-deps.sh test   what `make test` needs besides: PostgreSQL's server
+#                                 binaries (the tests start a throwaway server from
+#                                 /usr/lib/postgresql/*/bin), util-linux (runuser,
+#                                 setpriv), Orthanc (the test PACS), DCMTK (an
+#                                 independent DICOM client) and Chromium (the Prefect
+#                                 UI test drives it headless; Playwright never
+#                                 downloads a browser).
+#
+# PACSFLOW_ORTHANC: where Orthanc's binary is looked for (default /usr/sbin/Orthanc).
 set -euo pipefail
 
-missing=()
+profile=${1:-test}
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "pacsflow needs Python >= 3.11; python3 is $(python3 --version 2>&1)" >&2
     exit 1
 }
-python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
-command -v runuser >/dev/null || missing+=(util-linux)
-[ -x /usr/sbin/Orthanc ] || missing+=(orthanc)
-command -v findscu >/dev/null || missing+=(dcmtk)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
 
+required=()
+optional=()
+python3 -c 'import venv, ensurepip' 2>/dev/null || required+=(python3-venv)
+case "$profile" in
+demo)
+    [ -x "${PACSFLOW_ORTHANC:-/usr/sbin/Orthanc}" ] || optional+=(orthanc)
+    ;;
+test)
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || required+=(postgresql)
+    { command -v runuser && command -v setpriv; } >/dev/null || required+=(util-linux)
+    [ -x /usr/sbin/Orthanc ] || required+=(orthanc)
+    command -v findscu >/dev/null || required+=(dcmtk)
+    [ -x /usr/bin/chromium ] || required+=(chromium)
+    ;;
+*)
+    echo "usage: $0 demo|test" >&2
+    exit 2
+    ;;
+esac
+
+missing=("${required[@]}" "${optional[@]}")
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 
-echo "Installing system packages: ${missing[*]}"
+without_orthanc() {
+    echo "Orthanc is not installed and could not be installed ($1):" \
+        "the demo uses pynetdicom's bundled qrscp as its PACS instead."
+}
+
+# Root installs; sudo too, but for optional packages only when it needs no password.
 if [ "$(id -u)" -eq 0 ]; then
     sudo=()
-elif command -v sudo >/dev/null; then
+elif command -v sudo >/dev/null && { [ ${#required[@]} -gt 0 ] || sudo -n true 2>/dev/null; }; then
     sudo=(sudo)
+elif [ ${#required[@]} -eq 0 ]; then
+    without_orthanc "no root or sudo"
+    exit 0
 else
-    echo "Missing packages (${missing[*]}) and no root or sudo to install them." >&2
+    echo "Missing packages (${required[*]}) and no root or sudo to install them." >&2
     exit 1
 fi
+
+echo "Installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+if "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+    exit 0
+fi
+if [ ${#required[@]} -eq 0 ]; then
+    without_orthanc "apt-get failed"
+    exit 0
+fi
+echo "Could not install ${missing[*]}; see apt-get's messages above." >&2
+exit 1

@@ -13,7 +13,8 @@ from tests.helpers import table_counts
 
 pytestmark = pytest.mark.integration
 
-DEMO = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+DEMO = SCRIPTS / "demo.py"
 
 
 def _demo(cwd: Path, prefect_api_url: str, pacs: str) -> subprocess.CompletedProcess[str]:
@@ -53,3 +54,23 @@ def test_demo_retrieves_every_study_then_nothing_more(
         assert "12 studies found (0 new)" in again.stdout
         assert "0 picked" in again.stdout
         assert table_counts(f"sqlite:///{tmp_path / 'pacsflow.sqlite'}")["images"] == 240
+
+
+def test_demo_deps_without_root_or_orthanc_fall_back_to_qrscp_in_one_line() -> None:
+    """``make demo`` as a user who cannot install Orthanc: one line, and the demo goes on."""
+    if os.geteuid() == 0:
+        as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    else:
+        as_user = []
+    done = subprocess.run(
+        [*as_user, "bash", str(SCRIPTS / "install-system-deps.sh"), "demo"],
+        env={"PATH": "/usr/bin:/bin", "PACSFLOW_ORTHANC": "/nonexistent/Orthanc"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "pynetdicom's bundled qrscp" in lines[0]
