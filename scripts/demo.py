@@ -83,10 +83,11 @@ def main() -> int:
         f"{mask_url(url)} in {result['seconds']:.1f} s"
     )
     engine = make_engine(url)
+    width = max(map(len, TABLES))
     with Session(engine) as session:
         for name, model in TABLES.items():
             rows = session.scalar(select(func.count()).select_from(model))
-            print(f"  {name:<13} {rows:>6} rows")
+            print(f"  {name:<{width}} {rows:>6} rows")
     engine.dispose()
     return 1 if result["studies_partial"] or result["studies_failed"] else 0
 
