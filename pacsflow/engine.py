@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -72,11 +74,33 @@ def mask_url(url: str | URL) -> str:
         return "<unparsable database URL>"
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting out other connections that hold it open.
+
+    The mode is stored in the file, so this is a read once any process set
+    it. The switch itself needs the file to itself, and SQLite refuses it at
+    once ("database is locked", without its busy handler) while another
+    process opens the same new database: several workers starting at once
+    did. The switch is tried again until the busy timeout.
+    """
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()

@@ -22,7 +22,7 @@ from sqlalchemy_utils import drop_database
 from pacsflow.schema import current_revision, head_revision, initialize_database
 
 CALLERS = 4
-DATABASES = 3
+DATABASES = 10
 
 
 def _initialize_at_barrier(barrier: Any, url: str) -> str | None:
