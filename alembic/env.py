@@ -1,6 +1,6 @@
 """Alembic environment for pacsflow: one chain for SQLite and PostgreSQL.
 
-Called two ways: by :func:`pacsflow.schema.initialize_database`, which hands
+Called two ways: by :func:`pacsflow.database.schema.initialize_database`, which hands
 over an open connection (or a URL for offline SQL) in ``config.attributes``,
 and by the ``alembic`` command from a checkout, which reads the URL from
 ``PACSFLOW_DB_URL``. Logging is configured only in the second case, and
@@ -14,8 +14,8 @@ from logging.config import fileConfig
 from sqlalchemy import Connection, pool
 
 from alembic import context
-from pacsflow.engine import is_sqlite, make_engine
-from pacsflow.models import Base
+from pacsflow.database.engine import is_sqlite, make_engine
+from pacsflow.database.models import Base
 from pacsflow.settings import default_db_url
 
 config = context.config

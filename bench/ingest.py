@@ -37,9 +37,9 @@ from pathlib import Path
 
 from pydicom import dcmread
 
-from pacsflow.dicom_json import dataset_to_json
-from pacsflow.ingest import DEFAULT_BATCH_SIZE
-from pacsflow.synthetic import make_realistic_ct, write_dataset
+from pacsflow.demo.synthetic import make_realistic_ct, write_dataset
+from pacsflow.dicom.header_json import dataset_to_json
+from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE
 from tests.peers.prefect_server import start_prefect_server
 
 REPO = Path(__file__).resolve().parents[1]

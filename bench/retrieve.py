@@ -45,14 +45,14 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from pynetdicom import evt
 
-from pacsflow.demo_pacs import OrthancServer
+from pacsflow.database.schema import initialize_database
+from pacsflow.demo.pacs import OrthancServer
+from pacsflow.demo.ports import free_port
+from pacsflow.demo.synthetic import make_realistic_ct, write_dataset
 from pacsflow.net.find import find_studies
 from pacsflow.net.move import move_study
 from pacsflow.net.nodes import LocalAE, PacsNode
-from pacsflow.net.ports import free_port
 from pacsflow.net.storage import StorageSCP
-from pacsflow.schema import initialize_database
-from pacsflow.synthetic import make_realistic_ct, write_dataset
 from tests.peers.dcmtk import require
 from tests.peers.prefect_server import start_prefect_server
 

@@ -5,7 +5,7 @@ no persisted results) before Prefect itself is imported, and silences
 pydicom's value warnings, which quote patient data.
 """
 
-from pacsflow.dicom_file import silence_pydicom_value_warnings
+from pacsflow.dicom.reading import silence_pydicom_value_warnings
 from pacsflow.settings import apply_prefect_defaults
 
 apply_prefect_defaults()

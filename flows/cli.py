@@ -19,11 +19,11 @@ from typing import Any
 
 from flows.cli_args import UsageError, non_negative, positive
 from flows.cli_pacs import add_pacs_commands, check_pacs_options
-from pacsflow.dump import check_table_names
-from pacsflow.engine import mask_url
+from pacsflow.database.dump import check_table_names
+from pacsflow.database.engine import mask_url
+from pacsflow.database.schema import check_server_reachable
 from pacsflow.errors import PacsflowError
-from pacsflow.ingest import DEFAULT_BATCH_SIZE
-from pacsflow.schema import check_server_reachable
+from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE
 from pacsflow.settings import (
     DB_PASSWORD_ENV,
     DB_URL_ENV,

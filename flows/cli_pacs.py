@@ -15,7 +15,7 @@ from typing import Any
 from flows.cli_args import UsageError, parse_date, positive
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
 from pacsflow.net.settings import ENV, resolve_local, resolve_pacs, resolve_storage
-from pacsflow.retrievals import DEFAULT_MAX_ATTEMPTS
+from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
 
 __all__ = ["add_pacs_commands", "check_pacs_options"]
 

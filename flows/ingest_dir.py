@@ -21,8 +21,8 @@ from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.progress import FlowProgress
 from flows.workers import process_pool
-from pacsflow.engine import mask_url
-from pacsflow.ingest import (
+from pacsflow.database.engine import mask_url
+from pacsflow.ingest.batch import (
     DEFAULT_BATCH_SIZE,
     BatchResult,
     count_candidates,

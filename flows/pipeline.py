@@ -20,7 +20,7 @@ from flows.dates import resolve_range
 from flows.find_studies import find_studies_flow
 from flows.move_studies import move_studies_flow, summary_markdown
 from pacsflow.net.settings import resolve_local, resolve_pacs, resolve_storage
-from pacsflow.retrievals import DEFAULT_MAX_ATTEMPTS
+from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
 from tasks.db import init_db_task
 
 __all__ = ["pipeline"]

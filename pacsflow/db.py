@@ -4,7 +4,7 @@
 ``pacsanini.db``; a database URL stands wherever the seed took a config object.
 """
 
-from pacsflow.crud import (
+from pacsflow.database.crud import (
     add_found_studies,
     add_found_study,
     add_image,
@@ -13,7 +13,10 @@ from pacsflow.crud import (
     get_study_uids_to_move,
     update_retrieved_study,
 )
-from pacsflow.dcm2model import (
+from pacsflow.database.dump import dump_database
+from pacsflow.database.schema import initialize_database
+from pacsflow.database.session import DBWrapper, get_db_session
+from pacsflow.dicom.records import (
     dcm2dbmodels,
     dcm2image,
     dcm2patient,
@@ -21,10 +24,7 @@ from pacsflow.dcm2model import (
     dcm2study,
     dcm2study_finding,
 )
-from pacsflow.dump import dump_database
-from pacsflow.ingest import parse_dir2sql
-from pacsflow.schema import initialize_database
-from pacsflow.session import DBWrapper, get_db_session
+from pacsflow.ingest.batch import parse_dir2sql
 
 __all__ = [
     "DBWrapper",

@@ -33,12 +33,12 @@ def main() -> int:
     from sqlalchemy.orm import Session
 
     from flows.pipeline import pipeline
-    from pacsflow.demo_pacs import DemoPacs, OrthancServer, QrscpServer, start_demo_pacs
-    from pacsflow.engine import make_engine, mask_url
-    from pacsflow.models import TABLES
-    from pacsflow.net.ports import free_port
+    from pacsflow.database.engine import make_engine, mask_url
+    from pacsflow.database.models import TABLES
+    from pacsflow.demo.pacs import DemoPacs, OrthancServer, QrscpServer, start_demo_pacs
+    from pacsflow.demo.ports import free_port
+    from pacsflow.demo.synthetic import write_synthetic_folder
     from pacsflow.settings import default_db_url
-    from pacsflow.synthetic import write_synthetic_folder
 
     url = default_db_url()
     if not DEMO_FOLDER.is_dir():

@@ -5,11 +5,11 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pacsflow.dump import dump_database
-from pacsflow.engine import make_engine
-from pacsflow.retrievals import PickedStudies, StudyPick, pick_studies_to_move
-from pacsflow.schema import current_revision, initialize_database
-from pacsflow.session import session_scope
+from pacsflow.database.dump import dump_database
+from pacsflow.database.engine import make_engine
+from pacsflow.database.schema import current_revision, initialize_database
+from pacsflow.database.session import session_scope
+from pacsflow.retrieval.attempts import PickedStudies, StudyPick, pick_studies_to_move
 from pacsflow.settings import resolve_db_url
 from tasks.retry import TRANSIENT_RETRIES
 

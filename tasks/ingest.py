@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pacsflow.ingest import BatchResult, ingest_batch
+from pacsflow.ingest.batch import BatchResult, ingest_batch
 from pacsflow.settings import resolve_db_url
 from tasks.retry import TRANSIENT_RETRIES
 

@@ -9,11 +9,11 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pacsflow.found_studies import record_found_studies
 from pacsflow.net.echo import echo
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
-from pacsflow.retrieve import RetrievalRequest, StudyOutcome, retrieve_study
+from pacsflow.retrieval.found import record_found_studies
+from pacsflow.retrieval.one_study import RetrievalRequest, StudyOutcome, retrieve_study
 from pacsflow.settings import resolve_db_url
 from tasks.retry import TRANSIENT_RETRIES
 

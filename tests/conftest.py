@@ -26,8 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import flows  # noqa: F401 - applies pacsflow's Prefect defaults before Prefect loads
-from pacsflow.engine import make_engine
-from pacsflow.schema import initialize_database
+from pacsflow.database.engine import make_engine
+from pacsflow.database.schema import initialize_database
 from tests.peers.postgres import PostgresServer
 
 DIALECTS = ["sqlite", "postgresql"]

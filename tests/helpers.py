@@ -10,8 +10,8 @@ from prefect.client.schemas.sorting import ArtifactSort
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
-from pacsflow.models import Image, IngestError, Patient, Series, Study, StudyFind
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import Image, IngestError, Patient, Series, Study, StudyFind
 
 
 def table_counts(url: str) -> dict[str, int]:

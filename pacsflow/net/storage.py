@@ -39,7 +39,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, PYNETDICOM_IMPLEMENTATION_UID,
 from pynetdicom.presentation import AllStoragePresentationContexts, PresentationContext
 from pynetdicom.transport import ThreadedAssociationServer
 
-from pacsflow.dicom_values import is_valid_uid
+from pacsflow.dicom.values import is_valid_uid
 from pacsflow.liveness import owner_is_gone, owner_tag
 from pacsflow.net.association import set_nodelay
 from pacsflow.net.nodes import LocalAE, Timeouts, validate_ae_title

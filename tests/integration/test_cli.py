@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
-from pacsflow.models import IngestError
-from pacsflow.synthetic import make_dataset, write_dataset, write_synthetic_folder
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import IngestError
+from pacsflow.demo.synthetic import make_dataset, write_dataset, write_synthetic_folder
 from tests.conftest import RunCli
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pacsflow.synthetic import make_study, write_dataset
+from pacsflow.demo.synthetic import make_study, write_dataset
 from tests.conftest import RunCli
 from tests.helpers import table_counts
 from tests.peers.orthanc import OrthancServer

@@ -11,11 +11,11 @@ from pydicom.uid import generate_uid
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from pacsflow.crud import insert_records
-from pacsflow.dcm2model import ImageRecord, dcm2records
-from pacsflow.engine import make_engine
-from pacsflow.models import Image, Patient, Series, Study
-from pacsflow.session import session_scope
+from pacsflow.database.crud import insert_records
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import Image, Patient, Series, Study
+from pacsflow.database.session import session_scope
+from pacsflow.dicom.records import ImageRecord, dcm2records
 from tests.factories import make_dataset
 
 N_PATIENTS = 20

@@ -8,7 +8,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pacsflow.crud import insert_records
+from pacsflow.database.crud import insert_records
+from pacsflow.database.models import Image, IngestConflict, Patient, Series, Study, StudyFind
 from pacsflow.db import (
     add_found_studies,
     add_found_study,
@@ -18,8 +19,7 @@ from pacsflow.db import (
     get_study_uids_to_move,
     update_retrieved_study,
 )
-from pacsflow.dcm2model import dcm2records
-from pacsflow.models import Image, IngestConflict, Patient, Series, Study, StudyFind
+from pacsflow.dicom.records import dcm2records
 from tests.factories import make_dataset, make_find_answer, make_study, write_dataset
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from pacsflow.database.models import TABLES
 from pacsflow.db import add_found_study, add_images, dump_database
-from pacsflow.models import TABLES
 from tests.factories import make_find_answer, make_study
 
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flows.find_studies import find_studies_flow
-from pacsflow.engine import make_engine
-from pacsflow.models import StudyFind
-from pacsflow.synthetic import make_dataset, write_dataset
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import StudyFind
+from pacsflow.demo.synthetic import make_dataset, write_dataset
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 

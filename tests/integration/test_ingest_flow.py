@@ -12,8 +12,8 @@ import pytest
 from flows.dump_db import dump_db
 from flows.ingest_dir import ingest_dir, parse_dir2sql
 from flows.init_db import init_db
-from pacsflow.schema import head_revision
-from pacsflow.synthetic import make_dataset, write_dataset, write_synthetic_folder
+from pacsflow.database.schema import head_revision
+from pacsflow.demo.synthetic import make_dataset, write_dataset, write_synthetic_folder
 from tests.helpers import latest_artifact, table_counts
 
 TEST_FILES = Path(pydicom.data.__file__).parent / "test_files"

@@ -13,6 +13,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelFind,
 )
 
+from pacsflow.demo.synthetic import make_dataset, write_dataset
 from pacsflow.net.association import (
     AssociationAbortedError,
     DimseResponseLostError,
@@ -22,7 +23,6 @@ from pacsflow.net.association import (
 )
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
-from pacsflow.synthetic import make_dataset, write_dataset
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 

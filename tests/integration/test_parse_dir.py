@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import Base, Image, IngestError, Patient
 from pacsflow.db import parse_dir2sql
-from pacsflow.engine import make_engine
 from pacsflow.errors import PermanentError
-from pacsflow.ingest import default_institution
-from pacsflow.models import Base, Image, IngestError, Patient
+from pacsflow.ingest.batch import default_institution
 from tests.factories import make_dataset, make_study, write_dataset
 
 M = TypeVar("M", bound=Base)

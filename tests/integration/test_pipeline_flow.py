@@ -13,10 +13,10 @@ from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
 from flows.move_studies import move_studies_flow
 from flows.pipeline import pipeline
-from pacsflow.found_studies import record_found_studies
+from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.net.association import PacsUnreachableError
 from pacsflow.net.storage import INCOMING_FOLDER
-from pacsflow.synthetic import make_find_answer, make_study, write_dataset
+from pacsflow.retrieval.found import record_found_studies
 from tests.helpers import found_studies, latest_artifact, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port

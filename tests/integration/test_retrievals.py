@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pacsflow.crud import add_found_studies
-from pacsflow.models import StudyFind
-from pacsflow.retrievals import StudyPick, pick_studies, record_attempt
+from pacsflow.database.crud import add_found_studies
+from pacsflow.database.models import StudyFind
+from pacsflow.retrieval.attempts import StudyPick, pick_studies, record_attempt
 from tests.factories import make_find_answer
 
 UIDS = [f"1.2.826.0.1.3680043.10.7.{i}" for i in range(6)]

@@ -10,16 +10,16 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
-from pacsflow.found_studies import record_found_studies
-from pacsflow.models import Image, StudyFind
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import Image, StudyFind
+from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.net.association import DimseFailureError
 from pacsflow.net.move import move_study
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP, study_folder
 from pacsflow.net.study_contents import find_study_instances
-from pacsflow.retrieve import RetrievalRequest, retrieve_study
-from pacsflow.synthetic import make_find_answer, make_study, write_dataset
+from pacsflow.retrieval.found import record_found_studies
+from pacsflow.retrieval.one_study import RetrievalRequest, retrieve_study
 from tests.peers.dcmtk import DcmqrscpServer
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port

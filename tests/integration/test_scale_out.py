@@ -20,7 +20,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from pacsflow.synthetic import make_study, write_dataset
+from pacsflow.demo.synthetic import make_study, write_dataset
 from tests.conftest import _new_pg_database
 from tests.helpers import found_studies, table_counts
 from tests.peers.orthanc import OrthancServer

@@ -13,15 +13,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy_utils import database_exists, drop_database
 
 from alembic import command
-from pacsflow.db import initialize_database
-from pacsflow.engine import make_engine
-from pacsflow.schema import (
+from pacsflow.database.engine import make_engine
+from pacsflow.database.schema import (
     alembic_config,
     current_revision,
     downgrade_database,
     head_revision,
     migrations_dir,
 )
+from pacsflow.db import initialize_database
 
 SEED_TABLES = {"studies_find", "patients", "studies", "series", "images"}
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from pacsflow.database.models import Image
+from pacsflow.database.schema import current_revision, head_revision
 from pacsflow.db import DBWrapper, add_image, get_db_session
-from pacsflow.models import Image
-from pacsflow.schema import current_revision, head_revision
 from tests.factories import make_dataset
 
 

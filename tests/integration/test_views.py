@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pacsflow.database.models import manufacturers_view, study_metadata_view
 from pacsflow.db import add_images
-from pacsflow.models import manufacturers_view, study_metadata_view
 from tests.factories import make_study
 
 

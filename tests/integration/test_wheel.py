@@ -42,7 +42,7 @@ def test_initialize_database_from_the_installed_wheel(tmp_path: Path) -> None:
         "import pacsflow, sys\n"
         f"assert pacsflow.__file__.startswith({str(site)!r}), pacsflow.__file__\n"
         "from pacsflow.db import initialize_database\n"
-        "from pacsflow.schema import current_revision, head_revision, migrations_dir\n"
+        "from pacsflow.database.schema import current_revision, head_revision, migrations_dir\n"
         f"assert str(migrations_dir()).startswith({str(site)!r})\n"
         f"initialize_database('sqlite:///{db}')\n"
         f"assert current_revision('sqlite:///{db}') == head_revision()\n"

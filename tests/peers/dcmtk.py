@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pacsflow.demo_pacs import stop_process
+from pacsflow.demo.pacs import stop_process
 from tests.peers.ports import free_port
 
 _START_TIMEOUT_S = 30

@@ -1,5 +1,5 @@
 """The tests' Orthanc PACS: the same throwaway server the demo and the benchmarks use."""
 
-from pacsflow.demo_pacs import OrthancServer
+from pacsflow.demo.pacs import OrthancServer
 
 __all__ = ["OrthancServer"]

@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from pacsflow.net.ports import free_port
+from pacsflow.demo.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from pydicom import config
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from pacsflow.synthetic import dataset_bytes, make_dataset
+from pacsflow.demo.synthetic import dataset_bytes, make_dataset
 
 STORED = "stored"
 

@@ -11,8 +11,16 @@ from typing import Any
 from sqlalchemy import Text, func, select, text
 from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
-from pacsflow.models import Image, IngestConflict, IngestError, Patient, Series, Study, StudyFind
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import (
+    Image,
+    IngestConflict,
+    IngestError,
+    Patient,
+    Series,
+    Study,
+    StudyFind,
+)
 
 _ORPHANS = {
     "patients without a study": (

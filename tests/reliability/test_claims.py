@@ -14,12 +14,12 @@ import threading
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pacsflow.claims import claim_study, new_claim_holder, release_claim
-from pacsflow.engine import make_engine
-from pacsflow.found_studies import record_found_studies
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import StudyFind, utc_now
+from pacsflow.demo.synthetic import make_find_answer
 from pacsflow.liveness import owner_tag
-from pacsflow.models import StudyFind, utc_now
-from pacsflow.synthetic import make_find_answer
+from pacsflow.retrieval.claims import claim_study, new_claim_holder, release_claim
+from pacsflow.retrieval.found import record_found_studies
 
 UIDS = [f"1.2.826.0.1.3680043.2.1125.7.{i}" for i in range(20)]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pacsflow.synthetic import write_synthetic_folder
+from pacsflow.demo.synthetic import write_synthetic_folder
 from tests.helpers import table_counts
 from tests.reliability.processes import kill_when, run_cli_to_end, start_cli
 from tests.reliability.snapshot import orphans, snapshot

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pacsflow.dcm2model import dcm2records
-from pacsflow.dicom_file import read_header
-from pacsflow.dicom_values import age_to_years, parse_da, parse_int, parse_tm
-from pacsflow.engine import make_engine
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import Image, IngestError
+from pacsflow.demo.synthetic import dataset_bytes, make_dataset
+from pacsflow.dicom.reading import read_header
+from pacsflow.dicom.records import dcm2records
+from pacsflow.dicom.values import age_to_years, parse_da, parse_int, parse_tm
 from pacsflow.errors import PermanentError
-from pacsflow.models import Image, IngestError
-from pacsflow.synthetic import dataset_bytes, make_dataset
 from tests.conftest import RunCli
 from tests.reliability.hostile_corpus import STORED, build_corpus
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pacsflow.synthetic import make_study, write_dataset, write_synthetic_folder
+from pacsflow.demo.synthetic import make_study, write_dataset, write_synthetic_folder
 from tests.helpers import found_studies, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port

@@ -24,13 +24,13 @@ from prefect.client.schemas.objects import State, TaskRun
 from pydicom import config
 
 from flows.move_studies import move_studies_flow
+from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.errors import RetryableError
-from pacsflow.found_studies import record_found_studies
 from pacsflow.net.association import AssociationRejectedError, DimseFailureError
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import INCOMING_FOLDER
-from pacsflow.synthetic import make_find_answer, make_study, write_dataset
+from pacsflow.retrieval.found import record_found_studies
 from tasks.retry import RETRY_DELAYS_S
 from tests.helpers import found_studies
 from tests.peers.dcmtk import DcmqrscpServer

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from pacsflow.synthetic import make_study, write_dataset
+from pacsflow.demo.synthetic import make_study, write_dataset
 from tests.helpers import table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
-from pacsflow.models import Image, IngestError, Patient
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import Image, IngestError, Patient
 from tests.conftest import RunCli
 
 SOURCES = {

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy_utils import drop_database
 
-from pacsflow.schema import current_revision, head_revision, initialize_database
+from pacsflow.database.schema import current_revision, head_revision, initialize_database
 
 CALLERS = 4
 DATABASES = 10

@@ -19,6 +19,7 @@ from pydicom.dataset import Dataset
 from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
 
+from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.nodes import LocalAE
 from pacsflow.net.storage import (
     INCOMING_FOLDER,
@@ -27,7 +28,6 @@ from pacsflow.net.storage import (
     study_folder,
     sync_study_folder,
 )
-from pacsflow.synthetic import make_study, write_dataset
 from tests.peers.dcmtk import storescu
 from tests.peers.ports import free_port
 

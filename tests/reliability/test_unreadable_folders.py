@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
-from pacsflow.models import Image, IngestError
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import Image, IngestError
 from tests.factories import make_study, write_dataset
 
 # parse_dir2sql in a process of its own; prints its summary as JSON.

@@ -20,8 +20,8 @@ from pacsflow.db import (
     dcm2study,
     dcm2study_finding,
 )
-from pacsflow.dcm2model import dcm2records, header_json, study_finding_row
-from pacsflow.dicom_file import read_header
+from pacsflow.dicom.reading import read_header
+from pacsflow.dicom.records import dcm2records, header_json, study_finding_row
 from pacsflow.errors import (
     InvalidDicomError,
     InvalidTagError,

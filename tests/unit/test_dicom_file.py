@@ -7,7 +7,7 @@ from pathlib import Path
 import pydicom.data
 import pytest
 
-from pacsflow.dicom_file import read_header
+from pacsflow.dicom.reading import read_header
 from pacsflow.errors import InvalidDicomError
 from tests.factories import make_dataset, write_dataset
 

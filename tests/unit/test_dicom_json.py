@@ -15,8 +15,8 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 
-from pacsflow.dicom_json import PIXEL_DATA_TAGS, dataset_to_json
-from pacsflow.synthetic import make_dataset, make_realistic_ct, write_dataset
+from pacsflow.demo.synthetic import make_dataset, make_realistic_ct, write_dataset
+from pacsflow.dicom.header_json import PIXEL_DATA_TAGS, dataset_to_json
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
 SAMPLE_FILES = sorted((PYDICOM_DATA / "test_files").rglob("*.dcm")) + sorted(

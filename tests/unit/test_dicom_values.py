@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from pydicom.multival import MultiValue
 
-from pacsflow.dicom_values import (
+from pacsflow.dicom.values import (
     UNKNOWN_AGE,
     age_to_years,
     is_valid_uid,

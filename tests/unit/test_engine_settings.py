@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pacsflow.engine import JSONText, dumps_json, is_sqlite, mask_url, to_json_text
+from pacsflow.database.engine import JSONText, dumps_json, is_sqlite, mask_url, to_json_text
 from pacsflow.settings import (
     DB_PASSWORD_ENV,
     DB_URL_ENV,

@@ -27,20 +27,20 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from pacsflow.crud import InsertCounts, insert_records
-from pacsflow.dcm2model import ImageRecord, dcm2records
-from pacsflow.dicom_file import read_header
-from pacsflow.engine import make_engine, to_json_text
+from pacsflow.database.crud import InsertCounts, insert_records
+from pacsflow.database.engine import make_engine, to_json_text
+from pacsflow.database.models import Image, IngestError, utc_now
+from pacsflow.database.schema import current_revision, initialize_database
+from pacsflow.database.session import session_scope
+from pacsflow.database.upsert import IN_CHUNK
+from pacsflow.dicom.reading import read_header
+from pacsflow.dicom.records import ImageRecord, dcm2records
 from pacsflow.errors import (
     InvalidDicomError,
     NotAnInstanceError,
     PermanentError,
     UnreadableFolderError,
 )
-from pacsflow.models import Image, IngestError, utc_now
-from pacsflow.schema import current_revision, initialize_database
-from pacsflow.session import session_scope
-from pacsflow.upsert import IN_CHUNK
 
 LOGGER = logging.getLogger(__name__)
 

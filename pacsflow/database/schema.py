@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from alembic import command
-from pacsflow.engine import make_engine, mask_url
+from pacsflow.database.engine import make_engine, mask_url
 from pacsflow.errors import DatabaseUnreachableError
 
 LOGGER = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ __all__ = [
 
 def migrations_dir() -> Path:
     """Where the Alembic chain is: inside the installed package, or the checkout's ``alembic/``."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     for candidate in (package / "_migrations", package.parent / "alembic"):
         if (candidate / "env.py").is_file():
             return candidate

@@ -18,18 +18,18 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, select
 
-from pacsflow.claims import DEFAULT_LEASE, claim_study, new_claim_holder, release_claim
-from pacsflow.engine import make_engine
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import StudyFind
+from pacsflow.database.session import session_scope
 from pacsflow.errors import PacsflowError, PermanentError, RetryableError
-from pacsflow.ingest import DEFAULT_BATCH_SIZE, BatchResult, batched, iter_dicom_candidates
-from pacsflow.ingest import ingest_batch as ingest_files
-from pacsflow.models import StudyFind
+from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE, BatchResult, batched, iter_dicom_candidates
+from pacsflow.ingest.batch import ingest_batch as ingest_files
 from pacsflow.net.move import MoveResult, move_study
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.storage import study_folder, sync_study_folder
 from pacsflow.net.study_contents import find_study_instances
-from pacsflow.retrievals import record_attempt, stored_instances
-from pacsflow.session import session_scope
+from pacsflow.retrieval.attempts import record_attempt, stored_instances
+from pacsflow.retrieval.claims import DEFAULT_LEASE, claim_study, new_claim_holder, release_claim
 
 LOGGER = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class RetrievalRequest:
         institution: stored with each patient and image.
         timeouts: network timeouts of the C-MOVE and C-FIND associations.
         claim_holder: the name under which studies are claimed (see
-            :mod:`pacsflow.claims`); one per run, so a Prefect retry of the run's
+            :mod:`pacsflow.retrieval.claims`); one per run, so a Prefect retry of the run's
             task keeps its claim. A new one per call when None.
         claim_lease: how long a claim lasts if this process dies unseen.
     """

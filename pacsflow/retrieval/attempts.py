@@ -1,6 +1,6 @@
 """Bookkeeping of retrievals in ``studies_find``: which studies to move, and how each try went.
 
-Data-access functions in the style of :mod:`pacsflow.crud`: they take the
+Data-access functions in the style of :mod:`pacsflow.database.crud`: they take the
 session first and never commit.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Select, Table, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from pacsflow.engine import make_engine
-from pacsflow.models import Image, Series, Study, StudyFind, utc_now
-from pacsflow.session import session_scope
+from pacsflow.database.engine import make_engine
+from pacsflow.database.models import Image, Series, Study, StudyFind, utc_now
+from pacsflow.database.session import session_scope
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",

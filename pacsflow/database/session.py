@@ -1,6 +1,6 @@
 """Sessions and transaction boundaries: ``session_scope``, ``get_db_session`` and ``DBWrapper``.
 
-Data-access functions in :mod:`pacsflow.crud` never commit; the code that
+Data-access functions in :mod:`pacsflow.database.crud` never commit; the code that
 owns a unit of work opens one boundary with :func:`session_scope` and commits
 or rolls back there.
 """
@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
-from pacsflow.engine import make_engine, mask_url
-from pacsflow.schema import initialize_database
+from pacsflow.database.engine import make_engine, mask_url
+from pacsflow.database.schema import initialize_database
 
 LOGGER = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Conversion is pure: a dataset goes in, plain row dicts or unsaved models come
 out, and nothing touches a database. Optional values are read tolerantly
-(:mod:`pacsflow.dicom_values`); a missing or unusable required identifier
+(:mod:`pacsflow.dicom.values`); a missing or unusable required identifier
 raises :class:`~pacsflow.errors.MissingTagError` or
 :class:`~pacsflow.errors.InvalidTagError` naming the tag and the file.
 """
@@ -15,9 +15,10 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from pacsflow.dicom_file import read_header
-from pacsflow.dicom_json import dataset_to_json
-from pacsflow.dicom_values import (
+from pacsflow.database.models import NO_PATIENT_ID_PREFIX, Image, Patient, Series, Study, StudyFind
+from pacsflow.dicom.header_json import dataset_to_json
+from pacsflow.dicom.reading import read_header
+from pacsflow.dicom.values import (
     age_to_years,
     element_text,
     is_valid_uid,
@@ -27,7 +28,6 @@ from pacsflow.dicom_values import (
     person_name,
 )
 from pacsflow.errors import InvalidTagError, MissingTagError, NotAnInstanceError
-from pacsflow.models import NO_PATIENT_ID_PREFIX, Image, Patient, Series, Study, StudyFind
 
 __all__ = [
     "MEDIA_STORAGE_DIRECTORY",
@@ -58,7 +58,7 @@ class ImageRecord:
     """The rows one instance contributes to each table, keyed by natural keys.
 
     Foreign keys (``patients.id`` ...) are not known until insert time and are
-    filled in by :func:`pacsflow.crud.insert_records`.
+    filled in by :func:`pacsflow.database.crud.insert_records`.
     """
 
     patient: dict[str, Any]
@@ -157,7 +157,7 @@ def header_json(ds: Dataset) -> dict[str, Any]:
     """The dataset in the DICOM JSON model (PS3.18 Annex F) without pixel or bulk data.
 
     Binary values larger than 1 KiB (bulk data) keep their VR but no value, so
-    a reader knows they existed. See :mod:`pacsflow.dicom_json`.
+    a reader knows they existed. See :mod:`pacsflow.dicom.header_json`.
     """
     return dataset_to_json(ds)
 

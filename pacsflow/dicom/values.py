@@ -2,7 +2,7 @@
 
 Read tolerantly: an empty, odd or malformed optional value becomes ``None``
 (or ``-1`` for an age, as in the seed schema) and never raises. The strict
-checks for required identifiers live in :mod:`pacsflow.dcm2model`.
+checks for required identifiers live in :mod:`pacsflow.dicom.records`.
 """
 
 from __future__ import annotations

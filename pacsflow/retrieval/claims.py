@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from pacsflow.database.models import StudyFind, utc_now
 from pacsflow.liveness import owner_is_gone, owner_tag
-from pacsflow.models import StudyFind, utc_now
 
 __all__ = ["DEFAULT_LEASE", "Claim", "claim_study", "new_claim_holder", "release_claim"]
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from pacsflow.models import TABLES
+from pacsflow.database.models import TABLES
 
 LOGGER = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from pacsflow.dcm2model import ImageRecord
-from pacsflow.models import IngestConflict, Patient, Series, Study, utc_now
-from pacsflow.upsert import IN_CHUNK
+from pacsflow.database.models import IngestConflict, Patient, Series, Study, utc_now
+from pacsflow.database.upsert import IN_CHUNK
+from pacsflow.dicom.records import ImageRecord
 
 __all__ = ["ParentConflict", "find_parent_conflicts", "record_conflicts"]
 

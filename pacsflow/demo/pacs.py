@@ -27,10 +27,10 @@ from pydicom import dcmread
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
 
+from pacsflow.demo.ports import free_port
 from pacsflow.errors import PacsflowError
 from pacsflow.net.echo import echo
 from pacsflow.net.nodes import LocalAE, PacsNode
-from pacsflow.net.ports import free_port
 
 __all__ = [
     "ORTHANC",

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from pydicom.dataset import Dataset
 
-from pacsflow.crud import FoundStudiesResult, add_found_studies
-from pacsflow.engine import make_engine
-from pacsflow.session import session_scope
+from pacsflow.database.crud import FoundStudiesResult, add_found_studies
+from pacsflow.database.engine import make_engine
+from pacsflow.database.session import session_scope
 
 __all__ = ["FOUND_BATCH_SIZE", "record_found_studies"]
 

@@ -20,11 +20,11 @@ from pydicom.dataset import Dataset
 from sqlalchemy import Select, Table, select, update
 from sqlalchemy.orm import Session
 
-from pacsflow.conflicts import find_parent_conflicts, record_conflicts
-from pacsflow.dcm2model import ImageRecord, dcm2records, records_from, study_finding_row
+from pacsflow.database.conflicts import find_parent_conflicts, record_conflicts
+from pacsflow.database.models import Image, Patient, Series, Study, StudyFind, utc_now
+from pacsflow.database.upsert import IN_CHUNK, insert_ignore, key_to_id, unique_by
+from pacsflow.dicom.records import ImageRecord, dcm2records, records_from, study_finding_row
 from pacsflow.errors import PermanentError
-from pacsflow.models import Image, Patient, Series, Study, StudyFind, utc_now
-from pacsflow.upsert import IN_CHUNK, insert_ignore, key_to_id, unique_by
 
 LOGGER = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def insert_records(
     Existing rows (same natural key) are kept as they are and reused as
     parents; images already present are skipped. Each inserted image whose
     parent values differ from the kept ones gets ``ingest_conflicts`` rows
-    (:mod:`pacsflow.conflicts`), tagged with ``flow_run_id``. A study found
+    (:mod:`pacsflow.database.conflicts`), tagged with ``flow_run_id``. A study found
     earlier by C-FIND gets its ``study_find_id``. Does not commit.
     """
     counts = InsertCounts()

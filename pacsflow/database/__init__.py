@@ -1,0 +1,1 @@
+"""The database wing: models, migrations, engines, sessions, upserts, data access, dumps."""

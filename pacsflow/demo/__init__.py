@@ -1,0 +1,1 @@
+"""Throwaway PACS servers and synthetic DICOM data, for the demo, benchmarks and tests."""
