@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner
 
@@ -25,12 +24,11 @@ from pacsflow.database.engine import mask_url
 from pacsflow.ingest.batch import (
     DEFAULT_BATCH_SIZE,
     BatchResult,
-    count_candidates,
     default_institution,
-    iter_dicom_candidates,
-    plan_batches,
     require_schema,
 )
+from pacsflow.ingest.folder_ingest import ingest_batches
+from pacsflow.ingest.folders import count_candidates, iter_dicom_candidates, plan_batches
 from pacsflow.settings import resolve_db_url
 from tasks.db import init_db_task
 from tasks.ingest import ingest_batch_task
@@ -43,39 +41,26 @@ _IN_FLIGHT_PER_WORKER = 2
 def _ingest_batches(
     runner: ProcessPoolTaskRunner,
     src: str,
-    db_url: str | None,
-    institution: str,
+    parameters: dict[str, Any],
     batch_size: int,
     workers: int,
     total: int,
     progress: FlowProgress,
-    run_id: str | None,
 ) -> BatchResult:
     """Submit the batches to the worker pool, at most two per worker in flight."""
-    result = BatchResult()
-    pending: deque[PrefectFuture[BatchResult]] = deque()
 
-    def collect() -> None:
-        nonlocal result
-        batch_result = pending.popleft().result()
-        result += batch_result
-        progress.advance(batch_result.files_seen)
+    def submit(paths: list[str]) -> Callable[[], BatchResult]:
+        return runner.submit(ingest_batch_task, {**parameters, "paths": paths}).result
 
-    for paths in plan_batches(
+    batches = plan_batches(
         iter_dicom_candidates(src), total=total, batch_size=batch_size, workers=workers
-    ):
-        parameters = {
-            "db_url": db_url,
-            "paths": paths,
-            "institution": institution,
-            "flow_run_id": run_id,
-        }
-        pending.append(runner.submit(ingest_batch_task, parameters))
-        if len(pending) >= workers * _IN_FLIGHT_PER_WORKER:
-            collect()
-    while pending:
-        collect()
-    return result
+    )
+    return ingest_batches(
+        batches,
+        submit,
+        in_flight=workers * _IN_FLIGHT_PER_WORKER,
+        on_result=lambda result: progress.advance(result.files_seen),
+    )
 
 
 def _summary_table(result: BatchResult, wall_s: float) -> list[dict[str, Any]]:
@@ -158,17 +143,12 @@ def ingest_dir(
     # The pool is sized per run, so it is used directly rather than as the
     # flow's (fixed) task runner; its task runs belong to this flow run.
     with process_pool(n_workers) as runner, progress:
-        result = _ingest_batches(
-            runner,
-            src,
-            db_url,
-            institution or default_institution(),
-            batch_size,
-            n_workers,
-            total,
-            progress,
-            str(flow_run.id) if flow_run.id else None,
-        )
+        parameters = {
+            "db_url": db_url,
+            "institution": institution or default_institution(),
+            "flow_run_id": str(flow_run.id) if flow_run.id else None,
+        }
+        result = _ingest_batches(runner, src, parameters, batch_size, n_workers, total, progress)
     wall_s = time.perf_counter() - started
     create_table_artifact(
         _summary_table(result, wall_s),

@@ -1,22 +1,12 @@
 """The pacsanini database API, re-implemented: every seed function under its seed name.
 
 ``from pacsflow.db import add_image, DBWrapper, ...`` works as it did with
-``pacsanini.db``; a database URL stands wherever the seed took a config object.
+``pacsanini.db``; a database URL stands wherever the seed took a config
+object. The functions live in :mod:`pacsflow.compat`, a thin layer over the
+wings that keeps the seed's promises (single items, commits).
 """
 
-from pacsflow.database.crud import (
-    add_found_studies,
-    add_found_study,
-    add_image,
-    add_images,
-    get_studies_to_move,
-    get_study_uids_to_move,
-    update_retrieved_study,
-)
-from pacsflow.database.dump import dump_database
-from pacsflow.database.schema import initialize_database
-from pacsflow.database.session import DBWrapper, get_db_session
-from pacsflow.dicom.records import (
+from pacsflow.compat.conversion import (
     dcm2dbmodels,
     dcm2image,
     dcm2patient,
@@ -24,7 +14,18 @@ from pacsflow.dicom.records import (
     dcm2study,
     dcm2study_finding,
 )
-from pacsflow.ingest.batch import parse_dir2sql
+from pacsflow.compat.items import (
+    add_found_study,
+    add_image,
+    get_studies_to_move,
+    get_study_uids_to_move,
+    parse_dir2sql,
+    update_retrieved_study,
+)
+from pacsflow.compat.sessions import DBWrapper, get_db_session
+from pacsflow.database.crud import add_found_studies, add_images
+from pacsflow.database.dump import dump_database
+from pacsflow.database.schema import initialize_database
 
 __all__ = [
     "DBWrapper",

@@ -3,9 +3,8 @@
 The batch functions (:func:`insert_records`, :func:`add_images`,
 :func:`add_found_studies`) take a session, never commit, and write with one
 multi-row ``INSERT ... ON CONFLICT DO NOTHING`` per table. The seed's
-single-item functions (:func:`add_image`, :func:`add_found_study`,
-:func:`update_retrieved_study`) keep its promise to commit, around the same
-pure parts. No function uses ``rollback()`` to handle a duplicate.
+single-item functions, which commit, are built on them in :mod:`pacsflow.db`.
+No function uses ``rollback()`` to handle a duplicate.
 """
 
 from __future__ import annotations
@@ -17,13 +16,13 @@ from os import PathLike
 from typing import Any
 
 from pydicom.dataset import Dataset
-from sqlalchemy import Select, Table, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from pacsflow.database.conflicts import find_parent_conflicts, record_conflicts
 from pacsflow.database.models import Image, Patient, Series, Study, StudyFind, utc_now
 from pacsflow.database.upsert import IN_CHUNK, insert_ignore, key_to_id, unique_by
-from pacsflow.dicom.records import ImageRecord, dcm2records, records_from, study_finding_row
+from pacsflow.dicom.records import ImageRecord, dcm2records, study_finding_row
 from pacsflow.errors import PermanentError
 
 LOGGER = logging.getLogger(__name__)
@@ -33,15 +32,9 @@ __all__ = [
     "FoundStudiesResult",
     "InsertCounts",
     "add_found_studies",
-    "add_found_study",
-    "add_image",
     "add_images",
-    "get_studies_to_move",
-    "get_study_uids_to_move",
     "insert_records",
     "link_found_studies",
-    "mark_study_retrieved",
-    "update_retrieved_study",
 ]
 
 _FIND: Table = StudyFind.__table__  # type: ignore[assignment]
@@ -181,39 +174,6 @@ def add_images(
     return AddImagesResult(counts=insert_records(session, records), failures=failures)
 
 
-def add_image(
-    session: Session,
-    dcm: str | PathLike[str] | Dataset,
-    institution: str | None = None,
-    filepath: str | PathLike[str] | None = None,
-) -> Image | None:
-    """Insert one image (and its patient, study, series when new), then commit (seed API).
-
-    Args:
-        session: the session to write with; it is committed.
-        dcm: a dataset, or the path of a DICOM file (then ``filepath`` is that path).
-        institution: stored with the patient and the image.
-        filepath: stored in ``images.filepath``.
-
-    Returns:
-        The stored image, or None when an image with the same SOPInstanceUID
-        already exists (nothing else in the session is undone).
-
-    Raises:
-        InvalidDicomError: ``dcm`` is a path to something that is not readable DICOM.
-        MissingTagError / InvalidTagError: a required UID is missing or invalid.
-    """
-    record = records_from(dcm, institution=institution, filepath=filepath)
-    try:
-        counts = insert_records(session, [record])
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    image_id = counts.image_ids.get(record.image["image_uid"])
-    return session.get(Image, image_id) if image_id is not None else None
-
-
 # --- Studies found by C-FIND --------------------------------------------------
 
 
@@ -257,82 +217,3 @@ def add_found_studies(session: Session, datasets: Iterable[Dataset]) -> FoundStu
     if invalid:
         LOGGER.warning("%d C-FIND answers had no valid StudyInstanceUID", len(invalid))
     return FoundStudiesResult(inserted=len(inserted), invalid=invalid)
-
-
-def add_found_study(session: Session, dcm: Dataset) -> StudyFind | None:
-    """Record one C-FIND answer and commit (seed API).
-
-    Returns:
-        The new ``studies_find`` row, or None when the study was already recorded.
-
-    Raises:
-        MissingTagError / InvalidTagError: the answer has no valid StudyInstanceUID.
-    """
-    row = {**study_finding_row(dcm), "found_on": utc_now()}
-    try:
-        inserted = insert_ignore(session, _FIND, [row], "study_uid")
-        if inserted:
-            link_found_studies(session, key_to_id(session, _FIND, "study_uid", inserted))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    if not inserted:
-        return None
-    return session.scalars(select(StudyFind).where(StudyFind.study_uid == row["study_uid"])).one()
-
-
-def _not_retrieved(query: Select[Any], limit: int | None) -> Select[Any]:
-    """Restrict a studies_find query to unretrieved studies, oldest study date first."""
-    return (
-        query.where(StudyFind.retrieved_on.is_(None))
-        .order_by(StudyFind.study_date.asc().nulls_last(), StudyFind.id)
-        .limit(limit)
-    )
-
-
-def get_studies_to_move(session: Session, *, limit: int | None = None) -> list[StudyFind]:
-    """The found studies not retrieved yet, oldest study date first (seed API).
-
-    Args:
-        session: the session to read with.
-        limit: at most this many studies (all when None).
-    """
-    return list(session.scalars(_not_retrieved(select(StudyFind), limit)))
-
-
-def get_study_uids_to_move(session: Session, *, limit: int | None = None) -> list[str]:
-    """The StudyInstanceUIDs of :func:`get_studies_to_move`, in the same order (seed API)."""
-    return list(session.scalars(_not_retrieved(select(StudyFind.study_uid), limit)))
-
-
-def mark_study_retrieved(session: Session, study_uid: str) -> StudyFind | None:
-    """Set ``retrieved_on`` to now if it is not set yet; return the row, or None if unknown.
-
-    A single conditional UPDATE: two workers marking the same study keep the
-    first time. Does not commit.
-    """
-    session.execute(
-        update(_FIND)
-        .where(_FIND.c.study_uid == study_uid, _FIND.c.retrieved_on.is_(None))
-        .values(retrieved_on=utc_now())
-    )
-    query = select(StudyFind).where(StudyFind.study_uid == study_uid)
-    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
-
-
-def update_retrieved_study(session: Session, study_uid: str) -> StudyFind | None:
-    """Mark a found study retrieved (now) and commit (seed API).
-
-    An already retrieved study keeps its first ``retrieved_on``.
-
-    Returns:
-        The ``studies_find`` row, or None when no study with that UID was found.
-    """
-    try:
-        found = mark_study_retrieved(session, study_uid)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return found

@@ -31,7 +31,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
-    "NO_PATIENT_ID_PREFIX",
     "TABLES",
     "Base",
     "Image",
@@ -45,9 +44,6 @@ __all__ = [
     "study_metadata_view",
     "utc_now",
 ]
-
-NO_PATIENT_ID_PREFIX = "no-patient-id:"
-"""``patients.patient_id`` of the per-study patient of images without a PatientID."""
 
 UID = String(64)
 """DICOM UIDs are at most 64 characters (PS3.5 9.1)."""
@@ -115,7 +111,7 @@ class Patient(Base):
 
     Images whose PatientID is absent or empty (Type 2, common in anonymised
     archives) get one patient row per study, keyed
-    ``no-patient-id:<StudyInstanceUID>`` (:data:`NO_PATIENT_ID_PREFIX`) and
+    ``no-patient-id:<StudyInstanceUID>`` (``pacsflow.dicom.records``) and
     flagged with ``patient_id_missing``: re-runs reuse it, and no two studies
     of unknown patients are merged.
     """

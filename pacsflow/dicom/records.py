@@ -1,7 +1,8 @@
-"""Convert pydicom datasets into pacsflow rows and models (the seed's ``dcm2model``).
+"""Convert pydicom datasets into the rows of pacsflow's tables (plain dicts).
 
-Conversion is pure: a dataset goes in, plain row dicts or unsaved models come
-out, and nothing touches a database. Optional values are read tolerantly
+Conversion is pure: a dataset goes in, plain row dicts come out, and nothing
+touches a database (the seed's ``dcm2*`` model builders, in
+:mod:`pacsflow.db`, are made from these rows). Optional values are read tolerantly
 (:mod:`pacsflow.dicom.values`); a missing or unusable required identifier
 raises :class:`~pacsflow.errors.MissingTagError` or
 :class:`~pacsflow.errors.InvalidTagError` naming the tag and the file.
@@ -15,9 +16,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from pacsflow.database.models import NO_PATIENT_ID_PREFIX, Image, Patient, Series, Study, StudyFind
 from pacsflow.dicom.header_json import dataset_to_json
-from pacsflow.dicom.reading import read_header
 from pacsflow.dicom.values import (
     age_to_years,
     element_text,
@@ -31,18 +30,18 @@ from pacsflow.errors import InvalidTagError, MissingTagError, NotAnInstanceError
 
 __all__ = [
     "MEDIA_STORAGE_DIRECTORY",
+    "NO_PATIENT_ID_PREFIX",
     "ImageRecord",
-    "dcm2dbmodels",
-    "dcm2image",
-    "dcm2patient",
     "dcm2records",
-    "dcm2series",
-    "dcm2study",
-    "dcm2study_finding",
     "header_json",
-    "records_from",
+    "patient_row_of",
+    "series_row_of",
     "study_finding_row",
+    "study_row_of",
 ]
+
+NO_PATIENT_ID_PREFIX = "no-patient-id:"
+"""``patients.patient_id`` of the stand-in patient of a study whose images have no PatientID."""
 
 Source = str | PathLike[str] | None
 
@@ -242,21 +241,6 @@ def dcm2records(
     return ImageRecord(patient=patient, study=study, series=series, image=image)
 
 
-def records_from(
-    dcm: str | PathLike[str] | Dataset, *, institution: str | None, filepath: Source = None
-) -> ImageRecord:
-    """:func:`dcm2records` for a dataset, or for a file path (read, and stored as ``filepath``).
-
-    Raises:
-        InvalidDicomError: ``dcm`` is a path to something that is not readable DICOM.
-        MissingTagError / InvalidTagError: a required identifier is missing or invalid.
-    """
-    if not isinstance(dcm, Dataset):
-        filepath = dcm
-        dcm = read_header(dcm)
-    return dcm2records(dcm, institution=institution, filepath=filepath)
-
-
 def study_finding_row(ds: Dataset) -> dict[str, Any]:
     """The ``studies_find`` row for one C-FIND answer (study level).
 
@@ -283,59 +267,32 @@ def _modalities(ds: Dataset) -> str | None:
     return joined or None
 
 
-# --- The seed's API: unsaved ORM models ---------------------------------------
-
-
-def dcm2patient(dcm: Dataset, institution: str | None = None) -> Patient:
-    """Convert a dataset into an unsaved :class:`Patient` (seed API).
+def patient_row_of(ds: Dataset, institution: str | None = None) -> dict[str, Any]:
+    """The ``patients`` row of a dataset alone (see :func:`dcm2records` for PatientID).
 
     Raises:
-        MissingTagError / InvalidTagError: the dataset has no PatientID and no
-            valid StudyInstanceUID to key its stand-in patient by.
+        MissingTagError / InvalidTagError: no PatientID, and no valid
+            StudyInstanceUID to key the stand-in patient by.
     """
-    header = header_json(dcm)
+    header = header_json(ds)
     has_id = _text(header, "PatientID") is not None
     study_uid = "" if has_id else _required_uid(header, "StudyInstanceUID", None)
-    return Patient(**_patient_row(header, institution, study_uid))
+    return _patient_row(header, institution, study_uid)
 
 
-def dcm2study(dcm: Dataset) -> Study:
-    """Convert a dataset into an unsaved :class:`Study` (seed API)."""
-    return Study(**_study_row(header_json(dcm), None))
-
-
-def dcm2series(dcm: Dataset) -> Series:
-    """Convert a dataset into an unsaved :class:`Series` (seed API)."""
-    return Series(**_series_row(header_json(dcm), None))
-
-
-def dcm2image(dcm: Dataset, institution: str | None = None, filepath: Source = None) -> Image:
-    """Convert a dataset into an unsaved :class:`Image` with its header JSON (seed API)."""
-    return Image(**dcm2records(dcm, institution=institution, filepath=filepath).image)
-
-
-def dcm2study_finding(dcm: Dataset) -> StudyFind:
-    """Convert a C-FIND answer into an unsaved :class:`StudyFind` (seed API)."""
-    return StudyFind(**study_finding_row(dcm))
-
-
-def dcm2dbmodels(
-    dcm: str | PathLike[str] | Dataset,
-    institution: str | None = None,
-    filepath: Source = None,
-) -> tuple[Patient, Study, Series, Image]:
-    """Convert a file or dataset into unsaved (Patient, Study, Series, Image) models (seed API).
-
-    When ``dcm`` is a path, its header is read and ``filepath`` is set to it.
+def study_row_of(ds: Dataset) -> dict[str, Any]:
+    """The ``studies`` row of a dataset alone (no foreign keys).
 
     Raises:
-        InvalidDicomError: ``dcm`` is a path to something that is not readable DICOM.
-        MissingTagError / InvalidTagError: a required identifier is missing or invalid.
+        MissingTagError / InvalidTagError: StudyInstanceUID is missing or invalid.
     """
-    record = records_from(dcm, institution=institution, filepath=filepath)
-    return (
-        Patient(**record.patient),
-        Study(**record.study),
-        Series(**record.series),
-        Image(**record.image),
-    )
+    return _study_row(header_json(ds), None)
+
+
+def series_row_of(ds: Dataset) -> dict[str, Any]:
+    """The ``series`` row of a dataset alone (no foreign key).
+
+    Raises:
+        MissingTagError / InvalidTagError: SeriesInstanceUID is missing or invalid.
+    """
+    return _series_row(header_json(ds), None)

@@ -1,4 +1,4 @@
-"""Index DICOM files already on disk: walk a folder, read headers, store rows in batches.
+"""One batch of files into the database: read the headers, store the rows, record failures.
 
 The unit of work is a batch of paths (:func:`ingest_batch`): its new images
 and its failures are written in one transaction, so a crash loses at most the
@@ -6,22 +6,22 @@ batch in flight and a re-run redoes exactly that. Files already stored with
 the same path, size and modification time are skipped without being parsed.
 A file that cannot be stored gets a row in ``ingest_errors``; it never stops
 the run. Memory is bounded by the batch size, whatever the folder's size.
+Walking folders into batches is :mod:`pacsflow.ingest.folders`; running the
+batches of a folder is :mod:`pacsflow.ingest.folder_ingest`.
 """
 
 from __future__ import annotations
 
 import gc
-import itertools
 import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from pacsflow.database.crud import InsertCounts, insert_records
 from pacsflow.database.engine import make_engine, to_json_text
 from pacsflow.database.models import Image, IngestError, utc_now
-from pacsflow.database.schema import current_revision, initialize_database
+from pacsflow.database.schema import current_revision
 from pacsflow.database.session import session_scope
 from pacsflow.database.upsert import IN_CHUNK
 from pacsflow.dicom.reading import read_header
@@ -47,17 +47,10 @@ LOGGER = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "BatchResult",
-    "batched",
-    "count_candidates",
     "default_institution",
     "ingest_batch",
-    "iter_dicom_candidates",
-    "parse_dir2sql",
-    "plan_batches",
     "require_schema",
 ]
-
-T = TypeVar("T")
 
 DEFAULT_BATCH_SIZE = 2000
 """Files per task and transaction: few tasks (each costs ~0.2 s of Prefect bookkeeping),
@@ -105,80 +98,6 @@ class BatchResult:
 def default_institution(today: date | None = None) -> str:
     """The seed's default institution name: ``unknown_YYYYMMDD`` for today."""
     return f"unknown_{(today or date.today()):%Y%m%d}"
-
-
-def iter_dicom_candidates(root: str | os.PathLike[str]) -> Iterator[str]:
-    """Every file under ``root`` in sorted order, and every folder that cannot be listed.
-
-    The walk streams one directory listing at a time. A folder it cannot
-    list (permissions, removed meanwhile) is yielded itself, in its place, so
-    that the batch holding it records the failure (:class:`UnreadableFolderError`)
-    instead of its files going missing without a trace.
-
-    Raises:
-        NotADirectoryError: ``root`` is not a folder.
-    """
-    top = Path(root)
-    if not top.is_dir():  # checked now, not at the first next()
-        raise NotADirectoryError(f"{top}: not a folder; give the folder that holds the DICOM files")
-    return _walk(top)
-
-
-def _walk(top: Path) -> Iterator[str]:
-    unlisted: list[str] = []
-
-    def remember(error: OSError) -> None:
-        unlisted.append(os.fspath(error.filename if error.filename is not None else top))
-
-    for folder, dirs, files in os.walk(top, onerror=remember):
-        yield from unlisted
-        unlisted.clear()
-        dirs.sort()
-        for name in sorted(files):
-            yield os.path.join(folder, name)
-    yield from unlisted
-
-
-def count_candidates(root: str | os.PathLike[str]) -> int:
-    """How many files :func:`iter_dicom_candidates` yields (for progress reporting)."""
-    return sum(1 for _ in iter_dicom_candidates(root))
-
-
-def plan_batches(
-    paths: Iterable[T], *, total: int, batch_size: int, workers: int
-) -> Iterator[list[T]]:
-    """Batches of ``batch_size``, then smaller ones for the last files.
-
-    Large batches keep per-task overhead low; but when the last large batch
-    runs, the other workers would sit idle for its whole length. So the files
-    that remain once fewer than ``workers`` full batches are left are cut into
-    batches a quarter of the size.
-    """
-    tail_size = max(1, batch_size // 4)
-    tail_starts = max(0, total - workers * batch_size)
-    items = iter(paths)
-    done = 0
-    while True:
-        size = batch_size if done + batch_size <= tail_starts else tail_size
-        batch = list(itertools.islice(items, size))
-        if not batch:
-            return
-        done += len(batch)
-        yield batch
-
-
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Consecutive lists of ``size`` items (the last one shorter)."""
-    if size < 1:
-        raise ValueError(f"batch size must be at least 1, not {size}")
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def require_schema(url: str) -> None:
@@ -397,58 +316,3 @@ def _record_failures(session: Session, failures: list[_Failure], flow_run_id: st
             for f in failures
         ],
     )
-
-
-def parse_dir2sql(
-    src: str | os.PathLike[str],
-    conn_uri: str,
-    institution_name: str | None = None,
-    nb_threads: int = 1,
-    create_tables: bool = False,
-) -> BatchResult:
-    """Index every DICOM file under ``src`` into the database, in this process (seed API).
-
-    The ``ingest-dir`` Prefect flow (``flows.ingest_dir``) does the same work
-    in parallel worker processes, with progress and a summary artifact; its
-    module offers ``parse_dir2sql`` with this signature, where ``nb_threads``
-    sets the number of workers.
-
-    Args:
-        src: the folder to walk (recursively).
-        conn_uri: the database URL.
-        institution_name: stored with each patient and image; defaults to
-            ``unknown_YYYYMMDD`` (today).
-        nb_threads: accepted for the seed's signature; this function runs in
-            one process.
-        create_tables: create the database and schema first when missing.
-
-    Returns:
-        The counts. Each failed file and its reason is in ``ingest_errors``.
-
-    Raises:
-        NotADirectoryError: ``src`` is not a folder.
-        PermanentError: the database has no pacsflow schema and ``create_tables`` is False.
-    """
-    del nb_threads  # see docstring
-    institution = institution_name or default_institution()
-    candidates = iter_dicom_candidates(src)  # checks src before touching the database
-    if create_tables:
-        initialize_database(conn_uri)
-    require_schema(conn_uri)
-    total = BatchResult()
-    for batch in batched(candidates, DEFAULT_BATCH_SIZE):
-        total += ingest_batch(conn_uri, batch, institution=institution)
-        LOGGER.info(
-            "Ingested %d files (%d new images, %d failed so far)",
-            total.files_seen,
-            total.images_added,
-            total.failed,
-        )
-    if total.failed:
-        LOGGER.warning(
-            "%d of %d files could not be stored (see ingest_errors): %s",
-            total.failed,
-            total.files_seen,
-            total.failed_by_reason,
-        )
-    return total

@@ -27,6 +27,7 @@ __all__ = [
     "pick_studies_to_move",
     "record_attempt",
     "stored_instances",
+    "unretrieved",
 ]
 
 DEFAULT_MAX_ATTEMPTS = 10
@@ -74,8 +75,14 @@ class PickedStudies:
     given_up: list[str] = field(default_factory=list)
 
 
-def _filtered(query: Select[Any], pick: StudyPick) -> Select[Any]:
-    query = query.where(StudyFind.retrieved_on.is_(None))
+def unretrieved(query: Select[Any], pick: StudyPick) -> Select[Any]:
+    """Restrict a ``studies_find`` query to the unretrieved studies ``pick`` names, oldest first.
+
+    ``max_attempts`` and ``limit`` are left to the caller.
+    """
+    query = query.where(StudyFind.retrieved_on.is_(None)).order_by(
+        StudyFind.study_date.asc().nulls_last(), StudyFind.id
+    )
     if pick.start_date:
         query = query.where(StudyFind.study_date >= pick.start_date)
     if pick.end_date:
@@ -94,12 +101,9 @@ def pick_studies(session: Session, pick: StudyPick) -> PickedStudies:
     Studies tried ``max_attempts`` times are not picked; they are listed in
     :attr:`PickedStudies.given_up` so the run can report them.
     """
-    base = _filtered(select(StudyFind.study_uid), pick)
-    order = (StudyFind.study_date.asc().nulls_last(), StudyFind.id)
-    picked = session.scalars(
-        base.where(StudyFind.attempts < pick.max_attempts).order_by(*order).limit(pick.limit)
-    )
-    given_up = session.scalars(base.where(StudyFind.attempts >= pick.max_attempts).order_by(*order))
+    base = unretrieved(select(StudyFind.study_uid), pick)
+    picked = session.scalars(base.where(StudyFind.attempts < pick.max_attempts).limit(pick.limit))
+    given_up = session.scalars(base.where(StudyFind.attempts >= pick.max_attempts))
     return PickedStudies(study_uids=list(picked), given_up=list(given_up))
 
 

@@ -22,8 +22,8 @@ from pacsflow.database.engine import make_engine
 from pacsflow.database.models import StudyFind
 from pacsflow.database.session import session_scope
 from pacsflow.errors import PacsflowError, PermanentError, RetryableError
-from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE, BatchResult, batched, iter_dicom_candidates
-from pacsflow.ingest.batch import ingest_batch as ingest_files
+from pacsflow.ingest.batch import BatchResult
+from pacsflow.ingest.folder_ingest import ingest_folder
 from pacsflow.net.move import MoveResult, move_study
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.storage import study_folder, sync_study_folder
@@ -99,13 +99,10 @@ class StudyOutcome:
 
 def _ingest_study_folder(request: RetrievalRequest, study_uid: str) -> BatchResult:
     """Ingest every file the SCP holds for the study (files stored before are skipped)."""
-    total = BatchResult()
     folder = study_folder(request.storage, study_uid)
     if not folder.is_dir():
-        return total
-    for batch in batched(iter_dicom_candidates(folder), DEFAULT_BATCH_SIZE):
-        total += ingest_files(request.db_url, batch, institution=request.institution)
-    return total
+        return BatchResult()
+    return ingest_folder(request.db_url, folder, institution=request.institution)
 
 
 def _missing_series(

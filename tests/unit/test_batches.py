@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pacsflow.ingest.batch import batched, plan_batches
+from pacsflow.ingest.folders import batched, plan_batches
 
 
 def test_plan_batches_keeps_every_item_once_in_order() -> None:

@@ -1,0 +1,1 @@
+"""The pacsanini API (``pacsflow.db``), built on the wings: single items, commits, models."""
