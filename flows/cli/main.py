@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from flows.cli_args import UsageError, non_negative, positive
-from flows.cli_pacs import add_pacs_commands, check_pacs_options
+from flows.cli.args import UsageError, non_negative, positive
+from flows.cli.pacs_commands import add_pacs_commands, check_pacs_options
 from pacsflow.database.dump import check_table_names
 from pacsflow.database.engine import mask_url
 from pacsflow.database.schema import check_server_reachable
@@ -211,7 +211,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # e.g. the database refused the connection
         print(f"pacsflow {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import Any
 
-from flows.cli_args import UsageError, parse_date, positive
+from flows.cli.args import UsageError, parse_date, positive
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
 from pacsflow.net.settings import ENV, resolve_local, resolve_pacs, resolve_storage
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
