@@ -16,7 +16,7 @@ from sqlalchemy import Connection, pool
 from alembic import context
 from pacsflow.database.engine import is_sqlite, make_engine
 from pacsflow.database.models import Base
-from pacsflow.settings import default_db_url
+from tasks.settings import default_db_url
 
 config = context.config
 target_metadata = Base.metadata

@@ -6,7 +6,7 @@ pydicom's value warnings, which quote patient data.
 """
 
 from pacsflow.dicom.reading import silence_pydicom_value_warnings
-from pacsflow.settings import apply_prefect_defaults
+from tasks.prefect_defaults import apply_prefect_defaults
 
 apply_prefect_defaults()
 silence_pydicom_value_warnings()

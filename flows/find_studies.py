@@ -9,9 +9,9 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from flows.dates import resolve_range
-from pacsflow.net.settings import resolve_local, resolve_pacs
 from tasks.db import init_db_task
 from tasks.pacs import find_studies_task
+from tasks.settings import resolve_local, resolve_pacs
 
 __all__ = ["find_studies_flow"]
 

@@ -29,9 +29,9 @@ from pacsflow.ingest.batch import (
 )
 from pacsflow.ingest.folder_ingest import ingest_batches
 from pacsflow.ingest.folders import count_candidates, iter_dicom_candidates, plan_batches
-from pacsflow.settings import resolve_db_url
 from tasks.db import init_db_task
 from tasks.ingest import ingest_batch_task
+from tasks.settings import resolve_db_url
 
 __all__ = ["ingest_dir", "parse_dir2sql"]
 

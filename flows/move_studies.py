@@ -20,13 +20,13 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.progress import FlowProgress
-from pacsflow.net.settings import resolve_local, resolve_pacs, resolve_storage
 from pacsflow.net.storage import StorageSCP
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS, StudyPick
 from pacsflow.retrieval.claims import new_claim_holder
 from pacsflow.retrieval.one_study import StudyOutcome
 from tasks.db import init_db_task, pick_studies_task
 from tasks.pacs import echo_task, retrieve_study_task
+from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 
 __all__ = ["move_studies_flow", "summary_markdown"]
 

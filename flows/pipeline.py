@@ -19,9 +19,9 @@ from prefect.artifacts import create_markdown_artifact
 from flows.dates import resolve_range
 from flows.find_studies import find_studies_flow
 from flows.move_studies import move_studies_flow, summary_markdown
-from pacsflow.net.settings import resolve_local, resolve_pacs, resolve_storage
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
 from tasks.db import init_db_task
+from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 
 __all__ = ["pipeline"]
 

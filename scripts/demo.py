@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from pacsflow.settings import apply_prefect_defaults
+from tasks.prefect_defaults import apply_prefect_defaults
 
 DEMO_FOLDER = Path("demo-data")
 STORAGE = Path("demo-storage")
@@ -38,7 +38,7 @@ def main() -> int:
     from pacsflow.demo.pacs import DemoPacs, OrthancServer, QrscpServer, start_demo_pacs
     from pacsflow.demo.ports import free_port
     from pacsflow.demo.synthetic import write_synthetic_folder
-    from pacsflow.settings import default_db_url
+    from tasks.settings import default_db_url
 
     url = default_db_url()
     if not DEMO_FOLDER.is_dir():

@@ -10,8 +10,8 @@ from pacsflow.database.engine import make_engine
 from pacsflow.database.schema import current_revision, initialize_database
 from pacsflow.database.session import session_scope
 from pacsflow.retrieval.attempts import PickedStudies, StudyPick, pick_studies_to_move
-from pacsflow.settings import resolve_db_url
 from tasks.retry import TRANSIENT_RETRIES
+from tasks.settings import resolve_db_url
 
 __all__ = ["dump_db_task", "init_db_task", "pick_studies_task"]
 

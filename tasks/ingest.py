@@ -6,8 +6,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from pacsflow.ingest.batch import BatchResult, ingest_batch
-from pacsflow.settings import resolve_db_url
 from tasks.retry import TRANSIENT_RETRIES
+from tasks.settings import resolve_db_url
 
 __all__ = ["ingest_batch_task"]
 

@@ -14,8 +14,8 @@ from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.found import record_found_studies
 from pacsflow.retrieval.one_study import RetrievalRequest, StudyOutcome, retrieve_study
-from pacsflow.settings import resolve_db_url
 from tasks.retry import TRANSIENT_RETRIES
+from tasks.settings import resolve_db_url
 
 __all__ = ["echo_task", "find_studies_task", "retrieve_study_task"]
 

@@ -24,11 +24,11 @@ from pacsflow.database.engine import mask_url
 from pacsflow.database.schema import check_server_reachable
 from pacsflow.errors import PacsflowError
 from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE
-from pacsflow.settings import (
+from tasks.prefect_defaults import apply_prefect_defaults
+from tasks.settings import (
     DB_PASSWORD_ENV,
     DB_URL_ENV,
     DEFAULT_DB_URL,
-    apply_prefect_defaults,
     check_db_url,
     default_db_url,
     resolve_db_url,

@@ -14,8 +14,8 @@ from typing import Any
 
 from flows.cli.args import UsageError, parse_date, positive
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
-from pacsflow.net.settings import ENV, resolve_local, resolve_pacs, resolve_storage
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
+from tasks.settings import ENV, resolve_local, resolve_pacs, resolve_storage
 
 __all__ = ["add_pacs_commands", "check_pacs_options"]
 

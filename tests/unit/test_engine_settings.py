@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pacsflow.database.engine import JSONText, dumps_json, is_sqlite, mask_url, to_json_text
-from pacsflow.settings import (
+from tasks.settings import (
     DB_PASSWORD_ENV,
     DB_URL_ENV,
     DEFAULT_DB_URL,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pacsflow.net.settings import (
+from tasks.settings import (
     MissingSettingError,
     resolve_local,
     resolve_pacs,

@@ -1,4 +1,12 @@
-"""Defaults and environment settings shared by the library, the CLI and the flows."""
+"""Settings from the environment of the process doing the work (a worker, a shell, cron).
+
+Flows, deployments and the CLI take the PACS, pacsflow's AE, the storage
+folder and the database as optional arguments; what is not given comes
+from the environment, so a deployment carries no site settings and a cron
+line stays short. The core (``pacsflow``) never reads the environment: it
+gets the resolved values. The database password is read here too, when a
+task connects, so that it never travels in flow parameters.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +15,21 @@ import os
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
+
 __all__ = [
     "DB_PASSWORD_ENV",
     "DB_URL_ENV",
     "DEFAULT_DB_URL",
-    "PREFECT_DEFAULTS",
-    "apply_prefect_defaults",
+    "DEFAULT_STORAGE",
+    "ENV",
+    "MissingSettingError",
     "check_db_url",
     "default_db_url",
     "resolve_db_url",
+    "resolve_local",
+    "resolve_pacs",
+    "resolve_storage",
     "split_password",
 ]
 
@@ -27,28 +41,6 @@ DB_PASSWORD_ENV = "PACSFLOW_DB_PASSWORD"  # noqa: S105 - a variable name, not a 
 
 DEFAULT_DB_URL = "sqlite:///pacsflow.sqlite"
 """The embedded default: a SQLite file in the current directory."""
-
-PREFECT_DEFAULTS = {
-    # No telemetry leaves a hospital network.
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    # The V2 UI calls an analytics host from the browser even then; V1 does not.
-    "PREFECT_SERVER_UI_V2_ENABLED": "false",
-    # The temporary server can take 10-20 s to start on a small, busy machine.
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    # Task and flow results may hold identifiers: never written to disk unless asked.
-    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
-}
-"""Prefect settings pacsflow applies unless the user set them (see the README)."""
-
-
-def apply_prefect_defaults() -> None:
-    """Put :data:`PREFECT_DEFAULTS` in the environment where the user has not set them.
-
-    Must run before Prefect is imported: Prefect reads its settings then.
-    """
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
 
 
 def default_db_url() -> str:
@@ -126,3 +118,90 @@ def split_password(db_url: str) -> tuple[str, str | None]:
         query=url.query,
     )
     return without.render_as_string(hide_password=False), str(url.password)
+
+
+ENV = {
+    "pacs_ae_title": "PACSFLOW_PACS_AET",
+    "pacs_host": "PACSFLOW_PACS_HOST",
+    "pacs_port": "PACSFLOW_PACS_PORT",
+    "local_ae_title": "PACSFLOW_LOCAL_AET",
+    "local_port": "PACSFLOW_LOCAL_PORT",
+    "local_bind_address": "PACSFLOW_LOCAL_BIND",
+    "storage": "PACSFLOW_STORAGE",
+}
+"""Setting (as flows name their parameters) -> the environment variable giving it."""
+
+DEFAULT_STORAGE = "pacsflow-storage"
+"""Where the storage SCP writes received files (relative to the working directory)."""
+
+_DEFAULTS = {
+    "local_ae_title": DEFAULT_LOCAL_AE_TITLE,
+    "local_port": "11112",
+    "local_bind_address": "127.0.0.1",
+    "storage": DEFAULT_STORAGE,
+}
+
+
+_OPTIONS = {
+    "pacs_ae_title": "--pacs-aet",
+    "pacs_host": "--pacs-host",
+    "pacs_port": "--pacs-port",
+    "local_ae_title": "--local-aet",
+    "local_port": "--local-port",
+    "local_bind_address": "--local-bind",
+    "storage": "--storage",
+}
+
+
+class MissingSettingError(ValueError):
+    """A required setting is neither given nor in the environment, or is malformed."""
+
+
+def _text(name: str, value: str | int | None) -> str:
+    if value is not None and str(value).strip():
+        return str(value)
+    from_env = os.environ.get(ENV[name], "").strip() or _DEFAULTS.get(name)
+    if not from_env:
+        raise MissingSettingError(
+            f"no {name.replace('_', ' ')}: set ${ENV[name]}, or give {_OPTIONS[name]} "
+            f"(pacsflow command) or {name} (flow parameter)"
+        )
+    return from_env
+
+
+def _port(name: str, value: int | None) -> int:
+    text = _text(name, value)
+    try:
+        return int(text)
+    except ValueError:
+        raise MissingSettingError(
+            f"{name.replace('_', ' ')} {text!r} (${ENV[name]}) is not a port number"
+        ) from None
+
+
+def resolve_pacs(ae_title: str | None, host: str | None, port: int | None) -> PacsNode:
+    """The PACS: each value given, else from ``$PACSFLOW_PACS_AET/HOST/PORT``.
+
+    Raises:
+        MissingSettingError: a value is missing or malformed (naming its variable).
+        ValueError: an invalid AE title or port.
+    """
+    return PacsNode(
+        _text("pacs_ae_title", ae_title), _text("pacs_host", host), _port("pacs_port", port)
+    )
+
+
+def resolve_local(ae_title: str | None, port: int | None, bind_address: str | None) -> LocalAE:
+    """pacsflow's AE: each value given, else ``$PACSFLOW_LOCAL_*``, else PACSFLOW:11112 on
+    127.0.0.1.
+    """
+    return LocalAE(
+        _text("local_ae_title", ae_title),
+        _port("local_port", port),
+        _text("local_bind_address", bind_address),
+    )
+
+
+def resolve_storage(storage: str | None) -> str:
+    """The storage folder: given, else ``$PACSFLOW_STORAGE``, else ``./pacsflow-storage``."""
+    return _text("storage", storage)
