@@ -8,10 +8,31 @@ starts late still covers the night it was scheduled for.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from prefect.runtime import flow_run
 
-__all__ = ["resolve_range", "run_date"]
+__all__ = ["DateRange", "resolve_range", "run_date"]
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """The study dates of a run: absolute, or relative to the run's scheduled date.
+
+    Args:
+        start_date: the first study date; when given, ``days_back`` is ignored
+            (so a run started from the UI with dates overrides a deployment's
+            ``days_back``).
+        end_date: the last study date (default: ``start_date``; with
+            ``days_back``, the day before the run's date, so ``days_back=1`` is
+            yesterday and ``days_back=7`` the last seven days; ``days_back=0`` is
+            today).
+        days_back: the first date is this many days before the run's date.
+    """
+
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    days_back: int | None = None
 
 
 def run_date() -> dt.date:
@@ -22,24 +43,16 @@ def run_date() -> dt.date:
     return dt.date.today()
 
 
-def resolve_range(
-    start_date: dt.date | None, end_date: dt.date | None, days_back: int | None
-) -> tuple[dt.date, dt.date]:
-    """The first and last study dates of a run.
-
-    Args:
-        start_date: an absolute first date; when given, ``days_back`` is ignored
-            (so a run started from the UI with dates overrides a deployment's
-            ``days_back``).
-        end_date: an absolute last date (default: the first date; with ``days_back``,
-            the day before the run's date, so ``days_back=1`` is yesterday and
-            ``days_back=7`` the last seven days; ``days_back=0`` is today).
-        days_back: the first date is this many days before the run's date.
+def resolve_range(dates: DateRange | None) -> tuple[dt.date, dt.date]:
+    """The first and last study dates of a run (see :class:`DateRange`).
 
     Raises:
         ValueError: neither ``start_date`` nor ``days_back`` is given, or the range
             ends before it starts.
     """
+    start_date, end_date, days_back = (
+        (dates.start_date, dates.end_date, dates.days_back) if dates else (None, None, None)
+    )
     if start_date is None and days_back is None:
         raise ValueError("give start_date or days_back (e.g. days_back=1: yesterday)")
     if start_date is None and days_back is not None:

@@ -10,8 +10,8 @@ network errors are retried by Prefect; a permanent one fails that study only.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -19,14 +19,16 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.options import Retrieval
 from flows.progress import FlowProgress
+from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP
-from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS, StudyPick
+from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.claims import new_claim_holder
-from pacsflow.retrieval.one_study import StudyOutcome
+from pacsflow.retrieval.one_study import RetrievalRequest, StudyOutcome
 from tasks.db import init_db_task, pick_studies_task
 from tasks.pacs import echo_task, retrieve_study_task
-from tasks.settings import resolve_local, resolve_pacs, resolve_storage
+from tasks.settings import default_db_url, resolve_local, resolve_pacs, resolve_storage
 
 __all__ = ["move_studies_flow", "summary_markdown"]
 
@@ -86,45 +88,32 @@ def summary_markdown(title: str, summary: dict[str, Any]) -> str:
 
 @flow(name="move-studies")
 def move_studies_flow(
-    pacs_ae_title: str | None = None,
-    pacs_host: str | None = None,
-    pacs_port: int | None = None,
-    local_ae_title: str | None = None,
-    local_port: int | None = None,
-    local_bind_address: str | None = None,
+    pacs: PacsNode | None = None,
+    local: LocalAE | None = None,
     storage: str | None = None,
-    limit: int | None = None,
-    modalities: list[str] | None = None,
-    start_date: dt.date | None = None,
-    end_date: dt.date | None = None,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    concurrency: int = 1,
-    institution: str | None = None,
+    pick: StudyPick | None = None,
+    retrieval: Retrieval | None = None,
     db_url: str | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:
     """Retrieve the found, unretrieved studies into the database, oldest first.
 
     Args:
-        pacs_ae_title: the PACS's AE title, the called AE (default $PACSFLOW_PACS_AET).
-        pacs_host: the PACS's host name or address (default $PACSFLOW_PACS_HOST).
-        pacs_port: the PACS's DICOM port (default $PACSFLOW_PACS_PORT).
-        local_ae_title: pacsflow's AE title: the calling AE and the C-MOVE destination;
-            the PACS must list it with the host and port of the storage SCP
-            (default $PACSFLOW_LOCAL_AET, else PACSFLOW).
-        local_port: the storage SCP's port (default $PACSFLOW_LOCAL_PORT, else 11112).
-        local_bind_address: the address the storage SCP listens on; the PACS must
-            reach it (default $PACSFLOW_LOCAL_BIND, else 127.0.0.1, which serves a
-            PACS on this machine only; 0.0.0.0 listens on all interfaces).
+        pacs: the PACS (default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST,
+            $PACSFLOW_PACS_PORT).
+        local: pacsflow's AE: its AE title is the calling AE and the C-MOVE
+            destination, and the PACS must list it with the host and port of
+            the storage SCP; ``bind_address`` is where the SCP listens (0.0.0.0:
+            every interface). Default $PACSFLOW_LOCAL_AET, $PACSFLOW_LOCAL_PORT,
+            $PACSFLOW_LOCAL_BIND, else PACSFLOW on 127.0.0.1:11112, which serves
+            a PACS on this machine only.
         storage: the folder receiving the files, ``<study>/<series>/<sop>.dcm``
             (default $PACSFLOW_STORAGE, else ./pacsflow-storage).
-        limit: move at most this many studies in this run (all when None).
-        modalities: only studies whose ModalitiesInStudy holds one of these.
-        start_date: only studies dated on or after this day.
-        end_date: only studies dated on or before this day.
-        max_attempts: studies tried this often are reported, not moved again.
-        concurrency: studies moved at once (C-MOVE associations to the PACS).
-        institution: stored with patients and images (default: the PACS AE title).
+        pick: which found studies: ``limit``, ``modalities``, ``start_date`` /
+            ``end_date`` (study dates), ``max_attempts`` (studies tried this often
+            are reported, not moved again). Default: all, oldest first.
+        retrieval: ``concurrency`` (studies moved at once) and ``institution``
+            (stored with patients and images; default: the PACS AE title).
         db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
         show_progress: draw a progress bar when standard error is a terminal.
 
@@ -134,12 +123,12 @@ def move_studies_flow(
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    pacs = resolve_pacs(pacs_ae_title, pacs_host, pacs_port)
-    local = resolve_local(local_ae_title, local_port, local_bind_address)
+    pacs = pacs or resolve_pacs(None, None, None)
+    local = local or resolve_local(None, None, None)
     folder = resolve_storage(storage)
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, not {concurrency}")
-    pick = StudyPick(limit, list(modalities or []), start_date, end_date, max_attempts)
+    pick = pick or StudyPick()
+    retrieval = retrieval or Retrieval()
+    concurrency = retrieval.concurrency
     init_db_task(db_url)
     echo_task(local, pacs)
     picked = pick_studies_task(db_url, pick)
@@ -148,7 +137,7 @@ def move_studies_flow(
         len(picked.study_uids),
         pacs,
         len(picked.given_up),
-        max_attempts,
+        pick.max_attempts,
     )
     outcomes: list[StudyOutcome] = []
     progress = FlowProgress(
@@ -163,27 +152,23 @@ def move_studies_flow(
     runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)
     # One claim holder per run: another run skips the studies this one moves,
     # and a Prefect retry of a task keeps its claim.
-    holder = new_claim_holder()
+    request = RetrievalRequest(
+        db_url=db_url or default_db_url(),  # without password: the task puts it in
+        local=local,
+        pacs=pacs,
+        storage=Path(folder),
+        institution=retrieval.institution or pacs.ae_title,
+        claim_holder=new_claim_holder(),
+    )
     with scp, runner, progress:
         futures: dict[PrefectFuture[StudyOutcome], str] = {
-            runner.submit(
-                retrieve_study_task,
-                {
-                    "db_url": db_url,
-                    "local": local,
-                    "pacs": pacs,
-                    "storage": folder,
-                    "institution": institution or pacs.ae_title,
-                    "study_uid": uid,
-                    "claim_holder": holder,
-                },
-            ): uid
+            runner.submit(retrieve_study_task, {"request": request, "study_uid": uid}): uid
             for uid in picked.study_uids
         }
         for future in as_completed(list(futures)):
             outcomes.append(_outcome_of(future, futures[future]))
             progress.advance(1)
-    summary = _summary(outcomes, picked.given_up, max_attempts, time.perf_counter() - started)
+    summary = _summary(outcomes, picked.given_up, pick.max_attempts, time.perf_counter() - started)
     create_markdown_artifact(
         summary_markdown(f"move-studies from {pacs}", summary),
         key="move-studies-summary",

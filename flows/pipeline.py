@@ -9,17 +9,18 @@ run as subflows, so each shows in the UI with its own summary.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.dates import resolve_range
+from flows.dates import DateRange, resolve_range
 from flows.find_studies import find_studies_flow
 from flows.move_studies import move_studies_flow, summary_markdown
-from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
+from flows.options import Retrieval, Selection
+from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.retrieval.attempts import StudyPick
 from tasks.db import init_db_task
 from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 
@@ -28,52 +29,36 @@ __all__ = ["pipeline"]
 
 @flow(name="pipeline")
 def pipeline(
-    pacs_ae_title: str | None = None,
-    pacs_host: str | None = None,
-    pacs_port: int | None = None,
-    start_date: dt.date | None = None,
-    end_date: dt.date | None = None,
-    days_back: int | None = None,
-    modalities: list[str] | None = None,
-    local_ae_title: str | None = None,
-    local_port: int | None = None,
-    local_bind_address: str | None = None,
+    dates: DateRange | None = None,
+    pacs: PacsNode | None = None,
+    local: LocalAE | None = None,
     storage: str | None = None,
-    limit: int | None = None,
-    retry_earlier: bool = True,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    concurrency: int = 1,
-    result_cap: int = 1000,
-    institution: str | None = None,
+    selection: Selection | None = None,
+    retrieval: Retrieval | None = None,
     db_url: str | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:
     """Find the studies of a date range on the PACS and retrieve them.
 
     Args:
-        pacs_ae_title: the PACS's AE title, the called AE (default $PACSFLOW_PACS_AET).
-        pacs_host: the PACS's host name or address (default $PACSFLOW_PACS_HOST).
-        pacs_port: the PACS's DICOM port (default $PACSFLOW_PACS_PORT).
-        start_date: the first study date to find (or give ``days_back``).
-        end_date: the last study date to find (default: ``start_date``, or
-            yesterday with ``days_back``).
-        days_back: find the studies of the N days before the run's scheduled date
-            (1: yesterday), so a nightly schedule needs no date parameters.
-        modalities: only studies holding one of these modalities.
-        local_ae_title: pacsflow's AE title: the calling AE and the C-MOVE destination
-            (default $PACSFLOW_LOCAL_AET, else PACSFLOW).
-        local_port: the storage SCP's port (default $PACSFLOW_LOCAL_PORT, else 11112).
-        local_bind_address: the address the storage SCP listens on; the PACS must
-            reach it (default $PACSFLOW_LOCAL_BIND, else 127.0.0.1).
+        dates: the study dates to find: ``start_date`` and ``end_date``, or
+            ``days_back`` (the N days before the run's scheduled date; 1:
+            yesterday), so a nightly schedule needs no date parameters.
+        pacs: the PACS: ``ae_title`` (the called AE), ``host``, ``port``
+            (default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST, $PACSFLOW_PACS_PORT).
+        local: pacsflow's AE: ``ae_title`` (the calling AE and the C-MOVE
+            destination), the storage SCP's ``port`` and ``bind_address``, which
+            the PACS must reach (default $PACSFLOW_LOCAL_AET, $PACSFLOW_LOCAL_PORT,
+            $PACSFLOW_LOCAL_BIND, else PACSFLOW on 127.0.0.1:11112).
         storage: the folder receiving the files (default $PACSFLOW_STORAGE, else
             ./pacsflow-storage).
-        limit: move at most this many studies in this run.
-        retry_earlier: also move unretrieved studies dated before ``start_date``
-            (found by earlier runs, incomplete then); False keeps to the date range.
-        max_attempts: studies tried this often are reported, not moved again.
-        concurrency: studies moved at once.
-        result_cap: the number of C-FIND answers at which the PACS stops.
-        institution: stored with patients and images (default: the PACS AE title).
+        selection: which studies to move: ``modalities``, ``limit`` (this run),
+            ``max_attempts`` (studies tried this often are reported, not moved
+            again), ``retry_earlier`` (also the unretrieved studies dated before
+            the range, found by earlier runs; default true).
+        retrieval: ``concurrency`` (studies moved at once), ``result_cap`` (the
+            number of C-FIND answers at which the PACS stops), ``institution``
+            (stored with patients and images; default: the PACS AE title).
         db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
         show_progress: draw a progress bar when standard error is a terminal.
 
@@ -83,37 +68,33 @@ def pipeline(
         images added, seconds) at the top level.
     """
     started = time.perf_counter()
-    pacs = resolve_pacs(pacs_ae_title, pacs_host, pacs_port)
-    local = resolve_local(local_ae_title, local_port, local_bind_address)
-    folder = resolve_storage(storage)
-    first_day, last_day = resolve_range(start_date, end_date, days_back)
+    pacs = pacs or resolve_pacs(None, None, None)
+    local = local or resolve_local(None, None, None)
+    selection = selection or Selection()
+    retrieval = retrieval or Retrieval()
+    first_day, last_day = resolve_range(dates)
     init_db_task(db_url)
     found = find_studies_flow(
-        pacs_ae_title=pacs.ae_title,
-        pacs_host=pacs.host,
-        pacs_port=pacs.port,
-        start_date=first_day,
-        end_date=last_day,
-        modalities=modalities,
-        local_ae_title=local.ae_title,
-        result_cap=result_cap,
+        dates=DateRange(first_day, last_day),
+        pacs=pacs,
+        local=local,
+        modalities=selection.modalities,
+        result_cap=retrieval.result_cap,
         db_url=db_url,
     )
-    moved = move_studies_flow(
-        pacs_ae_title=pacs.ae_title,
-        pacs_host=pacs.host,
-        pacs_port=pacs.port,
-        local_ae_title=local.ae_title,
-        local_port=local.port,
-        local_bind_address=local.bind_address,
-        storage=folder,
-        limit=limit,
-        modalities=modalities,
-        start_date=None if retry_earlier else first_day,
+    pick = StudyPick(
+        limit=selection.limit,
+        modalities=selection.modalities,
+        start_date=None if selection.retry_earlier else first_day,
         end_date=last_day,
-        max_attempts=max_attempts,
-        concurrency=concurrency,
-        institution=institution,
+        max_attempts=selection.max_attempts,
+    )
+    moved = move_studies_flow(
+        pacs=pacs,
+        local=local,
+        storage=resolve_storage(storage),
+        pick=pick,
+        retrieval=retrieval,
         db_url=db_url,
         show_progress=show_progress,
     )

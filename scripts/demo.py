@@ -32,12 +32,14 @@ def main() -> int:
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
+    from flows.dates import DateRange
     from flows.pipeline import pipeline
     from pacsflow.database.engine import make_engine, mask_url
     from pacsflow.database.models import TABLES
     from pacsflow.demo.pacs import DemoPacs, OrthancServer, QrscpServer, start_demo_pacs
     from pacsflow.demo.ports import free_port
     from pacsflow.demo.synthetic import write_synthetic_folder
+    from pacsflow.net.nodes import LocalAE, PacsNode
     from tasks.settings import default_db_url
 
     url = default_db_url()
@@ -63,12 +65,9 @@ def main() -> int:
         )
         print("Running the pipeline flow (the first run starts a temporary Prefect server)...")
         result = pipeline(
-            pacs_ae_title=pacs.ae_title,
-            pacs_host="127.0.0.1",
-            pacs_port=pacs.dicom_port,
-            start_date=FIRST_DAY,
-            end_date=LAST_DAY,
-            local_port=scp_port,
+            dates=DateRange(FIRST_DAY, LAST_DAY),
+            pacs=PacsNode(pacs.ae_title, "127.0.0.1", pacs.dicom_port),
+            local=LocalAE(port=scp_port),
             storage=str(STORAGE),
             db_url=url,
             show_progress=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from prefect import task
@@ -53,21 +53,11 @@ def find_studies_task(
 
 
 @task(name="retrieve-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def retrieve_study_task(
-    db_url: str | None,
-    local: LocalAE,
-    pacs: PacsNode,
-    storage: str,
-    institution: str,
-    study_uid: str,
-    claim_holder: str | None = None,
-) -> StudyOutcome:
+def retrieve_study_task(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
     """Claim one study, C-MOVE it into the running storage SCP, ingest it, record the try.
 
-    Safe to retry: a retry keeps the run's claim and moves only the series
-    still missing images.
+    ``request.db_url`` comes without its password, which is added here. Safe
+    to retry: a retry keeps the run's claim and moves only the series still
+    missing images.
     """
-    request = RetrievalRequest(
-        resolve_db_url(db_url), local, pacs, Path(storage), institution, claim_holder=claim_holder
-    )
-    return retrieve_study(request, study_uid)
+    return retrieve_study(replace(request, db_url=resolve_db_url(request.db_url)), study_uid)

@@ -13,8 +13,9 @@ import json
 from typing import Any
 
 from flows.cli.args import UsageError, parse_date, positive
+from flows.options import Retrieval, Selection
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
-from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
+from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS, StudyPick
 from tasks.settings import ENV, resolve_local, resolve_pacs, resolve_storage
 
 __all__ = ["add_pacs_commands", "check_pacs_options"]
@@ -141,28 +142,12 @@ def check_pacs_options(args: argparse.Namespace) -> None:
         raise UsageError(f"the end date {args.end} is before the start date {args.start}")
 
 
-def _node_parameters(args: argparse.Namespace) -> dict[str, Any]:
-    pacs = _pacs(args)
-    return {
-        "pacs_ae_title": pacs.ae_title,
-        "pacs_host": pacs.host,
-        "pacs_port": pacs.port,
-        "local_ae_title": _local(args).ae_title,
-    }
-
-
-def _storage_parameters(args: argparse.Namespace) -> dict[str, Any]:
-    local = _local(args)
-    return {
-        "local_port": local.port,
-        "local_bind_address": local.bind_address,
-        "storage": resolve_storage(args.storage),
-        "limit": args.limit,
-        "max_attempts": args.max_attempts,
-        "concurrency": args.concurrency,
-        "institution": args.institution,
-        "show_progress": not args.no_progress,
-    }
+def _retrieval(args: argparse.Namespace) -> Retrieval:
+    return Retrieval(
+        concurrency=getattr(args, "concurrency", 1),
+        result_cap=getattr(args, "cap", 1000),
+        institution=getattr(args, "institution", None),
+    )
 
 
 def _echo(args: argparse.Namespace, _db_url: str) -> int:
@@ -175,12 +160,13 @@ def _echo(args: argparse.Namespace, _db_url: str) -> int:
 
 
 def _find(args: argparse.Namespace, db_url: str) -> int:
+    from flows.dates import DateRange
     from flows.find_studies import find_studies_flow
 
     result: dict[str, Any] = find_studies_flow(
-        **_node_parameters(args),
-        start_date=args.start,
-        end_date=args.end,
+        dates=DateRange(args.start, args.end),
+        pacs=_pacs(args),
+        local=_local(args),
         modalities=args.modality,
         result_cap=args.cap,
         db_url=db_url,
@@ -200,29 +186,44 @@ def _find(args: argparse.Namespace, db_url: str) -> int:
 def _move(args: argparse.Namespace, db_url: str) -> int:
     from flows.move_studies import move_studies_flow
 
-    result: dict[str, Any] = move_studies_flow(
-        **_node_parameters(args),
-        **_storage_parameters(args),
-        modalities=args.modality,
+    pick = StudyPick(
+        limit=args.limit,
+        modalities=args.modality or [],
         start_date=args.start,
         end_date=args.end,
+        max_attempts=args.max_attempts,
+    )
+    result: dict[str, Any] = move_studies_flow(
+        pacs=_pacs(args),
+        local=_local(args),
+        storage=resolve_storage(args.storage),
+        pick=pick,
+        retrieval=_retrieval(args),
         db_url=db_url,
+        show_progress=not args.no_progress,
     )
     return _report(args, result)
 
 
 def _run(args: argparse.Namespace, db_url: str) -> int:
+    from flows.dates import DateRange
     from flows.pipeline import pipeline
 
-    result: dict[str, Any] = pipeline(
-        **_node_parameters(args),
-        **_storage_parameters(args),
-        start_date=args.start,
-        end_date=args.end,
-        modalities=args.modality,
+    selection = Selection(
+        modalities=args.modality or [],
+        limit=args.limit,
+        max_attempts=args.max_attempts,
         retry_earlier=not args.only_range,
-        result_cap=args.cap,
+    )
+    result: dict[str, Any] = pipeline(
+        dates=DateRange(args.start, args.end),
+        pacs=_pacs(args),
+        local=_local(args),
+        storage=resolve_storage(args.storage),
+        selection=selection,
+        retrieval=_retrieval(args),
         db_url=db_url,
+        show_progress=not args.no_progress,
     )
     return _report(args, result)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -95,10 +96,39 @@ def test_deployments_list_the_flows_with_their_schedules(
         assert name in listed
     nightly = _prefect(env, "deployment", "inspect", "pipeline/nightly")
     assert "0 2 * * *" in nightly
-    # No site setting, database URL or password: workers take them from their environment.
-    assert "'parameters': {'days_back': 1, 'limit': 5000, 'concurrency': 1}" in nightly
     night_hours = _prefect(env, "deployment", "inspect", "move-studies/night-hours")
     assert "*/30 0-5 * * *" in night_hours
+    with (
+        temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}),
+        get_client(sync_client=True) as client,
+    ):
+        deployment = client.read_deployment_by_name("pipeline/nightly")
+    # No site setting, database URL or password: workers take them from their environment.
+    assert deployment.parameters == {
+        "dates": {"days_back": 1},
+        "selection": {"limit": 5000},
+        "retrieval": {"concurrency": 1},
+    }
+    # The UI's run form is built from the parameter schema: grouped settings, each a form.
+    schema = deployment.parameter_openapi_schema
+    assert schema is not None
+    properties = schema["properties"]
+    assert list(properties) == [
+        "dates",
+        "pacs",
+        "local",
+        "storage",
+        "selection",
+        "retrieval",
+        "db_url",
+        "show_progress",
+    ]
+    fields = {
+        name: set(schema["definitions"][name]["properties"])
+        for name in ("DateRange", "PacsNode", "LocalAE", "Selection", "Retrieval")
+    }
+    assert fields["PacsNode"] == {"ae_title", "host", "port"}
+    assert fields["Selection"] == {"modalities", "limit", "max_attempts", "retry_earlier"}
 
 
 def test_pipeline_deployment_runs_on_the_worker(deployed: tuple[dict[str, str], Path]) -> None:
@@ -107,7 +137,9 @@ def test_pipeline_deployment_runs_on_the_worker(deployed: tuple[dict[str, str], 
         run = cast(
             FlowRun,
             run_deployment(
-                "pipeline/nightly", parameters={"start_date": "2024-07-01"}, timeout=600
+                "pipeline/nightly",
+                parameters={"dates": {"start_date": "2024-07-01"}},
+                timeout=600,
             ),
         )
     assert run.state is not None

@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flows.dates import DateRange
 from flows.find_studies import find_studies_flow
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import StudyFind
 from pacsflow.demo.synthetic import make_dataset, write_dataset
+from pacsflow.net.nodes import PacsNode
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 
@@ -38,11 +40,8 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
 def test_find_studies_flow_records_each_study_once(orthanc: OrthancServer, db_url: str) -> None:
     def run() -> dict[str, Any]:
         return find_studies_flow(
-            pacs_ae_title=orthanc.ae_title,
-            pacs_host="127.0.0.1",
-            pacs_port=orthanc.dicom_port,
-            start_date=dt.date(2024, 3, 1),
-            end_date=dt.date(2024, 3, 2),
+            dates=DateRange(dt.date(2024, 3, 1), dt.date(2024, 3, 2)),
+            pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
             result_cap=3,
             db_url=db_url,
         )

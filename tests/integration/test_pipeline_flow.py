@@ -11,11 +11,15 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
+from flows.dates import DateRange
 from flows.move_studies import move_studies_flow
+from flows.options import Retrieval, Selection
 from flows.pipeline import pipeline
 from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.net.association import PacsUnreachableError
+from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import INCOMING_FOLDER
+from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
 from pacsflow.retrieval.found import record_found_studies
 from tests.helpers import found_studies, latest_artifact, table_counts
 from tests.peers.orthanc import OrthancServer
@@ -49,15 +53,23 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
     server.stop()
 
 
-def _run(orthanc: OrthancServer, db_url: str, storage: Path, **options: Any) -> dict[str, Any]:
+def _run(
+    orthanc: OrthancServer,
+    db_url: str,
+    storage: Path,
+    start_date: dt.date,
+    end_date: dt.date | None = None,
+    concurrency: int = 1,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> dict[str, Any]:
     result: dict[str, Any] = pipeline(
-        pacs_ae_title=orthanc.ae_title,
-        pacs_host="127.0.0.1",
-        pacs_port=orthanc.dicom_port,
-        local_port=SCP_PORT,
+        dates=DateRange(start_date, end_date),
+        pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
+        local=LocalAE(port=SCP_PORT),
         storage=str(storage),
+        selection=Selection(max_attempts=max_attempts),
+        retrieval=Retrieval(concurrency=concurrency),
         db_url=db_url,
-        **options,
     )
     return result
 
@@ -155,10 +167,8 @@ def test_pacs_down_is_retried_then_fails_with_nothing_marked(db_url: str, tmp_pa
     closed = free_port()
     with pytest.raises(PacsUnreachableError, match=f"ORTHANC@127.0.0.1:{closed} cannot be reached"):
         move_studies_flow(
-            pacs_ae_title="ORTHANC",
-            pacs_host="127.0.0.1",
-            pacs_port=closed,
-            local_port=free_port(),
+            pacs=PacsNode("ORTHANC", "127.0.0.1", closed),
+            local=LocalAE(port=free_port()),
             storage=str(tmp_path / "storage"),
             db_url=db_url,
         )

@@ -123,7 +123,10 @@ def test_two_workers_run_two_pipelines_without_retrieving_a_study_twice(
                 run_deployment(
                     "pipeline/nightly",
                     # Disjoint ranges, each keeping to its own: no earlier retries.
-                    parameters={"start_date": _iso(day), "retry_earlier": False},
+                    parameters={
+                        "dates": {"start_date": _iso(day)},
+                        "selection": {"retry_earlier": False},
+                    },
                     timeout=0,
                 ),
             )

@@ -28,8 +28,9 @@ from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.errors import RetryableError
 from pacsflow.net.association import AssociationRejectedError, DimseFailureError
 from pacsflow.net.find import StudyQuery, find_studies
-from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
 from pacsflow.net.storage import INCOMING_FOLDER
+from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.found import record_found_studies
 from tasks.retry import RETRY_DELAYS_S
 from tests.helpers import found_studies
@@ -86,19 +87,27 @@ def _orthanc_ae(server: OrthancServer) -> tuple[str, int]:
 
 
 def _move(
-    pacs: tuple[str, int], db_url: str, scp_port: int, storage: Path, **kw: Any
+    pacs: tuple[str, int],
+    db_url: str,
+    scp_port: int,
+    storage: Path,
+    *,
+    called: str | None = None,
+    calling: str = DEFAULT_LOCAL_AE_TITLE,
+    pick: StudyPick | None = None,
 ) -> State[Any]:
-    """Run move-studies from the PACS ``(AE title, port)`` on 127.0.0.1; its final state."""
-    options: dict[str, Any] = {
-        "pacs_ae_title": pacs[0],
-        "pacs_host": "127.0.0.1",
-        "pacs_port": pacs[1],
-        "local_port": scp_port,
-        "storage": str(storage),
-        "db_url": db_url,
-        **kw,
-    }
-    state: State[Any] = move_studies_flow(**options, return_state=True)
+    """Run move-studies from the PACS ``(AE title, port)`` on 127.0.0.1; its final state.
+
+    ``called`` replaces the PACS's AE title, ``calling`` pacsflow's.
+    """
+    state: State[Any] = move_studies_flow(
+        pacs=PacsNode(called or pacs[0], "127.0.0.1", pacs[1]),
+        local=LocalAE(calling, scp_port),
+        storage=str(storage),
+        pick=pick,
+        db_url=db_url,
+        return_state=True,
+    )
     return state
 
 
@@ -166,7 +175,7 @@ def test_rejected_association_fails_at_once(db_url: str, tmp_path: Path) -> None
     try:
         _found(db_url, [study])
         state = _move(
-            _orthanc_ae(server), db_url, scp_port, tmp_path / "storage", pacs_ae_title="NOT-ORTHANC"
+            _orthanc_ae(server), db_url, scp_port, tmp_path / "storage", called="NOT-ORTHANC"
         )
     finally:
         server.stop()
@@ -191,15 +200,19 @@ def test_failed_sub_operations_and_unknown_destination_are_not_retried(
     try:
         uids = _found(db_url, [refused, fine])
         sub_ops = _move(
-            _orthanc_ae(server), db_url, scp_port, storage, end_date=dt.date(2024, 3, 4)
+            _orthanc_ae(server),
+            db_url,
+            scp_port,
+            storage,
+            pick=StudyPick(end_date=dt.date(2024, 3, 4)),
         )
         unknown = _move(
             _orthanc_ae(server),
             db_url,
             free_port(),
             storage,
-            local_ae_title="STRANGER",
-            start_date=dt.date(2024, 3, 5),
+            calling="STRANGER",
+            pick=StudyPick(start_date=dt.date(2024, 3, 5)),
         )
     finally:
         server.stop()

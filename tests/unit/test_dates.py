@@ -6,23 +6,26 @@ import datetime as dt
 
 import pytest
 
-from flows.dates import resolve_range
+from flows.dates import DateRange, resolve_range
 
 TODAY = dt.date.today()
 DAY = dt.timedelta(days=1)
 
 
 def test_days_back_counts_the_days_before_the_run() -> None:
-    assert resolve_range(None, None, 1) == (TODAY - DAY, TODAY - DAY)
-    assert resolve_range(None, None, 7) == (TODAY - 7 * DAY, TODAY - DAY)
-    assert resolve_range(None, None, 0) == (TODAY, TODAY)
+    assert resolve_range(DateRange(None, None, 1)) == (TODAY - DAY, TODAY - DAY)
+    assert resolve_range(DateRange(None, None, 7)) == (TODAY - 7 * DAY, TODAY - DAY)
+    assert resolve_range(DateRange(None, None, 0)) == (TODAY, TODAY)
 
 
 def test_absolute_dates() -> None:
     first = dt.date(2024, 1, 1)
-    assert resolve_range(first, None, None) == (first, first)
-    assert resolve_range(first, dt.date(2024, 1, 31), None) == (first, dt.date(2024, 1, 31))
-    assert resolve_range(first, None, 1) == (first, first)  # dates win over days_back
+    assert resolve_range(DateRange(first, None, None)) == (first, first)
+    assert resolve_range(DateRange(first, dt.date(2024, 1, 31), None)) == (
+        first,
+        dt.date(2024, 1, 31),
+    )
+    assert resolve_range(DateRange(first, None, 1)) == (first, first)  # dates win over days_back
 
 
 @pytest.mark.parametrize(
@@ -37,4 +40,4 @@ def test_bad_ranges_are_refused(
     start: dt.date | None, end: dt.date | None, days_back: int | None, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        resolve_range(start, end, days_back)
+        resolve_range(DateRange(start, end, days_back))

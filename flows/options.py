@@ -1,0 +1,49 @@
+"""Grouped flow parameters: which studies to retrieve, and how (rendered as forms in the UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
+
+__all__ = ["Retrieval", "Selection"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which found studies a pipeline run retrieves.
+
+    Args:
+        modalities: only studies holding one of these modalities (all when empty).
+        limit: move at most this many studies in this run (all when None).
+        max_attempts: studies tried this often are reported, not moved again.
+        retry_earlier: also move unretrieved studies dated before the range
+            (found by earlier runs, incomplete then); False keeps to the range.
+    """
+
+    modalities: list[str] = field(default_factory=list)
+    limit: int | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    retry_earlier: bool = True
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """How studies are found and moved.
+
+    Args:
+        concurrency: studies moved at once (C-MOVE associations to the PACS).
+        result_cap: the number of C-FIND answers at which the PACS stops;
+            reaching it splits the date window.
+        institution: stored with patients and images (default: the PACS AE title).
+    """
+
+    concurrency: int = 1
+    result_cap: int = 1000
+    institution: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.result_cap < 1:
+            raise ValueError(f"result_cap must be at least 1, not {self.result_cap}")
