@@ -28,7 +28,7 @@ from pacsflow.retrieval.claims import new_claim_holder
 from pacsflow.retrieval.one_study import RetrievalRequest, StudyOutcome
 from tasks.db import init_db_task, pick_studies_task
 from tasks.pacs import echo_task, retrieve_study_task
-from tasks.settings import default_db_url, resolve_local, resolve_pacs, resolve_storage
+from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 
 __all__ = ["move_studies_flow", "summary_markdown"]
 
@@ -153,7 +153,6 @@ def move_studies_flow(
     # One claim holder per run: another run skips the studies this one moves,
     # and a Prefect retry of a task keeps its claim.
     request = RetrievalRequest(
-        db_url=db_url or default_db_url(),  # without password: the task puts it in
         local=local,
         pacs=pacs,
         storage=Path(folder),
@@ -162,7 +161,9 @@ def move_studies_flow(
     )
     with scp, runner, progress:
         futures: dict[PrefectFuture[StudyOutcome], str] = {
-            runner.submit(retrieve_study_task, {"request": request, "study_uid": uid}): uid
+            runner.submit(
+                retrieve_study_task, {"db_url": db_url, "request": request, "study_uid": uid}
+            ): uid
             for uid in picked.study_uids
         }
         for future in as_completed(list(futures)):

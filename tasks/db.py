@@ -6,10 +6,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from pacsflow.database.dump import dump_database
-from pacsflow.database.engine import make_engine
 from pacsflow.database.schema import current_revision, initialize_database
 from pacsflow.database.session import session_scope
 from pacsflow.retrieval.attempts import PickedStudies, StudyPick, pick_studies_to_move
+from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
 from tasks.settings import resolve_db_url
 
@@ -29,15 +29,11 @@ def init_db_task(db_url: str | None, echo: bool = False) -> str:
 @task(name="dump-db", cache_policy=NO_CACHE)
 def dump_db_task(db_url: str | None, output: str, tables: list[str] | None) -> list[str]:
     """Write the tables to CSV files in ``output``; return their paths."""
-    engine = make_engine(resolve_db_url(db_url))
-    try:
-        with session_scope(engine) as session:
-            return [str(p) for p in dump_database(session, output, tables)]
-    finally:
-        engine.dispose()
+    with session_scope(engine_for(db_url)) as session:
+        return [str(p) for p in dump_database(session, output, tables)]
 
 
 @task(name="pick-studies", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def pick_studies_task(db_url: str | None, pick: StudyPick) -> PickedStudies:
     """The found studies to move now (oldest first), and those given up on."""
-    return pick_studies_to_move(resolve_db_url(db_url), pick)
+    return pick_studies_to_move(engine_for(db_url), pick)

@@ -6,8 +6,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from pacsflow.ingest.batch import BatchResult, ingest_batch
+from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
-from tasks.settings import resolve_db_url
 
 __all__ = ["ingest_batch_task"]
 
@@ -20,6 +20,4 @@ def ingest_batch_task(
 
     Safe to retry: files stored by an earlier attempt are skipped.
     """
-    return ingest_batch(
-        resolve_db_url(db_url), paths, institution=institution, flow_run_id=flow_run_id
-    )
+    return ingest_batch(engine_for(db_url), paths, institution=institution, flow_run_id=flow_run_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from typing import Any
 
 from prefect import task
@@ -14,8 +13,8 @@ from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.found import record_found_studies
 from pacsflow.retrieval.one_study import RetrievalRequest, StudyOutcome, retrieve_study
+from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
-from tasks.settings import resolve_db_url
 
 __all__ = ["echo_task", "find_studies_task", "retrieve_study_task"]
 
@@ -41,7 +40,7 @@ def find_studies_task(
     Safe to retry: studies already recorded are ignored.
     """
     found = find_studies(local, pacs, start, end, StudyQuery(modalities=modalities), cap=cap)
-    recorded = record_found_studies(resolve_db_url(db_url), found.studies)
+    recorded = record_found_studies(engine_for(db_url), found.studies)
     return {
         "studies_found": len(found.studies),
         "studies_new": recorded.inserted,
@@ -53,11 +52,12 @@ def find_studies_task(
 
 
 @task(name="retrieve-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def retrieve_study_task(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
+def retrieve_study_task(
+    db_url: str | None, request: RetrievalRequest, study_uid: str
+) -> StudyOutcome:
     """Claim one study, C-MOVE it into the running storage SCP, ingest it, record the try.
 
-    ``request.db_url`` comes without its password, which is added here. Safe
-    to retry: a retry keeps the run's claim and moves only the series still
-    missing images.
+    Safe to retry: a retry keeps the run's claim and moves only the series
+    still missing images.
     """
-    return retrieve_study(replace(request, db_url=resolve_db_url(request.db_url)), study_uid)
+    return retrieve_study(engine_for(db_url), request, study_uid)

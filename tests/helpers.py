@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
+from pydicom.dataset import Dataset
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, IngestError, Patient, Series, Study, StudyFind
+from pacsflow.retrieval.found import record_found_studies
 
 
 def table_counts(url: str) -> dict[str, int]:
@@ -24,6 +27,15 @@ def table_counts(url: str) -> dict[str, int]:
         }
     engine.dispose()
     return counts
+
+
+def record_found(url: str, answers: Sequence[Dataset]) -> None:
+    """Record C-FIND answers in ``studies_find``, as a find-studies run would."""
+    engine = make_engine(url)
+    try:
+        record_found_studies(engine, answers)
+    finally:
+        engine.dispose()
 
 
 def found_studies(url: str) -> dict[str, StudyFind]:

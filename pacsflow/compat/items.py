@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from pacsflow.compat.conversion import record_of
 from pacsflow.compat.sessions import committed
 from pacsflow.database.crud import add_found_studies, insert_records
+from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, StudyFind, utc_now
 from pacsflow.database.schema import initialize_database
 from pacsflow.dicom.records import study_finding_row
@@ -159,9 +160,13 @@ def parse_dir2sql(
     def progress(_batch: BatchResult) -> None:
         LOGGER.info("Ingested a batch of %d files", _batch.files_seen)
 
-    total = ingest_folder(
-        conn_uri, src, institution=institution_name or default_institution(), on_result=progress
-    )
+    engine = make_engine(conn_uri)
+    try:
+        total = ingest_folder(
+            engine, src, institution=institution_name or default_institution(), on_result=progress
+        )
+    finally:
+        engine.dispose()
     if total.failed:
         LOGGER.warning(
             "%d of %d files could not be stored (see ingest_errors): %s",

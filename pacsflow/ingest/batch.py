@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from pacsflow.database.crud import InsertCounts, insert_records
-from pacsflow.database.engine import make_engine, to_json_text
+from pacsflow.database.engine import to_json_text
 from pacsflow.database.models import Image, IngestError, utc_now
 from pacsflow.database.schema import current_revision
 from pacsflow.database.session import session_scope
@@ -250,7 +250,7 @@ def _insert_isolating_rejects(
 
 
 def ingest_batch(
-    db_url: str,
+    engine: Engine,
     paths: Sequence[str],
     *,
     institution: str | None,
@@ -259,7 +259,7 @@ def ingest_batch(
     """Store one batch of files in one transaction; record each failure in ``ingest_errors``.
 
     Args:
-        db_url: the database URL (with its password, if any).
+        engine: the caller's engine (one per process or run, not per batch).
         paths: the files of this batch.
         institution: stored with each patient and image.
         flow_run_id: the Prefect flow run to record with failures.
@@ -268,19 +268,15 @@ def ingest_batch(
         The batch's counts.
     """
     started = time.perf_counter()
-    engine = make_engine(db_url)
-    try:
-        stats = {path: _stat(path) for path in paths}
-        with session_scope(engine) as session:
-            unchanged = _unchanged(session, stats)
-        todo = [p for p in paths if p not in unchanged]
-        read = _read(todo, stats, institution)
-        failures = read.failures
-        with session_scope(engine) as session:
-            counts = _insert_isolating_rejects(session, read.records, failures, flow_run_id)
-            _record_failures(session, failures, flow_run_id)
-    finally:
-        engine.dispose()
+    stats = {path: _stat(path) for path in paths}
+    with session_scope(engine) as session:
+        unchanged = _unchanged(session, stats)
+    todo = [p for p in paths if p not in unchanged]
+    read = _read(todo, stats, institution)
+    failures = read.failures
+    with session_scope(engine) as session:
+        counts = _insert_isolating_rejects(session, read.records, failures, flow_run_id)
+        _record_failures(session, failures, flow_run_id)
     stored = len(read.records) - sum(1 for f in failures if f.error_type == "DatabaseRejected")
     return BatchResult(
         files_seen=len(paths),

@@ -12,6 +12,8 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from sqlalchemy import Engine
+
 from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE, BatchResult, ingest_batch
 from pacsflow.ingest.folders import batched, iter_dicom_candidates
 
@@ -59,7 +61,7 @@ def ingest_batches(
 
 
 def ingest_folder(
-    db_url: str,
+    engine: Engine,
     folder: str | os.PathLike[str],
     *,
     institution: str | None,
@@ -74,7 +76,7 @@ def ingest_folder(
     """
 
     def here(paths: list[str]) -> Callable[[], BatchResult]:
-        result = ingest_batch(db_url, paths, institution=institution, flow_run_id=flow_run_id)
+        result = ingest_batch(engine, paths, institution=institution, flow_run_id=flow_run_id)
         return lambda: result
 
     return ingest_batches(

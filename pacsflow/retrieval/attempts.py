@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Table, func, literal, or_, select, update
+from sqlalchemy import Engine, Select, Table, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, Series, Study, StudyFind, utc_now
 from pacsflow.database.session import session_scope
 
@@ -107,14 +106,10 @@ def pick_studies(session: Session, pick: StudyPick) -> PickedStudies:
     return PickedStudies(study_uids=list(picked), given_up=list(given_up))
 
 
-def pick_studies_to_move(db_url: str, pick: StudyPick) -> PickedStudies:
-    """:func:`pick_studies` in a transaction of its own on the database at ``db_url``."""
-    engine = make_engine(db_url)
-    try:
-        with session_scope(engine) as session:
-            return pick_studies(session, pick)
-    finally:
-        engine.dispose()
+def pick_studies_to_move(engine: Engine, pick: StudyPick) -> PickedStudies:
+    """:func:`pick_studies` in a transaction of its own."""
+    with session_scope(engine) as session:
+        return pick_studies(session, pick)
 
 
 def stored_instances(session: Session, study_uid: str) -> dict[str, set[str]]:

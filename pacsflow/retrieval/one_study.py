@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, select
 
-from pacsflow.database.engine import make_engine
 from pacsflow.database.models import StudyFind
 from pacsflow.database.session import session_scope
 from pacsflow.errors import PacsflowError, PermanentError, RetryableError
@@ -57,7 +56,6 @@ class RetrievalRequest:
     """Everything needed to retrieve studies from one PACS into one database.
 
     Args:
-        db_url: the database URL (with its password, if any).
         local: pacsflow's AE; its AE title is the C-MOVE destination.
         pacs: the PACS to move from.
         storage: the storage SCP's folder.
@@ -69,7 +67,6 @@ class RetrievalRequest:
         claim_lease: how long a claim lasts if this process dies unseen.
     """
 
-    db_url: str
     local: LocalAE
     pacs: PacsNode
     storage: Path
@@ -97,12 +94,12 @@ class StudyOutcome:
         return asdict(self)
 
 
-def _ingest_study_folder(request: RetrievalRequest, study_uid: str) -> BatchResult:
+def _ingest_study_folder(request: RetrievalRequest, engine: Engine, study_uid: str) -> BatchResult:
     """Ingest every file the SCP holds for the study (files stored before are skipped)."""
     folder = study_folder(request.storage, study_uid)
     if not folder.is_dir():
         return BatchResult()
-    return ingest_folder(request.db_url, folder, institution=request.institution)
+    return ingest_folder(engine, folder, institution=request.institution)
 
 
 def _missing_series(
@@ -116,8 +113,10 @@ def _missing_series(
     return missing, sum(len(sops) for sops in on_pacs.values())
 
 
-def retrieve_study(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
+def retrieve_study(engine: Engine, request: RetrievalRequest, study_uid: str) -> StudyOutcome:
     """Claim one study, move it to the storage SCP (running), ingest it, record the try.
+
+    ``engine`` is the caller's, shared by every study of its run.
 
     Returns:
         The outcome: ``complete`` (marked retrieved), ``partial``, ``failed``
@@ -130,21 +129,17 @@ def retrieve_study(request: RetrievalRequest, study_uid: str) -> StudyOutcome:
             try is recorded first, and a retry moves only what is still missing.
     """
     holder = request.claim_holder or new_claim_holder()
-    engine = make_engine(request.db_url)
+    with session_scope(engine) as session:
+        claim = claim_study(session, study_uid, holder, request.claim_lease)
+    if not claim.granted:
+        LOGGER.info("Study %s skipped: %s", study_uid, claim.reason)
+        return StudyOutcome(study_uid, "skipped", None, 0, 0, 0, 0, claim.reason)
     try:
+        result, error = _retrieve_claimed(request, engine, study_uid, holder)
+    except BaseException:  # unexpected: let the next try claim it at once
         with session_scope(engine) as session:
-            claim = claim_study(session, study_uid, holder, request.claim_lease)
-        if not claim.granted:
-            LOGGER.info("Study %s skipped: %s", study_uid, claim.reason)
-            return StudyOutcome(study_uid, "skipped", None, 0, 0, 0, 0, claim.reason)
-        try:
-            result, error = _retrieve_claimed(request, engine, study_uid, holder)
-        except BaseException:  # unexpected: let the next try claim it at once
-            with session_scope(engine) as session:
-                release_claim(session, study_uid, holder)
-            raise
-    finally:
-        engine.dispose()
+            release_claim(session, study_uid, holder)
+        raise
     if result.outcome != "complete":
         LOGGER.warning("Study %s not retrieved completely: %s", study_uid, result.error)
     if isinstance(error, RetryableError):
@@ -179,7 +174,7 @@ def _retrieve_claimed(
             )
     except PacsflowError as exc:
         error = exc
-    ingested = _ingest_study_folder(request, study_uid)
+    ingested = _ingest_study_folder(request, engine, study_uid)
     with session_scope(engine) as session:
         received = sum(len(sops) for sops in stored_instances(session, study_uid).values())
     if expected is None and error is None:

@@ -192,6 +192,7 @@ def test_cli_draws_a_progress_bar_on_a_terminal(prefect_api_url: str, tmp_path: 
 @pytest.mark.integration
 def test_cli_keeps_the_password_out_of_flow_parameters(run_cli: RunCli, pg_admin_url: str) -> None:
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
     from sqlalchemy.engine import make_url
 
     secret = "pw-kept-out-of-prefect"  # noqa: S105 - trust auth accepts any password
@@ -200,7 +201,8 @@ def test_cli_keeps_the_password_out_of_flow_parameters(run_cli: RunCli, pg_admin
     assert result.returncode == 0, result.stderr
     assert secret not in result.stdout + result.stderr
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(limit=50)
+        # The newest runs: the session's server holds every flow run of the suite so far.
+        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=50)
     init_runs = [r for r in runs if r.parameters.get("db_url", "").endswith("/pacsflow_cli_pw")]
     assert init_runs, "the init-db flow run was not found"
     for run in init_runs:

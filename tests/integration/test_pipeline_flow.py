@@ -20,8 +20,7 @@ from pacsflow.net.association import PacsUnreachableError
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import INCOMING_FOLDER
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
-from pacsflow.retrieval.found import record_found_studies
-from tests.helpers import found_studies, latest_artifact, table_counts
+from tests.helpers import found_studies, latest_artifact, record_found, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 
@@ -163,7 +162,7 @@ def test_study_with_failed_sub_operation_stays_unretrieved_until_given_up(
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_pacs_down_is_retried_then_fails_with_nothing_marked(db_url: str, tmp_path: Path) -> None:
     uids = [f"1.2.826.0.1.3680043.10.1.{i}" for i in range(3)]
-    record_found_studies(db_url, [make_find_answer(uid) for uid in uids])
+    record_found(db_url, [make_find_answer(uid) for uid in uids])
     closed = free_port()
     with pytest.raises(PacsUnreachableError, match=f"ORTHANC@127.0.0.1:{closed} cannot be reached"):
         move_studies_flow(

@@ -18,8 +18,8 @@ from pacsflow.net.move import move_study
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP, study_folder
 from pacsflow.net.study_contents import find_study_instances
-from pacsflow.retrieval.found import record_found_studies
 from pacsflow.retrieval.one_study import RetrievalRequest, retrieve_study
+from tests.helpers import record_found
 from tests.peers.dcmtk import DcmqrscpServer
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
@@ -96,18 +96,18 @@ def test_dcmqrscp_study_without_instance_count_is_judged_by_image_level_find(
     dcmqrscp: DcmqrscpServer, study_files: list[Path], db_url: str, tmp_path: Path
 ) -> None:
     uid = _study_uid(study_files)
-    record_found_studies(db_url, [make_find_answer(uid)])  # no NumberOfStudyRelatedInstances
+    record_found(db_url, [make_find_answer(uid)])  # no NumberOfStudyRelatedInstances
     node = PacsNode(dcmqrscp.ae_title, "127.0.0.1", dcmqrscp.port)
-    request = RetrievalRequest(db_url, LOCAL, node, tmp_path / "storage", "DCMQR")
+    request = RetrievalRequest(LOCAL, node, tmp_path / "storage", "DCMQR")
+    engine = make_engine(db_url)
     with StorageSCP(LOCAL, request.storage, [dcmqrscp.ae_title]):
-        outcome = retrieve_study(request, uid)
+        outcome = retrieve_study(engine, request, uid)
     assert (outcome.outcome, outcome.expected, outcome.received, outcome.moved) == (
         "complete",
         12,
         12,
         12,
     )
-    engine = make_engine(db_url)
     with Session(engine) as session:
         row = session.scalars(select(StudyFind)).one()
     engine.dispose()
@@ -120,20 +120,20 @@ def test_retry_after_partial_retrieval_moves_only_the_missing_series(
     orthanc: OrthancServer, study_files: list[Path], db_url: str, tmp_path: Path
 ) -> None:
     uid = _study_uid(study_files)
-    record_found_studies(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
+    record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
     node = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port)
-    request = RetrievalRequest(db_url, LOCAL, node, tmp_path / "storage", "ORTHANC")
+    request = RetrievalRequest(LOCAL, node, tmp_path / "storage", "ORTHANC")
+    engine = make_engine(db_url)
     with StorageSCP(LOCAL, request.storage, [orthanc.ae_title]):
-        assert retrieve_study(request, uid).outcome == "complete"
+        assert retrieve_study(engine, request, uid).outcome == "complete"
         # Lose one series, as if its images had never arrived.
-        engine = make_engine(db_url)
         with Session(engine) as session, session.begin():
             lost = session.scalars(select(Image.series_uid).limit(1)).one()
             session.execute(delete(Image).where(Image.series_uid == lost))
             session.execute(update(StudyFind).values(retrieved_on=None))
         for path in (study_folder(request.storage, uid) / lost).iterdir():
             path.unlink()
-        again = retrieve_study(request, uid)
+        again = retrieve_study(engine, request, uid)
     assert (again.outcome, again.moved, again.images_added, again.received) == (
         "complete",
         4,

@@ -19,13 +19,13 @@ from pacsflow.database.models import StudyFind, utc_now
 from pacsflow.demo.synthetic import make_find_answer
 from pacsflow.liveness import owner_tag
 from pacsflow.retrieval.claims import claim_study, new_claim_holder, release_claim
-from pacsflow.retrieval.found import record_found_studies
+from tests.helpers import record_found
 
 UIDS = [f"1.2.826.0.1.3680043.2.1125.7.{i}" for i in range(20)]
 
 
 def _found(db_url: str) -> None:
-    record_found_studies(db_url, [make_find_answer(uid, "20240105") for uid in UIDS])
+    record_found(db_url, [make_find_answer(uid, "20240105") for uid in UIDS])
 
 
 def _claim(db_url: str, uid: str, holder: str, lease: dt.timedelta = dt.timedelta(hours=1)) -> bool:

@@ -31,9 +31,8 @@ from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
 from pacsflow.net.storage import INCOMING_FOLDER
 from pacsflow.retrieval.attempts import StudyPick
-from pacsflow.retrieval.found import record_found_studies
 from tasks.retry import RETRY_DELAYS_S
-from tests.helpers import found_studies
+from tests.helpers import found_studies, record_found
 from tests.peers.dcmtk import DcmqrscpServer
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
@@ -68,7 +67,7 @@ def _found(db_url: str, studies: list[list[Any]]) -> list[str]:
         )
         for study in studies
     ]
-    record_found_studies(db_url, answers)
+    record_found(db_url, answers)
     return [study[0].StudyInstanceUID for study in studies]
 
 
