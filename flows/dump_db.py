@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from tasks.db import dump_db_task
+from tasks.database import dump_db_task
 
 __all__ = ["dump_db"]
 

@@ -9,7 +9,7 @@ from prefect.artifacts import create_table_artifact
 
 from flows.dates import DateRange, resolve_range
 from pacsflow.net.nodes import LocalAE, PacsNode
-from tasks.db import init_db_task
+from tasks.database import init_db_task
 from tasks.pacs import find_studies_task
 from tasks.settings import resolve_local, resolve_pacs
 

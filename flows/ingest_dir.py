@@ -29,7 +29,7 @@ from pacsflow.ingest.batch import (
 )
 from pacsflow.ingest.folder_ingest import ingest_batches
 from pacsflow.ingest.folders import count_candidates, iter_dicom_candidates, plan_batches
-from tasks.db import init_db_task
+from tasks.database import init_db_task
 from tasks.ingest import ingest_batch_task
 from tasks.settings import resolve_db_url
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from pacsflow.database.engine import mask_url
-from tasks.db import init_db_task
+from tasks.database import init_db_task
 from tasks.settings import resolve_db_url
 
 __all__ = ["init_db"]

@@ -26,7 +26,7 @@ from pacsflow.net.storage import StorageSCP
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.claims import new_claim_holder
 from pacsflow.retrieval.one_study import RetrievalRequest, StudyOutcome
-from tasks.db import init_db_task, pick_studies_task
+from tasks.database import init_db_task, pick_studies_task
 from tasks.pacs import echo_task, retrieve_study_task
 from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 

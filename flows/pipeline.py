@@ -21,7 +21,7 @@ from flows.move_studies import move_studies_flow, summary_markdown
 from flows.options import Retrieval, Selection
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.attempts import StudyPick
-from tasks.db import init_db_task
+from tasks.database import init_db_task
 from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 
 __all__ = ["pipeline"]

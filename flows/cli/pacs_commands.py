@@ -150,6 +150,18 @@ def _retrieval(args: argparse.Namespace) -> Retrieval:
     )
 
 
+def _site(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
+    """What ``move`` and ``run`` pass alike: PACS, local AE, storage, retrieval, database."""
+    return {
+        "pacs": _pacs(args),
+        "local": _local(args),
+        "storage": resolve_storage(args.storage),
+        "retrieval": _retrieval(args),
+        "db_url": db_url,
+        "show_progress": not args.no_progress,
+    }
+
+
 def _echo(args: argparse.Namespace, _db_url: str) -> int:
     from pacsflow.net.echo import echo
 
@@ -193,15 +205,7 @@ def _move(args: argparse.Namespace, db_url: str) -> int:
         end_date=args.end,
         max_attempts=args.max_attempts,
     )
-    result: dict[str, Any] = move_studies_flow(
-        pacs=_pacs(args),
-        local=_local(args),
-        storage=resolve_storage(args.storage),
-        pick=pick,
-        retrieval=_retrieval(args),
-        db_url=db_url,
-        show_progress=not args.no_progress,
-    )
+    result: dict[str, Any] = move_studies_flow(pick=pick, **_site(args, db_url))
     return _report(args, result)
 
 
@@ -216,14 +220,7 @@ def _run(args: argparse.Namespace, db_url: str) -> int:
         retry_earlier=not args.only_range,
     )
     result: dict[str, Any] = pipeline(
-        dates=DateRange(args.start, args.end),
-        pacs=_pacs(args),
-        local=_local(args),
-        storage=resolve_storage(args.storage),
-        selection=selection,
-        retrieval=_retrieval(args),
-        db_url=db_url,
-        show_progress=not args.no_progress,
+        dates=DateRange(args.start, args.end), selection=selection, **_site(args, db_url)
     )
     return _report(args, result)
 

@@ -11,14 +11,14 @@ no patient value. The image's own values stay in ``images``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from pacsflow.database.models import IngestConflict, Patient, Series, Study, utc_now
-from pacsflow.database.upsert import IN_CHUNK
+from pacsflow.database.models import IngestConflict, Patient, Series, Study
+from pacsflow.database.upsert import IN_CHUNK, insert_run_log
 from pacsflow.dicom.records import ImageRecord
 
 __all__ = ["ParentConflict", "find_parent_conflicts", "record_conflicts"]
@@ -106,20 +106,4 @@ def record_conflicts(
     session: Session, conflicts: Sequence[ParentConflict], flow_run_id: str | None
 ) -> None:
     """Write the conflicts to ``ingest_conflicts`` in the caller's transaction."""
-    if not conflicts:
-        return
-    now = utc_now()
-    session.execute(
-        insert(_CONFLICTS),
-        [
-            {
-                "image_uid": c.image_uid,
-                "path": c.path,
-                "table_name": c.table_name,
-                "column_name": c.column_name,
-                "flow_run_id": flow_run_id,
-                "recorded_on": now,
-            }
-            for c in conflicts
-        ],
-    )
+    insert_run_log(session, _CONFLICTS, [asdict(c) for c in conflicts], flow_run_id)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-__all__ = ["IN_CHUNK", "insert_ignore", "key_to_id", "unique_by"]
+from pacsflow.database.models import utc_now
+
+__all__ = ["IN_CHUNK", "insert_ignore", "insert_run_log", "key_to_id", "unique_by"]
 
 IN_CHUNK = 500
 """Values per ``IN (...)`` look-up: far below every supported driver's parameter limit."""
@@ -60,3 +62,18 @@ def key_to_id(session: Session, table: Table, key: str, values: Iterable[Any]) -
         query = select(table.c[key], table.c.id).where(table.c[key].in_(chunk))
         found.update({k: i for k, i in session.execute(query)})
     return found
+
+
+def insert_run_log(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], flow_run_id: str | None
+) -> None:
+    """Append rows to a log table (``ingest_errors``, ``ingest_conflicts``) in one statement.
+
+    Each row is stamped with the run that wrote it and the time (UTC).
+    """
+    if not rows:
+        return
+    now = utc_now()
+    session.execute(
+        insert(table), [{**row, "flow_run_id": flow_run_id, "recorded_on": now} for row in rows]
+    )

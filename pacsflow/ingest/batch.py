@@ -23,16 +23,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy import Engine, Table, select
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from pacsflow.database.crud import InsertCounts, insert_records
 from pacsflow.database.engine import to_json_text
-from pacsflow.database.models import Image, IngestError, utc_now
+from pacsflow.database.models import Image, IngestError
 from pacsflow.database.schema import current_revision
 from pacsflow.database.session import session_scope
-from pacsflow.database.upsert import IN_CHUNK
+from pacsflow.database.upsert import IN_CHUNK, insert_run_log
 from pacsflow.dicom.reading import read_header
 from pacsflow.dicom.records import ImageRecord, dcm2records
 from pacsflow.errors import (
@@ -296,19 +296,4 @@ def ingest_batch(
 
 
 def _record_failures(session: Session, failures: list[_Failure], flow_run_id: str | None) -> None:
-    if not failures:
-        return
-    now = utc_now()
-    session.execute(
-        insert(_ERRORS),
-        [
-            {
-                "path": f.path,
-                "error_type": f.error_type,
-                "reason": f.reason,
-                "flow_run_id": flow_run_id,
-                "recorded_on": now,
-            }
-            for f in failures
-        ],
-    )
+    insert_run_log(session, _ERRORS, [asdict(f) for f in failures], flow_run_id)

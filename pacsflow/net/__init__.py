@@ -1,4 +1,4 @@
-"""DICOM networking on pynetdicom: PACS nodes, associations, C-ECHO (C-FIND, C-MOVE to come).
+"""The network wing, on pynetdicom: PACS nodes, associations, C-ECHO, C-FIND, C-MOVE, storage SCP.
 
 Pure library code: no Prefect. Every association has ACSE, DIMSE and network
 timeouts (a Prefect timeout cannot interrupt a thread blocked on a socket) and

@@ -22,7 +22,6 @@ import copy
 import errno
 import logging
 import os
-import struct
 import tempfile
 import threading
 from collections import Counter
@@ -35,30 +34,23 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.tag import BaseTag
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, PYNETDICOM_IMPLEMENTATION_UID, evt
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
 from pynetdicom.presentation import AllStoragePresentationContexts, PresentationContext
 from pynetdicom.transport import ThreadedAssociationServer
 
 from pacsflow.dicom.values import is_valid_uid
-from pacsflow.liveness import owner_is_gone, owner_tag
+from pacsflow.liveness import owner_tag
 from pacsflow.net.association import set_nodelay
 from pacsflow.net.nodes import LocalAE, Timeouts, validate_ae_title
+from pacsflow.net.storage_files import (
+    INCOMING_FOLDER,
+    file_meta_bytes,
+    remove_abandoned_parts,
+)
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = [
-    "INCOMING_FOLDER",
-    "STATUS_CANNOT_UNDERSTAND",
-    "STATUS_OUT_OF_RESOURCES",
-    "StorageSCP",
-    "file_meta_bytes",
-    "remove_abandoned_parts",
-    "study_folder",
-    "sync_study_folder",
-]
-
-INCOMING_FOLDER = ".incoming"
-"""Sub-folder of the storage folder holding files being written."""
+__all__ = ["STATUS_CANNOT_UNDERSTAND", "STATUS_OUT_OF_RESOURCES", "StorageSCP"]
 
 STATUS_OUT_OF_RESOURCES = 0xA700
 """C-STORE status: the file could not be written (disk full, permissions)."""
@@ -67,18 +59,6 @@ STATUS_CANNOT_UNDERSTAND = 0xC000
 
 _UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 _LAST_NEEDED_TAG = 0x0020000E  # (0020,000E) Series Instance UID
-_VERSION_NAME = b"PACSFLOW"
-
-
-def study_folder(storage: Path, study_uid: str) -> Path:
-    """Where the SCP puts the files of a study.
-
-    Raises:
-        ValueError: ``study_uid`` is not a valid UID (it would not be a safe path part).
-    """
-    if not is_valid_uid(study_uid):
-        raise ValueError(f"{study_uid!r} is not a valid StudyInstanceUID")
-    return storage / study_uid
 
 
 class StorageSCP:
@@ -254,40 +234,6 @@ class StorageSCP:
         return status
 
 
-def sync_study_folder(storage: Path, study_uid: str) -> None:
-    """fsync the study's folder and its series folders, so the files' names survive a power cut.
-
-    Called before a study is marked retrieved: the database commit is durable,
-    so the files it vouches for must be too. The files' contents were synced
-    as they were written.
-    """
-    folder = study_folder(storage, study_uid)
-    if not folder.is_dir():
-        return
-    for directory in [folder, *(p for p in folder.iterdir() if p.is_dir())]:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def remove_abandoned_parts(storage: Path) -> int:
-    """Delete the partial files that crashed SCPs of this host left in .incoming.
-
-    Files of live SCPs (another run sharing the folder) and of other hosts stay.
-    Returns how many were deleted.
-    """
-    removed = 0
-    for part in (storage / INCOMING_FOLDER).glob("*.part"):
-        if owner_is_gone(part.name):
-            part.unlink(missing_ok=True)
-            removed += 1
-    if removed:
-        LOGGER.info("Removed %d partial files left by a crashed run in %s", removed, storage)
-    return removed
-
-
 def _on_conn_open(event: evt.Event) -> None:
     set_nodelay(event.assoc)
 
@@ -321,38 +267,6 @@ def _identifying_elements(event: evt.Event) -> Dataset:
         syntax.is_little_endian,
         stop_when=_after_series_uid,
     )
-
-
-def _element(group_element: int, vr: bytes, value: bytes, pad: bytes) -> bytes:
-    """One explicit VR little endian element with a 2-byte length (UI, SH, AE, UL)."""
-    if len(value) % 2:
-        value += pad
-    tag = struct.pack("<HH", group_element >> 16, group_element & 0xFFFF)
-    return tag + vr + struct.pack("<H", len(value)) + value
-
-
-def file_meta_bytes(
-    sop_class_uid: str, sop_uid: str, transfer_syntax: str, source_ae: str
-) -> bytes:
-    """The preamble, ``DICM`` and the File Meta Information of a received instance.
-
-    Encoded directly (explicit VR little endian, as PS3.10 requires): pydicom's
-    writer validates and copies each element, which costs more than the rest
-    of writing the file.
-    """
-    body = b"".join(
-        [
-            b"\x02\x00\x01\x00OB\x00\x00" + struct.pack("<I", 2) + b"\x00\x01",
-            _element(0x00020002, b"UI", sop_class_uid.encode("ascii"), b"\0"),
-            _element(0x00020003, b"UI", sop_uid.encode("ascii"), b"\0"),
-            _element(0x00020010, b"UI", transfer_syntax.encode("ascii"), b"\0"),
-            _element(0x00020012, b"UI", PYNETDICOM_IMPLEMENTATION_UID.encode("ascii"), b"\0"),
-            _element(0x00020013, b"SH", _VERSION_NAME, b" "),
-            _element(0x00020016, b"AE", source_ae.strip().encode("ascii", "replace"), b" "),
-        ]
-    )
-    group_length = _element(0x00020000, b"UL", struct.pack("<I", len(body)), b"")
-    return b"\x00" * 128 + b"DICM" + group_length + body
 
 
 class _CheaplyCopiedContexts(list[PresentationContext]):

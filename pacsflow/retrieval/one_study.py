@@ -25,7 +25,7 @@ from pacsflow.ingest.batch import BatchResult
 from pacsflow.ingest.folder_ingest import ingest_folder
 from pacsflow.net.move import MoveResult, move_study
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
-from pacsflow.net.storage import study_folder, sync_study_folder
+from pacsflow.net.storage_files import study_folder, sync_study_folder
 from pacsflow.net.study_contents import find_study_instances
 from pacsflow.retrieval.attempts import record_attempt, stored_instances
 from pacsflow.retrieval.claims import DEFAULT_LEASE, claim_study, new_claim_holder, release_claim

@@ -16,7 +16,8 @@ from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.net.association import DimseFailureError
 from pacsflow.net.move import move_study
 from pacsflow.net.nodes import LocalAE, PacsNode
-from pacsflow.net.storage import StorageSCP, study_folder
+from pacsflow.net.storage import StorageSCP
+from pacsflow.net.storage_files import study_folder
 from pacsflow.net.study_contents import find_study_instances
 from pacsflow.retrieval.one_study import RetrievalRequest, retrieve_study
 from tests.helpers import record_found

@@ -17,7 +17,7 @@ import pytest
 
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.liveness import owner_tag
-from pacsflow.net.storage import INCOMING_FOLDER
+from pacsflow.net.storage_files import INCOMING_FOLDER
 from tests.helpers import found_studies, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port

@@ -29,7 +29,7 @@ from pacsflow.errors import RetryableError
 from pacsflow.net.association import AssociationRejectedError, DimseFailureError
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
-from pacsflow.net.storage import INCOMING_FOLDER
+from pacsflow.net.storage_files import INCOMING_FOLDER
 from pacsflow.retrieval.attempts import StudyPick
 from tasks.retry import RETRY_DELAYS_S
 from tests.helpers import found_studies, record_found

@@ -21,13 +21,8 @@ from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
 
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.nodes import LocalAE
-from pacsflow.net.storage import (
-    INCOMING_FOLDER,
-    STATUS_CANNOT_UNDERSTAND,
-    StorageSCP,
-    study_folder,
-    sync_study_folder,
-)
+from pacsflow.net.storage import STATUS_CANNOT_UNDERSTAND, StorageSCP
+from pacsflow.net.storage_files import INCOMING_FOLDER, study_folder, sync_study_folder
 from tests.peers.dcmtk import storescu
 from tests.peers.ports import free_port
 
