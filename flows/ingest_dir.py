@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.progress import FlowProgress
+from flows.summaries import ingest_summary_table
 from flows.workers import process_pool
 from pacsflow.database.engine import mask_url
 from pacsflow.ingest.batch import (
@@ -61,32 +62,6 @@ def _ingest_batches(
         in_flight=workers * _IN_FLIGHT_PER_WORKER,
         on_result=lambda result: progress.advance(result.files_seen),
     )
-
-
-def _summary_table(result: BatchResult, wall_s: float) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [
-        {"metric": "files seen", "value": result.files_seen},
-        {"metric": "images added", "value": result.images_added},
-        {"metric": "unchanged files skipped", "value": result.unchanged},
-        {"metric": "already present (same SOPInstanceUID)", "value": result.already_present},
-        {"metric": "failed", "value": result.failed},
-        {"metric": "skipped (DICOM files holding no instance)", "value": result.skipped},
-        {"metric": "parent conflicts (see ingest_conflicts)", "value": result.conflicts},
-        {"metric": "patients added", "value": result.patients_added},
-        {"metric": "studies added", "value": result.studies_added},
-        {"metric": "series added", "value": result.series_added},
-        {"metric": "seconds", "value": round(wall_s, 2)},
-        {"metric": "files/s", "value": round(result.files_seen / wall_s, 1) if wall_s else 0},
-    ]
-    rows += [
-        {"metric": f"failed: {reason}", "value": count}
-        for reason, count in sorted(result.failed_by_reason.items())
-    ]
-    rows += [
-        {"metric": f"skipped: {reason}", "value": count}
-        for reason, count in sorted(result.skipped_by_reason.items())
-    ]
-    return rows
 
 
 @flow(name="ingest-dir")
@@ -151,7 +126,7 @@ def ingest_dir(
         result = _ingest_batches(runner, src, parameters, batch_size, n_workers, total, progress)
     wall_s = time.perf_counter() - started
     create_table_artifact(
-        _summary_table(result, wall_s),
+        ingest_summary_table(result, wall_s),
         key="ingest-dir-summary",
         description=f"ingest-dir summary ({total} files)",
     )

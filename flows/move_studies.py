@@ -21,6 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.options import Retrieval
 from flows.progress import FlowProgress
+from flows.summaries import move_summary, summary_markdown
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP
 from pacsflow.retrieval.attempts import StudyPick
@@ -30,9 +31,7 @@ from tasks.database import init_db_task, pick_studies_task
 from tasks.pacs import echo_task, retrieve_study_task
 from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 
-__all__ = ["move_studies_flow", "summary_markdown"]
-
-_MAX_LISTED = 50  # incomplete studies listed in the summary artifact
+__all__ = ["move_studies_flow"]
 
 
 def _outcome_of(future: PrefectFuture[StudyOutcome], study_uid: str) -> StudyOutcome:
@@ -50,40 +49,6 @@ def _outcome_of(future: PrefectFuture[StudyOutcome], study_uid: str) -> StudyOut
         moved=0,
         error=str(value) if isinstance(value, BaseException) else future.state.message,
     )
-
-
-def summary_markdown(title: str, summary: dict[str, Any]) -> str:
-    """The run's counts, and the incomplete studies, as a Markdown artifact body."""
-    lines = [f"# {title}", "", "| metric | value |", "|---|---|"]
-    lines += [
-        f"| {key.replace('_', ' ')} | {value} |"
-        for key, value in summary.items()
-        if not isinstance(value, list | dict)
-    ]
-    incomplete = summary.get("incomplete", [])
-    if incomplete:
-        lines += ["", "## Studies not retrieved completely", ""]
-        lines += [
-            "| StudyInstanceUID | outcome | stored / expected | reason |",
-            "|---|---|---|---|",
-        ]
-        for item in incomplete[:_MAX_LISTED]:
-            reason = str(item["error"] or "").replace("|", "/")
-            lines.append(
-                f"| {item['study_uid']} | {item['outcome']} | "
-                f"{item['received']} / {item['expected']} | {reason} |"
-            )
-        if len(incomplete) > _MAX_LISTED:
-            lines.append(f"| ... and {len(incomplete) - _MAX_LISTED} more | | | |")
-    skipped = summary.get("skipped", [])
-    if skipped:
-        lines += ["", "## Studies skipped (claimed by another run, or retrieved meanwhile)", ""]
-        lines += [f"- {item['study_uid']}: {item['error']}" for item in skipped[:_MAX_LISTED]]
-    given_up = summary.get("given_up", [])
-    if given_up:
-        lines += ["", f"## Given up after {summary['max_attempts']} attempts", ""]
-        lines += [f"- {uid}" for uid in given_up[:_MAX_LISTED]]
-    return "\n".join(lines)
 
 
 @flow(name="move-studies")
@@ -169,7 +134,9 @@ def move_studies_flow(
         for future in as_completed(list(futures)):
             outcomes.append(_outcome_of(future, futures[future]))
             progress.advance(1)
-    summary = _summary(outcomes, picked.given_up, pick.max_attempts, time.perf_counter() - started)
+    summary = move_summary(
+        outcomes, picked.given_up, pick.max_attempts, time.perf_counter() - started
+    )
     create_markdown_artifact(
         summary_markdown(f"move-studies from {pacs}", summary),
         key="move-studies-summary",
@@ -186,29 +153,3 @@ def move_studies_flow(
         summary["seconds"],
     )
     return summary
-
-
-def _summary(
-    outcomes: list[StudyOutcome], given_up: list[str], max_attempts: int, wall_s: float
-) -> dict[str, Any]:
-    def count(outcome: str) -> int:
-        return sum(1 for o in outcomes if o.outcome == outcome)
-
-    images = sum(o.images_added for o in outcomes)
-    return {
-        "studies_picked": len(outcomes),
-        "studies_complete": count("complete"),
-        "studies_partial": count("partial"),
-        "studies_failed": count("failed"),
-        "studies_skipped": count("skipped"),
-        "studies_given_up": len(given_up),
-        "max_attempts": max_attempts,
-        "instances_moved": sum(o.moved for o in outcomes),
-        "images_added": images,
-        "files_failed": sum(o.files_failed for o in outcomes),
-        "seconds": round(wall_s, 3),
-        "images_per_second": round(images / wall_s, 1) if wall_s else 0.0,
-        "incomplete": [o.as_dict() for o in outcomes if o.outcome in ("partial", "failed")],
-        "skipped": [o.as_dict() for o in outcomes if o.outcome == "skipped"],
-        "given_up": given_up,
-    }

@@ -17,8 +17,9 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.dates import DateRange, resolve_range
 from flows.find_studies import find_studies_flow
-from flows.move_studies import move_studies_flow, summary_markdown
+from flows.move_studies import move_studies_flow
 from flows.options import Retrieval, Selection
+from flows.summaries import summary_markdown
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.attempts import StudyPick
 from tasks.database import init_db_task

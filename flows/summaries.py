@@ -1,0 +1,101 @@
+"""The summaries flows publish as artifacts and return: counts, and what went wrong.
+
+Kept beside the flows so that a flow reads as the chain of its tasks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pacsflow.ingest.batch import BatchResult
+from pacsflow.retrieval.one_study import StudyOutcome
+
+__all__ = ["ingest_summary_table", "move_summary", "summary_markdown"]
+
+_MAX_LISTED = 50  # incomplete studies listed in the summary artifact
+
+
+def summary_markdown(title: str, summary: dict[str, Any]) -> str:
+    """The run's counts, and the incomplete studies, as a Markdown artifact body."""
+    lines = [f"# {title}", "", "| metric | value |", "|---|---|"]
+    lines += [
+        f"| {key.replace('_', ' ')} | {value} |"
+        for key, value in summary.items()
+        if not isinstance(value, list | dict)
+    ]
+    incomplete = summary.get("incomplete", [])
+    if incomplete:
+        lines += ["", "## Studies not retrieved completely", ""]
+        lines += [
+            "| StudyInstanceUID | outcome | stored / expected | reason |",
+            "|---|---|---|---|",
+        ]
+        for item in incomplete[:_MAX_LISTED]:
+            reason = str(item["error"] or "").replace("|", "/")
+            lines.append(
+                f"| {item['study_uid']} | {item['outcome']} | "
+                f"{item['received']} / {item['expected']} | {reason} |"
+            )
+        if len(incomplete) > _MAX_LISTED:
+            lines.append(f"| ... and {len(incomplete) - _MAX_LISTED} more | | | |")
+    skipped = summary.get("skipped", [])
+    if skipped:
+        lines += ["", "## Studies skipped (claimed by another run, or retrieved meanwhile)", ""]
+        lines += [f"- {item['study_uid']}: {item['error']}" for item in skipped[:_MAX_LISTED]]
+    given_up = summary.get("given_up", [])
+    if given_up:
+        lines += ["", f"## Given up after {summary['max_attempts']} attempts", ""]
+        lines += [f"- {uid}" for uid in given_up[:_MAX_LISTED]]
+    return "\n".join(lines)
+
+
+def move_summary(
+    outcomes: list[StudyOutcome], given_up: list[str], max_attempts: int, wall_s: float
+) -> dict[str, Any]:
+    def count(outcome: str) -> int:
+        return sum(1 for o in outcomes if o.outcome == outcome)
+
+    images = sum(o.images_added for o in outcomes)
+    return {
+        "studies_picked": len(outcomes),
+        "studies_complete": count("complete"),
+        "studies_partial": count("partial"),
+        "studies_failed": count("failed"),
+        "studies_skipped": count("skipped"),
+        "studies_given_up": len(given_up),
+        "max_attempts": max_attempts,
+        "instances_moved": sum(o.moved for o in outcomes),
+        "images_added": images,
+        "files_failed": sum(o.files_failed for o in outcomes),
+        "seconds": round(wall_s, 3),
+        "images_per_second": round(images / wall_s, 1) if wall_s else 0.0,
+        "incomplete": [o.as_dict() for o in outcomes if o.outcome in ("partial", "failed")],
+        "skipped": [o.as_dict() for o in outcomes if o.outcome == "skipped"],
+        "given_up": given_up,
+    }
+
+
+def ingest_summary_table(result: BatchResult, wall_s: float) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {"metric": "files seen", "value": result.files_seen},
+        {"metric": "images added", "value": result.images_added},
+        {"metric": "unchanged files skipped", "value": result.unchanged},
+        {"metric": "already present (same SOPInstanceUID)", "value": result.already_present},
+        {"metric": "failed", "value": result.failed},
+        {"metric": "skipped (DICOM files holding no instance)", "value": result.skipped},
+        {"metric": "parent conflicts (see ingest_conflicts)", "value": result.conflicts},
+        {"metric": "patients added", "value": result.patients_added},
+        {"metric": "studies added", "value": result.studies_added},
+        {"metric": "series added", "value": result.series_added},
+        {"metric": "seconds", "value": round(wall_s, 2)},
+        {"metric": "files/s", "value": round(result.files_seen / wall_s, 1) if wall_s else 0},
+    ]
+    rows += [
+        {"metric": f"failed: {reason}", "value": count}
+        for reason, count in sorted(result.failed_by_reason.items())
+    ]
+    rows += [
+        {"metric": f"skipped: {reason}", "value": count}
+        for reason, count in sorted(result.skipped_by_reason.items())
+    ]
+    return rows
