@@ -10,7 +10,18 @@ from __future__ import annotations
 import os
 import socket
 
-__all__ = ["owner_is_gone", "owner_tag"]
+__all__ = ["owner_is_gone", "owner_tag", "process_alive"]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (as any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True
 
 
 def owner_tag() -> str:
@@ -27,10 +38,4 @@ def owner_is_gone(tagged: str) -> bool:
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
         return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # it runs, as another user
-    return False
+    return not process_alive(int(pid_text))

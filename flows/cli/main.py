@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from flows.cli.args import UsageError, non_negative, positive
+from flows.cli.local_server import (
+    current_server,
+    ensure_server,
+    server_folder,
+    stop_server,
+    using_server,
+)
 from flows.cli.pacs_commands import add_pacs_commands, check_pacs_options
 from pacsflow.database.dump import check_table_names
 from pacsflow.database.engine import mask_url
@@ -36,6 +43,9 @@ from tasks.settings import (
 )
 
 EXIT_OK, EXIT_FILES_FAILED, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+
+LOCAL_SERVER_ENV = "PACSFLOW_LOCAL_SERVER"
+"""``off`` runs each command on a temporary Prefect server of its own, as Prefect does."""
 
 __all__ = ["main"]
 
@@ -65,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "init-db", help="create the database / migrate it to the newest schema"
     )
     init.add_argument("--echo", action="store_true", help="print the DDL applied")
-    init.set_defaults(run=_init_db)
+    init.set_defaults(run=_init_db, runs_flow=True)
 
     ingest = commands.add_parser("ingest", help="index every DICOM file under a folder")
     ingest.add_argument("folder", help="the folder to walk, recursively")
@@ -90,12 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
     ingest.add_argument("--json", action="store_true", help="print the result as one JSON line")
-    ingest.set_defaults(run=_ingest)
+    ingest.set_defaults(run=_ingest, runs_flow=True)
 
     dump = commands.add_parser("dump", help="write tables to CSV files, one per table")
     dump.add_argument("output", help="the folder for the CSV files (created if missing)")
     dump.add_argument("--tables", nargs="+", metavar="TABLE", help="only these tables")
-    dump.set_defaults(run=_dump)
+    dump.set_defaults(run=_dump, runs_flow=True)
+
+    server = commands.add_parser(
+        "server", help="show or stop the local Prefect server the commands share"
+    )
+    server.add_argument("action", choices=["status", "stop"])
+    server.set_defaults(run=_server, needs_db=False)
 
     add_pacs_commands(commands)
     return parser
@@ -155,6 +171,37 @@ def _dump(args: argparse.Namespace, db_url: str) -> int:
     return EXIT_OK
 
 
+def _server(args: argparse.Namespace, _db_url: str) -> int:
+    if args.action == "stop":
+        stopped = stop_server()
+        print(f"stopped the server on {stopped.url}" if stopped else "no local server runs")
+        return EXIT_OK
+    record = current_server()
+    if record is None:
+        print(f"no local server runs (the next command starts one; folder {server_folder()})")
+    else:
+        ui = record.url.removesuffix("/api")
+        print(f"running on {ui} (keeper pid {record.pid}, folder {server_folder()})")
+    return EXIT_OK
+
+
+def _run_flow_command(args: argparse.Namespace, db_url: str) -> int:
+    """Run the command; on the shared local Prefect server unless one is configured."""
+    run: Callable[[argparse.Namespace, str], int] = args.run
+    if not getattr(args, "runs_flow", False) or os.environ.get("PREFECT_API_URL"):
+        return run(args, db_url)
+    if os.environ.get(LOCAL_SERVER_ENV, "on").lower() in ("off", "0", "false", "no"):
+        return run(args, db_url)  # a temporary server for this run only, as Prefect does
+    with using_server():  # registered first: the keeper must not stop it under us
+        os.environ["PREFECT_API_URL"] = ensure_server()
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+        # Flow-run heartbeats serve automations on a shared server; on this one they
+        # only cost each command a second, joining the heartbeat thread at its end.
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            return run(args, db_url)
+
+
 def _preflight(args: argparse.Namespace, db_url: str) -> None:
     """Refuse bad input before a flow (and a Prefect server) starts.
 
@@ -180,6 +227,9 @@ def _configure_logging(verbose: bool) -> None:
         # pynetdicom logs each network failure at ERROR; pacsflow's own message
         # says the same in one line, naming the PACS.
         logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
+        # Prefect's event sender says at exit that it is still sending a few events
+        # (then sends them): noise for a command line.
+        logging.getLogger("EventsWorker").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,10 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_url, password = split_password(args.db or default_db_url())
     if password is not None:
         os.environ[DB_PASSWORD_ENV] = password
-    run: Callable[[argparse.Namespace, str], int] = args.run
     try:
         _preflight(args, db_url)
-        return run(args, db_url)
+        return _run_flow_command(args, db_url)
     except UsageError as exc:
         print(f"pacsflow {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -82,7 +82,7 @@ def add_pacs_commands(commands: Any) -> None:
     )
     _add_node_options(find, storage=False)
     _add_output_options(find)
-    find.set_defaults(run=_find)
+    find.set_defaults(run=_find, runs_flow=True)
 
     move = commands.add_parser("move", help="retrieve the found studies not retrieved yet")
     move.add_argument("--from", dest="start", type=parse_date, help="only studies from this day")
@@ -91,7 +91,7 @@ def add_pacs_commands(commands: Any) -> None:
     _add_pick_options(move)
     _add_node_options(move, storage=True)
     _add_output_options(move)
-    move.set_defaults(run=_move)
+    move.set_defaults(run=_move, runs_flow=True)
 
     run = commands.add_parser("run", help="the pipeline: find, then move, a date range")
     _add_range_arguments(run)
@@ -106,7 +106,7 @@ def add_pacs_commands(commands: Any) -> None:
     _add_pick_options(run)
     _add_node_options(run, storage=True)
     _add_output_options(run)
-    run.set_defaults(run=_run)
+    run.set_defaults(run=_run, runs_flow=True)
 
 
 def _add_range_arguments(parser: argparse.ArgumentParser) -> None:

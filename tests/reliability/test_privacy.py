@@ -113,6 +113,9 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
     assert run.returncode == 1, run.stdout + run.stderr  # one study is incomplete
     ingest = _cli(["--db", db, "ingest", str(tmp_path / "storage")], env, work)
     assert ingest.returncode in (0, 1), ingest.stdout + ingest.stderr
+    # Both ran on the local server the CLI started in that Prefect home: stop it, then search.
+    stop = _cli(["server", "stop"], env, work)
+    assert "stopped the server" in stop.stdout, stop.stdout + stop.stderr
 
     counts = table_counts(db)
     assert counts["patients"] == 2, "the markers did reach the pacsflow database"
