@@ -23,28 +23,18 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from pacsflow.demo.synthetic import write_synthetic_folder
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import run_pacsflow
 
 
 def _timed(env: dict[str, str], cwd: Path, *args: str) -> tuple[float, str]:
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=600,
-        check=False,
-    )
+    done = run_pacsflow(env, cwd, *args)
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise RuntimeError(f"pacsflow {' '.join(args)} failed: {done.stderr[-2000:]}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from prefect.client.orchestration import get_client
@@ -57,3 +60,33 @@ def latest_artifact(key: str) -> Any:
         )
     assert artifacts, f"no artifact {key}"
     return artifacts[0]
+
+
+def ingest_outcome(url: str) -> tuple[dict[Path, tuple[str, str]], set[Path]]:
+    """After an ingest: each failed path with its (error type, reason), and the stored paths."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        failed = {
+            Path(path): (kind, reason)
+            for path, kind, reason in session.execute(
+                select(IngestError.path, IngestError.error_type, IngestError.reason)
+            )
+        }
+        stored = {Path(p) for p in session.scalars(select(Image.filepath)) if p}
+    engine.dispose()
+    return failed, stored
+
+
+def run_pacsflow(
+    env: Mapping[str, str], cwd: Path, *args: str, prefix: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``pacsflow ARGS`` in a fresh process with exactly ``env``, run by ``prefix`` if given."""
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "flows.cli", *args],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=cwd,
+        timeout=600,
+        check=False,
+    )

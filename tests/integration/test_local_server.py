@@ -18,6 +18,7 @@ from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from pacsflow.liveness import process_alive
+from tests.helpers import run_pacsflow
 from tests.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -31,20 +32,8 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     environment["PACSFLOW_SERVER_IDLE_SECONDS"] = "600"
     environment.pop("PACSFLOW_DB_URL", None)
     yield environment
-    _cli(environment, tmp_path, "server", "stop")
+    run_pacsflow(environment, tmp_path, "server", "stop")
     assert _keepers(tmp_path) == [], "a keeper outlived `pacsflow server stop`"
-
-
-def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-        check=False,
-    )
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -85,20 +74,20 @@ def test_later_commands_reuse_the_server_and_stop_ends_it(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    first = _cli(env, tmp_path, "--db", db, "init-db")
+    first = run_pacsflow(env, tmp_path, "--db", db, "init-db")
     assert first.returncode == 0, first.stderr
     record = _record(tmp_path)
-    again = _cli(env, tmp_path, "--db", db, "init-db")
+    again = run_pacsflow(env, tmp_path, "--db", db, "init-db")
     assert again.returncode == 0, again.stderr
     assert _record(tmp_path) == record, "the second command started a server of its own"
     # The runs stay visible as flow runs on that server (and in its UI).
     assert _init_db_runs(str(record["url"])) == 2
-    status = _cli(env, tmp_path, "server", "status")
+    status = run_pacsflow(env, tmp_path, "server", "status")
     assert f"running on http://127.0.0.1:{record['port']}" in status.stdout
-    stop = _cli(env, tmp_path, "server", "stop")
+    stop = run_pacsflow(env, tmp_path, "server", "stop")
     assert "stopped the server" in stop.stdout
     assert not process_alive(int(str(record["pid"])))
-    assert "no local server runs" in _cli(env, tmp_path, "server", "status").stdout
+    assert "no local server runs" in run_pacsflow(env, tmp_path, "server", "status").stdout
 
 
 def test_concurrent_first_calls_share_one_server(env: dict[str, str], tmp_path: Path) -> None:
@@ -132,7 +121,7 @@ def test_a_stale_record_is_replaced(env: dict[str, str], tmp_path: Path) -> None
     folder.mkdir(parents=True)
     stale = {"pid": gone.pid, "port": port, "url": f"http://127.0.0.1:{port}/api", "started": 0}
     (folder / "server.json").write_text(json.dumps(stale))
-    done = _cli(env, tmp_path, "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "init-db")
+    done = run_pacsflow(env, tmp_path, "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "init-db")
     assert done.returncode == 0, done.stderr
     record = _record(tmp_path)
     assert record["pid"] != gone.pid
@@ -141,7 +130,7 @@ def test_a_stale_record_is_replaced(env: dict[str, str], tmp_path: Path) -> None
 
 def test_the_server_stops_after_the_idle_time(env: dict[str, str], tmp_path: Path) -> None:
     env["PACSFLOW_SERVER_IDLE_SECONDS"] = "2"
-    done = _cli(env, tmp_path, "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "init-db")
+    done = run_pacsflow(env, tmp_path, "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "init-db")
     assert done.returncode == 0, done.stderr
     keeper = int(str(_record(tmp_path)["pid"]))
     deadline = time.monotonic() + 90

@@ -13,17 +13,14 @@ import pydicom.data
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from pacsflow.database.engine import make_engine
-from pacsflow.database.models import Image, IngestError
 from pacsflow.demo.synthetic import dataset_bytes, make_dataset
 from pacsflow.dicom.reading import read_header
 from pacsflow.dicom.records import dcm2records
 from pacsflow.dicom.values import age_to_years, parse_da, parse_int, parse_tm
 from pacsflow.errors import PermanentError
 from tests.conftest import RunCli
+from tests.helpers import ingest_outcome
 from tests.reliability.hostile_corpus import STORED, build_corpus
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
@@ -61,16 +58,7 @@ def test_ingest_of_a_hostile_corpus_records_every_failure_and_stores_the_rest(
     counts = json.loads(result.stdout)
     assert counts["files_seen"] == len(expected) + len(special) + n_shipped
 
-    engine = make_engine(url)
-    with Session(engine) as session:
-        failed = {
-            Path(path): (kind, reason)
-            for path, kind, reason in session.execute(
-                select(IngestError.path, IngestError.error_type, IngestError.reason)
-            )
-        }
-        stored = {Path(p) for p in session.scalars(select(Image.filepath)) if p}
-    engine.dispose()
+    failed, stored = ingest_outcome(url)
     assert len(failed) == counts["failed"], "one failure row per failed file"
     for name, (outcome, words) in expected.items():
         path = root / name

@@ -12,8 +12,6 @@ states and artifacts; any persisted result) is searched for the markers.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from pacsflow.demo.synthetic import make_study, write_dataset
-from tests.helpers import table_counts
+from tests.helpers import run_pacsflow, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 
@@ -73,18 +71,6 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
     server.stop()
 
 
-def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", "-v", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=600,
-        check=False,
-    )
-
-
 def _leaks(text: bytes) -> list[str]:
     lowered = text.lower()
     return [m for m in MARKERS if m.lower().encode() in lowered]
@@ -109,12 +95,12 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
     )
     work = tmp_path / "work"
     work.mkdir()
-    run = _cli(["--db", db, "run", "2024-10-01", "2024-10-02"], env, work)
+    run = run_pacsflow(env, work, "-v", "--db", db, "run", "2024-10-01", "2024-10-02")
     assert run.returncode == 1, run.stdout + run.stderr  # one study is incomplete
-    ingest = _cli(["--db", db, "ingest", str(tmp_path / "storage")], env, work)
+    ingest = run_pacsflow(env, work, "-v", "--db", db, "ingest", str(tmp_path / "storage"))
     assert ingest.returncode in (0, 1), ingest.stdout + ingest.stderr
     # Both ran on the local server the CLI started in that Prefect home: stop it, then search.
-    stop = _cli(["server", "stop"], env, work)
+    stop = run_pacsflow(env, work, "server", "stop")
     assert "stopped the server" in stop.stdout, stop.stdout + stop.stderr
 
     counts = table_counts(db)

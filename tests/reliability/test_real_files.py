@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pacsflow.database.engine import make_engine
-from pacsflow.database.models import Image, IngestError, Patient
+from pacsflow.database.models import Patient
 from tests.conftest import RunCli
+from tests.helpers import ingest_outcome
 
 SOURCES = {
     "pydicom": Path(pydicom.data.__file__).parent,
@@ -53,15 +54,9 @@ def test_every_real_file_is_stored_skipped_or_recorded(run_cli: RunCli, tmp_path
     counts = json.loads(result.stdout)
     assert counts["files_seen"] == len(files)
 
+    failed, stored = ingest_outcome(url)
     engine = make_engine(url)
     with Session(engine) as session:
-        failed = {
-            Path(path): (kind, reason)
-            for path, kind, reason in session.execute(
-                select(IngestError.path, IngestError.error_type, IngestError.reason)
-            )
-        }
-        stored = {Path(p) for p in session.scalars(select(Image.filepath)) if p}
         stand_ins = session.scalars(select(Patient).where(Patient.patient_id_missing)).all()
     engine.dispose()
 

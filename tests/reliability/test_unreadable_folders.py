@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, IngestError
 from tests.factories import make_study, write_dataset
+from tests.helpers import run_pacsflow
 
 # parse_dir2sql in a process of its own; prints its summary as JSON.
 _PARSE = """
@@ -34,17 +35,12 @@ print(json.dumps(summary.as_dict()))
 _NO_OVERRIDE = "-dac_override,-dac_read_search"
 
 
-def _unprivileged(command: list[str]) -> list[str]:
-    """``command`` run without the right to read folders whatever their mode."""
-    if os.geteuid() != 0:
-        return command
-    return [
-        "setpriv",
-        f"--inh-caps={_NO_OVERRIDE}",
-        f"--bounding-set={_NO_OVERRIDE}",
-        "--",
-        *command,
-    ]
+# Prefixed to a command: run it without the right to read folders whatever their mode.
+_NO_READ_ALL = (
+    ["setpriv", f"--inh-caps={_NO_OVERRIDE}", f"--bounding-set={_NO_OVERRIDE}", "--"]
+    if os.geteuid() == 0
+    else []
+)
 
 
 def _tree(root: Path) -> tuple[Path, Path]:
@@ -77,7 +73,7 @@ def _errors(url: str) -> dict[str, tuple[str, str]]:
 
 def _parse(folder: Path, url: str, cwd: Path) -> dict[str, Any]:
     done = subprocess.run(
-        _unprivileged([sys.executable, "-c", _PARSE, str(folder), url]),
+        [*_NO_READ_ALL, sys.executable, "-c", _PARSE, str(folder), url],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -115,16 +111,8 @@ def test_cli_ingest_of_a_tree_with_an_unreadable_folder_exits_1(
 ) -> None:
     top, locked = _tree(workspace)
     url = f"sqlite:///{workspace / 'db.sqlite'}"
-    done = subprocess.run(
-        _unprivileged(
-            [sys.executable, "-m", "flows.cli", "--db", url, "ingest", str(top), "--no-progress"]
-        ),
-        capture_output=True,
-        text=True,
-        cwd=workspace,
-        env=cli_env,
-        timeout=300,
-        check=False,
+    done = run_pacsflow(
+        cli_env, workspace, "--db", url, "ingest", str(top), "--no-progress", prefix=_NO_READ_ALL
     )
     assert done.returncode == 1, done.stderr
     assert "failed: 1 UnreadableFolderError (see the ingest_errors table)" in done.stdout
