@@ -29,7 +29,12 @@ from pacsflow.ingest.batch import (
     require_schema,
 )
 from pacsflow.ingest.folder_ingest import ingest_batches
-from pacsflow.ingest.folders import count_candidates, iter_dicom_candidates, plan_batches
+from pacsflow.ingest.folders import (
+    count_candidates,
+    iter_dicom_candidates,
+    plan_batches,
+    require_folder,
+)
 from tasks.database import init_db_task
 from tasks.ingest import ingest_batch_task
 from tasks.settings import resolve_db_url
@@ -94,7 +99,7 @@ def ingest_dir(
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    iter_dicom_candidates(src)  # a missing folder fails the run here, clearly
+    require_folder(src)  # a missing folder fails the run here, clearly
     if batch_size < 1 or workers < 0:
         raise ValueError(f"batch_size must be >= 1 and workers >= 0 (got {batch_size}, {workers})")
     n_workers = workers or os.cpu_count() or 1

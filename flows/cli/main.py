@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from flows.cli.args import UsageError, non_negative, positive
@@ -31,6 +30,7 @@ from pacsflow.database.engine import mask_url
 from pacsflow.database.schema import check_server_reachable
 from pacsflow.errors import PacsflowError
 from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE
+from pacsflow.ingest.folders import require_folder
 from tasks.prefect_defaults import apply_prefect_defaults
 from tasks.settings import (
     DB_PASSWORD_ENV,
@@ -208,8 +208,8 @@ def _preflight(args: argparse.Namespace, db_url: str) -> None:
     Raises:
         ValueError / NotADirectoryError / PacsflowError: with a one-line reason.
     """
-    if args.command == "ingest" and not Path(args.folder).is_dir():
-        raise NotADirectoryError(f"{args.folder}: not a folder")
+    if args.command == "ingest":
+        require_folder(args.folder)
     if args.command == "dump" and args.tables:
         check_table_names(args.tables)
     if hasattr(args, "pacs_aet"):

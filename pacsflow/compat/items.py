@@ -23,6 +23,7 @@ from pacsflow.database.schema import initialize_database
 from pacsflow.dicom.records import study_finding_row
 from pacsflow.ingest.batch import BatchResult, default_institution, require_schema
 from pacsflow.ingest.folder_ingest import ingest_folder
+from pacsflow.ingest.folders import require_folder
 from pacsflow.retrieval.attempts import StudyPick, unretrieved
 
 LOGGER = logging.getLogger(__name__)
@@ -151,14 +152,13 @@ def parse_dir2sql(
         PermanentError: the database has no pacsflow schema and ``create_tables`` is False.
     """
     del nb_threads  # see docstring
-    if not os.path.isdir(src):  # checked before touching the database
-        raise NotADirectoryError(f"{src}: not a folder; give the folder that holds the DICOM files")
+    require_folder(src)  # before touching the database
     if create_tables:
         initialize_database(conn_uri)
     require_schema(conn_uri)
 
-    def progress(_batch: BatchResult) -> None:
-        LOGGER.info("Ingested a batch of %d files", _batch.files_seen)
+    def progress(batch: BatchResult) -> None:
+        LOGGER.info("Ingested a batch of %d files", batch.files_seen)
 
     engine = make_engine(conn_uri)
     try:

@@ -13,9 +13,21 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["batched", "count_candidates", "iter_dicom_candidates", "plan_batches"]
+__all__ = ["batched", "count_candidates", "iter_dicom_candidates", "plan_batches", "require_folder"]
 
 T = TypeVar("T")
+
+
+def require_folder(root: str | os.PathLike[str]) -> Path:
+    """``root`` as a Path, checked to be a folder before any work starts.
+
+    Raises:
+        NotADirectoryError: ``root`` is not a folder.
+    """
+    top = Path(root)
+    if not top.is_dir():
+        raise NotADirectoryError(f"{top}: not a folder; give the folder that holds the DICOM files")
+    return top
 
 
 def iter_dicom_candidates(root: str | os.PathLike[str]) -> Iterator[str]:
@@ -29,10 +41,7 @@ def iter_dicom_candidates(root: str | os.PathLike[str]) -> Iterator[str]:
     Raises:
         NotADirectoryError: ``root`` is not a folder.
     """
-    top = Path(root)
-    if not top.is_dir():  # checked now, not at the first next()
-        raise NotADirectoryError(f"{top}: not a folder; give the folder that holds the DICOM files")
-    return _walk(top)
+    return _walk(require_folder(root))  # checked now, not at the first next()
 
 
 def _walk(top: Path) -> Iterator[str]:
