@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench-ingest bench-retrieve bench-cli demo-deps system-deps venv dev-venv clean \
+.PHONY: demo test lint bench-ingest bench-retrieve bench-cli bench-cohort demo-deps system-deps venv dev-venv clean \
 	server pool deploy workers stop
 
 # The demo needs Python's venv module and, optionally, Orthanc; the tests need more.
@@ -52,6 +52,9 @@ bench-retrieve: system-deps dev-venv
 # Wall time of CLI commands: the shared local Prefect server against one per call.
 bench-cli: system-deps dev-venv
 	$(BIN)/python -m bench.cli $(ARGS)
+
+bench-cohort: system-deps dev-venv
+	$(BIN)/python -m bench.cohort $(ARGS)
 
 demo: demo-deps venv
 	$(BIN)/python scripts/demo.py

@@ -27,6 +27,7 @@ from pacsflow.net.storage import StorageSCP
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.claims import new_claim_holder
 from pacsflow.retrieval.one_study import RetrievalRequest, StudyOutcome
+from pacsflow.retrieval.series_filter import SeriesFilter
 from tasks.database import init_db_task, pick_studies_task
 from tasks.pacs import echo_task, retrieve_study_task
 from tasks.settings import resolve_local, resolve_pacs, resolve_storage
@@ -57,6 +58,7 @@ def move_studies_flow(
     local: LocalAE | None = None,
     storage: str | None = None,
     pick: StudyPick | None = None,
+    series: SeriesFilter | None = None,
     retrieval: Retrieval | None = None,
     db_url: str | None = None,
     show_progress: bool = False,
@@ -76,7 +78,12 @@ def move_studies_flow(
             (default $PACSFLOW_STORAGE, else ./pacsflow-storage).
         pick: which found studies: ``limit``, ``modalities``, ``start_date`` /
             ``end_date`` (study dates), ``max_attempts`` (studies tried this often
-            are reported, not moved again). Default: all, oldest first.
+            are reported, not moved again), ``cohort`` (only a cohort's studies).
+            Default: all, oldest first.
+        series: retrieve only the series it selects: ``modalities``,
+            ``include_descriptions`` / ``exclude_descriptions`` (regular
+            expressions on SeriesDescription, case-insensitive), ``series_numbers``.
+            Default: whole studies.
         retrieval: ``concurrency`` (studies moved at once) and ``institution``
             (stored with patients and images; default: the PACS AE title).
         db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
@@ -123,6 +130,7 @@ def move_studies_flow(
         storage=Path(folder),
         institution=retrieval.institution or pacs.ae_title,
         claim_holder=new_claim_holder(),
+        series_filter=series or SeriesFilter(),
     )
     with scp, runner, progress:
         futures: dict[PrefectFuture[StudyOutcome], str] = {
@@ -143,9 +151,10 @@ def move_studies_flow(
         description=f"move-studies from {pacs}",
     )
     logger.info(
-        "Done: %d studies complete, %d partial, %d failed, %d skipped (claimed by another "
-        "run or retrieved meanwhile); %d images added in %.1f s",
+        "Done: %d studies complete, %d with no matching series, %d partial, %d failed, "
+        "%d skipped (claimed by another run or retrieved meanwhile); %d images added in %.1f s",
         summary["studies_complete"],
+        summary["studies_no_matching_series"],
         summary["studies_partial"],
         summary["studies_failed"],
         summary["studies_skipped"],

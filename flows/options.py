@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
 
-__all__ = ["Retrieval", "Selection"]
+__all__ = ["CohortSelection", "Retrieval", "Selection"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,19 @@ class Selection:
     limit: int | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     retry_earlier: bool = True
+
+
+@dataclass(frozen=True)
+class CohortSelection:
+    """Which of a cohort's unretrieved studies a run moves.
+
+    Args:
+        limit: move at most this many studies in this run (all when None).
+        max_attempts: studies tried this often are reported, not moved again.
+    """
+
+    limit: int | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
 
 @dataclass(frozen=True)

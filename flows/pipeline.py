@@ -22,6 +22,7 @@ from flows.options import Retrieval, Selection
 from flows.summaries import summary_markdown
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.attempts import StudyPick
+from pacsflow.retrieval.series_filter import SeriesFilter
 from tasks.database import init_db_task
 from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 
@@ -35,6 +36,7 @@ def pipeline(
     local: LocalAE | None = None,
     storage: str | None = None,
     selection: Selection | None = None,
+    series: SeriesFilter | None = None,
     retrieval: Retrieval | None = None,
     db_url: str | None = None,
     show_progress: bool = False,
@@ -57,6 +59,9 @@ def pipeline(
             ``max_attempts`` (studies tried this often are reported, not moved
             again), ``retry_earlier`` (also the unretrieved studies dated before
             the range, found by earlier runs; default true).
+        series: retrieve only the series it selects (``modalities``,
+            ``include_descriptions``, ``exclude_descriptions``, ``series_numbers``);
+            default: whole studies.
         retrieval: ``concurrency`` (studies moved at once), ``result_cap`` (the
             number of C-FIND answers at which the PACS stops), ``institution``
             (stored with patients and images; default: the PACS AE title).
@@ -95,6 +100,7 @@ def pipeline(
         local=local,
         storage=resolve_storage(storage),
         pick=pick,
+        series=series,
         retrieval=retrieval,
         db_url=db_url,
         show_progress=show_progress,

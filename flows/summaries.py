@@ -59,6 +59,7 @@ def move_summary(
     return {
         "studies_picked": len(outcomes),
         "studies_complete": count("complete"),
+        "studies_no_matching_series": count("no_matching_series"),
         "studies_partial": count("partial"),
         "studies_failed": count("failed"),
         "studies_skipped": count("skipped"),

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flows.cli.args import UsageError, non_negative, positive
+from flows.cli.cohort_commands import add_cohort_commands, check_cohort_options
 from flows.cli.local_server import (
     current_server,
     ensure_server,
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     server.set_defaults(run=_server, needs_db=False)
 
     add_pacs_commands(commands)
+    add_cohort_commands(commands)
     return parser
 
 
@@ -214,6 +216,7 @@ def _preflight(args: argparse.Namespace, db_url: str) -> None:
         check_table_names(args.tables)
     if hasattr(args, "pacs_aet"):
         check_pacs_options(args)
+    check_cohort_options(args)
     if getattr(args, "needs_db", True):
         check_server_reachable(resolve_db_url(db_url))
 

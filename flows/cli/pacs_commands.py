@@ -16,14 +16,22 @@ from flows.cli.args import UsageError, parse_date, positive
 from flows.options import Retrieval, Selection
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS, StudyPick
+from pacsflow.retrieval.series_filter import SeriesFilter
 from tasks.settings import ENV, resolve_local, resolve_pacs, resolve_storage
 
-__all__ = ["add_pacs_commands", "check_pacs_options"]
+__all__ = [
+    "add_node_options",
+    "add_pacs_commands",
+    "add_series_options",
+    "check_pacs_options",
+    "series_filter",
+    "site",
+]
 
 EXIT_OK, EXIT_INCOMPLETE = 0, 1
 
 
-def _add_node_options(parser: argparse.ArgumentParser, *, storage: bool) -> None:
+def add_node_options(parser: argparse.ArgumentParser, *, storage: bool) -> None:
     group = parser.add_argument_group("PACS and local AE (options, else environment)")
     group.add_argument("--pacs-aet", help=f"the PACS's AE title (${ENV['pacs_ae_title']})")
     group.add_argument("--pacs-host", help=f"the PACS's host (${ENV['pacs_host']})")
@@ -49,6 +57,60 @@ def _add_node_options(parser: argparse.ArgumentParser, *, storage: bool) -> None
         )
 
 
+def add_series_options(parser: argparse.ArgumentParser) -> None:
+    """The series filter: which series of each study to retrieve (default: all)."""
+    group = parser.add_argument_group(
+        "series filter (default: whole studies; a series-level C-FIND chooses, "
+        "a SERIES-level C-MOVE retrieves)"
+    )
+    group.add_argument(
+        "--series-modality",
+        action="append",
+        default=[],
+        metavar="M",
+        help="keep series of this Modality (repeatable)",
+    )
+    group.add_argument(
+        "--series-description",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="keep series whose SeriesDescription matches (case-insensitive; repeatable)",
+    )
+    group.add_argument(
+        "--exclude-series-description",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="drop series whose SeriesDescription matches, e.g. 'scout|localizer'",
+    )
+    group.add_argument(
+        "--series-number",
+        action="append",
+        type=int,
+        default=[],
+        metavar="N",
+        help="keep series with this SeriesNumber (repeatable)",
+    )
+
+
+def series_filter(args: argparse.Namespace) -> SeriesFilter:
+    """The series filter the options give.
+
+    Raises:
+        UsageError: a modality or regular expression is invalid.
+    """
+    try:
+        return SeriesFilter(
+            modalities=args.series_modality,
+            include_descriptions=args.series_description,
+            exclude_descriptions=args.exclude_series_description,
+            series_numbers=args.series_number,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _add_pick_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=positive, help="move at most this many studies")
     parser.add_argument(
@@ -72,7 +134,7 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 def add_pacs_commands(commands: Any) -> None:
     """Add ``echo``, ``find``, ``move`` and ``run`` to the ``pacsflow`` sub-commands."""
     echo = commands.add_parser("echo", help="C-ECHO the PACS: is it there, does it accept us?")
-    _add_node_options(echo, storage=False)
+    add_node_options(echo, storage=False)
     echo.set_defaults(run=_echo, needs_db=False)
 
     find = commands.add_parser("find", help="C-FIND the studies of a date range")
@@ -80,7 +142,7 @@ def add_pacs_commands(commands: Any) -> None:
     find.add_argument(
         "--cap", type=positive, default=1000, help="answers at which the PACS stops (1000)"
     )
-    _add_node_options(find, storage=False)
+    add_node_options(find, storage=False)
     _add_output_options(find)
     find.set_defaults(run=_find, runs_flow=True)
 
@@ -89,7 +151,8 @@ def add_pacs_commands(commands: Any) -> None:
     move.add_argument("--to", dest="end", type=parse_date, help="only studies up to this day")
     move.add_argument("--modality", action="append", default=[], help="only these modalities")
     _add_pick_options(move)
-    _add_node_options(move, storage=True)
+    add_series_options(move)
+    add_node_options(move, storage=True)
     _add_output_options(move)
     move.set_defaults(run=_move, runs_flow=True)
 
@@ -104,7 +167,8 @@ def add_pacs_commands(commands: Any) -> None:
         help="move only studies of the range (default: also retry earlier incomplete ones)",
     )
     _add_pick_options(run)
-    _add_node_options(run, storage=True)
+    add_series_options(run)
+    add_node_options(run, storage=True)
     _add_output_options(run)
     run.set_defaults(run=_run, runs_flow=True)
 
@@ -140,6 +204,8 @@ def check_pacs_options(args: argparse.Namespace) -> None:
         raise UsageError(str(exc)) from None
     if getattr(args, "start", None) and getattr(args, "end", None) and args.end < args.start:
         raise UsageError(f"the end date {args.end} is before the start date {args.start}")
+    if hasattr(args, "series_modality"):
+        series_filter(args)
 
 
 def _retrieval(args: argparse.Namespace) -> Retrieval:
@@ -150,8 +216,8 @@ def _retrieval(args: argparse.Namespace) -> Retrieval:
     )
 
 
-def _site(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
-    """What ``move`` and ``run`` pass alike: PACS, local AE, storage, retrieval, database."""
+def site(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
+    """What ``move``, ``run`` and ``cohort run`` pass alike: PACS, AE, storage, retrieval, db."""
     return {
         "pacs": _pacs(args),
         "local": _local(args),
@@ -205,7 +271,9 @@ def _move(args: argparse.Namespace, db_url: str) -> int:
         end_date=args.end,
         max_attempts=args.max_attempts,
     )
-    result: dict[str, Any] = move_studies_flow(pick=pick, **_site(args, db_url))
+    result: dict[str, Any] = move_studies_flow(
+        pick=pick, series=series_filter(args), **site(args, db_url)
+    )
     return _report(args, result)
 
 
@@ -220,7 +288,10 @@ def _run(args: argparse.Namespace, db_url: str) -> int:
         retry_earlier=not args.only_range,
     )
     result: dict[str, Any] = pipeline(
-        dates=DateRange(args.start, args.end), selection=selection, **_site(args, db_url)
+        dates=DateRange(args.start, args.end),
+        selection=selection,
+        series=series_filter(args),
+        **site(args, db_url),
     )
     return _report(args, result)
 
@@ -234,7 +305,8 @@ def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
         print(
             f"{result['studies_picked']} studies picked: {result['studies_complete']} complete, "
             f"{result['studies_partial']} partial, {result['studies_failed']} failed, "
-            f"{result['studies_skipped']} skipped; "
+            f"{result['studies_skipped']} skipped, "
+            f"{result['studies_no_matching_series']} with no matching series; "
             f"{result['images_added']} images added in {result['seconds']:.1f} s"
         )
         for item in result["incomplete"] + result["skipped"]:

@@ -75,7 +75,8 @@ def dump_database(
         path = folder / f"{name}.csv"
         started = time.perf_counter()
         rows = 0
-        query = select(table).order_by(table.c.id).execution_options(yield_per=_ROWS_PER_FETCH)
+        order = list(table.primary_key.columns)  # ``id``, or a link table's key pair
+        query = select(table).order_by(*order).execution_options(yield_per=_ROWS_PER_FETCH)
         with path.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(table.columns.keys())

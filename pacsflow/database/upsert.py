@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 
 from pacsflow.database.models import utc_now
 
-__all__ = ["IN_CHUNK", "insert_ignore", "insert_run_log", "key_to_id", "unique_by"]
+__all__ = [
+    "IN_CHUNK",
+    "insert_ignore",
+    "insert_links",
+    "insert_run_log",
+    "key_to_id",
+    "unique_by",
+]
 
 IN_CHUNK = 500
 """Values per ``IN (...)`` look-up: far below every supported driver's parameter limit."""
@@ -51,6 +58,23 @@ def insert_ignore(
     else:
         raise NotImplementedError(f"pacsflow supports SQLite and PostgreSQL, not {dialect}")
     return list(result.scalars())
+
+
+def insert_links(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows of a link table (a composite primary key); rows already there are kept.
+
+    Sorted first, so concurrent writers take their row locks in one order.
+    """
+    if not rows:
+        return
+    ordered = sorted(rows, key=lambda row: tuple(row[c.name] for c in table.primary_key))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(postgresql.insert(table).on_conflict_do_nothing(), ordered)
+    elif dialect == "sqlite":
+        session.execute(sqlite.insert(table).on_conflict_do_nothing(), ordered)
+    else:
+        raise NotImplementedError(f"pacsflow supports SQLite and PostgreSQL, not {dialect}")
 
 
 def key_to_id(session: Session, table: Table, key: str, values: Iterable[Any]) -> dict[Any, int]:

@@ -38,7 +38,7 @@ from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["RETURN_KEYS", "FindResult", "StudyQuery", "find_studies"]
+__all__ = ["RETURN_KEYS", "FindResult", "StudyQuery", "find_studies", "study_identifier"]
 
 RETURN_KEYS = (
     "StudyInstanceUID",
@@ -117,12 +117,13 @@ class _Window:
         return f"StudyDate={date}" + (f" StudyTime={time}" if time else "")
 
 
-def _identifier(window: _Window, query: StudyQuery) -> Dataset:
+def study_identifier(study_date: str, study_time: str, query: StudyQuery) -> Dataset:
+    """A STUDY-level C-FIND identifier asking for :data:`RETURN_KEYS`, matching the query."""
     ds = Dataset()
     ds.QueryRetrieveLevel = "STUDY"
     for keyword in RETURN_KEYS:
         setattr(ds, keyword, "")
-    ds.StudyDate, ds.StudyTime = window.keys()
+    ds.StudyDate, ds.StudyTime = study_date, study_time
     if query.modalities:
         ds.ModalitiesInStudy = list(query.modalities)
     for keyword, value in query.keys.items():
@@ -144,7 +145,7 @@ def _query(
         assoc,
         tally,
         node,
-        _identifier(window, query),
+        study_identifier(*window.keys(), query),
         StudyRootQueryRetrieveInformationModelFind,
         what,
     )

@@ -1,12 +1,16 @@
-"""What a study holds on the PACS: its series and their SOPInstanceUIDs, by C-FIND.
+"""What a study holds on the PACS: its series (with their attributes) and SOPInstanceUIDs.
 
 Needed when the study-level C-FIND answer gave no NumberOfStudyRelatedInstances
-(DCMTK's dcmqrscp never does): completeness is then judged against this list.
-The queries are hierarchical (series, then the images of each series), which
+(DCMTK's dcmqrscp never does): completeness is then judged against this list;
+and for series filters, which are judged on the series-level answers. The
+queries are hierarchical (series, then the images of each series), which
 every Study Root C-FIND SCP must accept.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 from pynetdicom.association import Association
@@ -14,6 +18,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelFind,
 )
 
+from pacsflow.dicom.values import parse_int
 from pacsflow.net.association import (
     DimseFailureError,
     PendingTally,
@@ -22,13 +27,48 @@ from pacsflow.net.association import (
 )
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 
-__all__ = ["find_study_instances"]
+__all__ = ["SeriesOnPacs", "find_study_instances", "find_study_series"]
+
+
+@dataclass(frozen=True)
+class SeriesOnPacs:
+    """One series of a study as the PACS describes it (a series-level C-FIND answer)."""
+
+    series_uid: str
+    modality: str | None
+    description: str | None
+    number: int | None
+    #: NumberOfSeriesRelatedInstances; None when the PACS did not give it.
+    instances: int | None
+
+
+def find_study_series(
+    local: LocalAE, node: PacsNode, study_uid: str, *, timeouts: Timeouts | None = None
+) -> list[SeriesOnPacs]:
+    """The series of the study on ``node``, by SeriesInstanceUID.
+
+    Raises:
+        DimseFailureError: the PACS refused the query or cut its answers short (permanent).
+        PacsUnreachableError / AssociationBusyError / AssociationAbortedError /
+            DimseTimeoutError: retryable failures.
+        AssociationRejectedError: the PACS rejected the association for good.
+    """
+    with open_association(
+        local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
+    ) as assoc:
+        tally = PendingTally(assoc)
+        return _series(assoc, tally, node, study_uid)
 
 
 def find_study_instances(
-    local: LocalAE, node: PacsNode, study_uid: str, *, timeouts: Timeouts | None = None
+    local: LocalAE,
+    node: PacsNode,
+    study_uid: str,
+    *,
+    series_uids: Collection[str] | None = None,
+    timeouts: Timeouts | None = None,
 ) -> dict[str, set[str]]:
-    """The SOPInstanceUIDs of each series of the study, as ``node`` lists them.
+    """The SOPInstanceUIDs of each series of the study (or of ``series_uids``) on ``node``.
 
     Raises:
         DimseFailureError: the PACS refused a query or cut its answers short (permanent).
@@ -41,17 +81,10 @@ def find_study_instances(
         local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
     ) as assoc:
         tally = PendingTally(assoc)
-        series_query = Dataset()
-        series_query.QueryRetrieveLevel = "SERIES"
-        series_query.StudyInstanceUID = study_uid
-        series_query.SeriesInstanceUID = ""
-        for answer in _answers(
-            assoc, tally, node, series_query, f"the series of study {study_uid}"
-        ):
-            series_uid = str(answer.get("SeriesInstanceUID", "")).strip()
-            if series_uid:
-                contents.setdefault(series_uid, set())
-        for series_uid, sop_uids in contents.items():
+        if series_uids is None:
+            series_uids = [s.series_uid for s in _series(assoc, tally, node, study_uid)]
+        for series_uid in sorted(series_uids):
+            sop_uids = contents.setdefault(series_uid, set())
             image_query = Dataset()
             image_query.QueryRetrieveLevel = "IMAGE"
             image_query.StudyInstanceUID = study_uid
@@ -63,6 +96,31 @@ def find_study_instances(
                 if sop_uid:
                     sop_uids.add(sop_uid)
     return contents
+
+
+def _series(
+    assoc: Association, tally: PendingTally, node: PacsNode, study_uid: str
+) -> list[SeriesOnPacs]:
+    query = Dataset()
+    query.QueryRetrieveLevel = "SERIES"
+    query.StudyInstanceUID = study_uid
+    query.SeriesInstanceUID = ""
+    query.Modality = ""
+    query.SeriesDescription = ""
+    query.SeriesNumber = ""
+    query.NumberOfSeriesRelatedInstances = ""
+    found: dict[str, SeriesOnPacs] = {}
+    for answer in _answers(assoc, tally, node, query, f"the series of study {study_uid}"):
+        series_uid = str(answer.get("SeriesInstanceUID", "")).strip()
+        if series_uid and series_uid not in found:
+            found[series_uid] = SeriesOnPacs(
+                series_uid=series_uid,
+                modality=str(answer.get("Modality", "")).strip() or None,
+                description=str(answer.get("SeriesDescription", "")).strip() or None,
+                number=parse_int(answer.get("SeriesNumber")),
+                instances=parse_int(answer.get("NumberOfSeriesRelatedInstances")),
+            )
+    return [found[uid] for uid in sorted(found)]
 
 
 def _answers(

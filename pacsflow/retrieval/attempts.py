@@ -15,12 +15,22 @@ from typing import Any
 from sqlalchemy import Engine, Select, Table, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from pacsflow.database.models import Image, Series, Study, StudyFind, utc_now
+from pacsflow.database.models import (
+    Cohort,
+    CohortItem,
+    CohortStudy,
+    Image,
+    Series,
+    Study,
+    StudyFind,
+    utc_now,
+)
 from pacsflow.database.session import session_scope
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
     "PickedStudies",
+    "SeriesSelection",
     "StudyPick",
     "pick_studies",
     "pick_studies_to_move",
@@ -45,6 +55,7 @@ class StudyPick:
         modalities: only studies whose ModalitiesInStudy holds one of these.
         start_date / end_date: only studies dated in this range (inclusive).
         max_attempts: skip studies tried this many times already.
+        cohort: only studies found for this cohort's items.
     """
 
     limit: int | None = None
@@ -52,6 +63,7 @@ class StudyPick:
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    cohort: str | None = None
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -86,6 +98,15 @@ def unretrieved(query: Select[Any], pick: StudyPick) -> Select[Any]:
         query = query.where(StudyFind.study_date >= pick.start_date)
     if pick.end_date:
         query = query.where(StudyFind.study_date <= pick.end_date)
+    if pick.cohort is not None:
+        query = query.where(
+            StudyFind.id.in_(
+                select(CohortStudy.study_find_id)
+                .join(CohortItem, CohortItem.id == CohortStudy.cohort_item_id)
+                .join(Cohort, Cohort.id == CohortItem.cohort_id)
+                .where(Cohort.name == pick.cohort)
+            )
+        )
     if pick.modalities:
         # '/CT/MR/' LIKE '%/CT/%' matches whole values only; slashes, because a
         # backslash is LIKE's escape character in PostgreSQL.
@@ -126,6 +147,15 @@ def stored_instances(session: Session, study_uid: str) -> dict[str, set[str]]:
     return contents
 
 
+@dataclass(frozen=True)
+class SeriesSelection:
+    """What a series filter selected on the PACS for one study."""
+
+    series_filter: str  # the filter's canonical JSON
+    series: int
+    instances: int
+
+
 def record_attempt(
     session: Session,
     study_uid: str,
@@ -134,11 +164,15 @@ def record_attempt(
     received: int,
     expected: int | None,
     error: str | None,
+    selection: SeriesSelection | None = None,
 ) -> None:
     """Count one retrieval try of a found study; mark it retrieved when ``complete``.
 
-    ``expected`` is stored when the C-FIND answer lacked it (learned by an
-    image-level C-FIND). A study already marked retrieved keeps its first time.
+    Without ``selection`` (the whole study), ``expected`` is stored when the
+    C-FIND answer lacked it (learned by an image-level C-FIND). With it,
+    ``received`` and ``expected`` count the selected series only, and the
+    selection is stored instead. A study already marked retrieved keeps its
+    first time.
     """
     now = utc_now()
     values: dict[str, object] = {
@@ -147,8 +181,14 @@ def record_attempt(
         "last_error": None if complete else error,
         "received_instances": received,
     }
-    if expected is not None:
-        values["expected_instances"] = func.coalesce(_FIND.c.expected_instances, expected)
+    if selection is not None:
+        values["series_filter"] = selection.series_filter
+        values["selected_series"] = selection.series
+        values["selected_instances"] = selection.instances
+    else:
+        values.update(series_filter=None, selected_series=None, selected_instances=None)
+        if expected is not None:
+            values["expected_instances"] = func.coalesce(_FIND.c.expected_instances, expected)
     if complete:
         values["retrieved_on"] = func.coalesce(_FIND.c.retrieved_on, now)
     session.execute(update(_FIND).where(_FIND.c.study_uid == study_uid).values(values))

@@ -6,6 +6,12 @@ as the PACS reported (NumberOfStudyRelatedInstances, or an image-level C-FIND
 when the C-FIND answer lacked it). Otherwise its try is recorded with the
 reason, and the next run picks it again. A study retried after a partial
 retrieval is moved series by series, only the series still missing images.
+
+With a series filter, the study's series are listed (series-level C-FIND),
+only the matching ones are moved (SERIES-level C-MOVE), and completeness is
+judged against their instance counts. A study none of whose series match is
+recorded as retrieved with ``selected_series = 0``: nothing to move, not an
+error, not tried again.
 """
 
 from __future__ import annotations
@@ -26,15 +32,16 @@ from pacsflow.ingest.folder_ingest import ingest_folder
 from pacsflow.net.move import MoveResult, move_study
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.storage_files import study_folder, sync_study_folder
-from pacsflow.net.study_contents import find_study_instances
-from pacsflow.retrieval.attempts import record_attempt, stored_instances
+from pacsflow.net.study_contents import find_study_instances, find_study_series
+from pacsflow.retrieval.attempts import SeriesSelection, record_attempt, stored_instances
 from pacsflow.retrieval.claims import DEFAULT_LEASE, claim_study, new_claim_holder, release_claim
+from pacsflow.retrieval.series_filter import SeriesFilter
 
 LOGGER = logging.getLogger(__name__)
 
 __all__ = ["RetrievalInterruptedError", "RetrievalRequest", "StudyOutcome", "retrieve_study"]
 
-Outcome = Literal["complete", "partial", "failed", "skipped"]
+Outcome = Literal["complete", "partial", "failed", "skipped", "no_matching_series"]
 
 
 class RetrievalInterruptedError(RetryableError):
@@ -65,6 +72,8 @@ class RetrievalRequest:
             :mod:`pacsflow.retrieval.claims`); one per run, so a Prefect retry of the run's
             task keeps its claim. A new one per call when None.
         claim_lease: how long a claim lasts if this process dies unseen.
+        series_filter: retrieve only the series it selects (series-level C-FIND and
+            C-MOVE); completeness is judged on them. Empty: the whole study.
     """
 
     local: LocalAE
@@ -74,6 +83,7 @@ class RetrievalRequest:
     timeouts: Timeouts = field(default_factory=Timeouts)
     claim_holder: str | None = None
     claim_lease: dt.timedelta = DEFAULT_LEASE
+    series_filter: SeriesFilter = field(default_factory=SeriesFilter)
 
 
 @dataclass
@@ -113,13 +123,71 @@ def _missing_series(
     return missing, sum(len(sops) for sops in on_pacs.values())
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What one try moves, and against what it is judged."""
+
+    #: Series to move; None: the whole study (STUDY-level C-MOVE); empty: nothing.
+    to_move: list[str] | None
+    expected: int | None
+    #: The series that count (a series filter's choice); None: every series.
+    counted: list[str] | None = None
+    selection: SeriesSelection | None = None
+
+
+def _whole_study_plan(
+    request: RetrievalRequest, study_uid: str, stored: dict[str, set[str]], expected: int | None
+) -> _Plan:
+    """The whole study; a retry moves only the series still missing images."""
+    if not stored:
+        return _Plan(to_move=None, expected=expected)
+    missing, pacs_count = _missing_series(request, study_uid, stored)
+    return _Plan(to_move=missing, expected=expected if expected is not None else pacs_count)
+
+
+def _filtered_plan(request: RetrievalRequest, study_uid: str, stored: dict[str, set[str]]) -> _Plan:
+    """The series the filter selects (series-level C-FIND), those still missing images."""
+    series = find_study_series(request.local, request.pacs, study_uid, timeouts=request.timeouts)
+    by_description = request.series_filter.include_descriptions or (
+        request.series_filter.exclude_descriptions
+    )
+    if by_description and series and all(s.description is None for s in series):
+        LOGGER.warning(
+            "%s gave no SeriesDescription for the series of study %s: the description "
+            "filters see empty descriptions",
+            request.pacs,
+            study_uid,
+        )
+    keep = request.series_filter.matches
+    chosen = [s for s in series if keep(s.modality, s.description, s.number)]
+    counted = [s.series_uid for s in chosen]
+    sizes = {s.series_uid: s.instances for s in chosen}
+    if any(size is None for size in sizes.values()):  # the PACS did not count: list them
+        instances = find_study_instances(
+            request.local,
+            request.pacs,
+            study_uid,
+            series_uids=counted,
+            timeouts=request.timeouts,
+        )
+        sizes = {uid: len(instances[uid]) for uid in counted}
+        missing = [uid for uid in counted if instances[uid] - stored.get(uid, set())]
+    else:
+        missing = [uid for uid in counted if len(stored.get(uid, ())) < (sizes[uid] or 0)]
+    expected = sum(size or 0 for size in sizes.values())
+    selection = SeriesSelection(request.series_filter.to_json(), len(counted), expected)
+    return _Plan(to_move=missing, expected=expected, counted=counted, selection=selection)
+
+
 def retrieve_study(engine: Engine, request: RetrievalRequest, study_uid: str) -> StudyOutcome:
     """Claim one study, move it to the storage SCP (running), ingest it, record the try.
 
     ``engine`` is the caller's, shared by every study of its run.
 
     Returns:
-        The outcome: ``complete`` (marked retrieved), ``partial``, ``failed``
+        The outcome: ``complete`` (marked retrieved), ``no_matching_series`` (the
+        series filter selects none of its series: marked retrieved, nothing
+        moved), ``partial``, ``failed``
         (a permanent error: refused move, unknown destination, ...) or
         ``skipped`` (retrieved already, or claimed by another live run: not
         moved, nothing recorded).
@@ -140,7 +208,9 @@ def retrieve_study(engine: Engine, request: RetrievalRequest, study_uid: str) ->
         with session_scope(engine) as session:
             release_claim(session, study_uid, holder)
         raise
-    if result.outcome != "complete":
+    if result.outcome == "no_matching_series":
+        LOGGER.info("Study %s: no series matches the series filter", study_uid)
+    elif result.outcome != "complete":
         LOGGER.warning("Study %s not retrieved completely: %s", study_uid, result.error)
     if isinstance(error, RetryableError):
         raise RetrievalInterruptedError(study_uid, str(request.pacs), str(error)) from error
@@ -158,41 +228,48 @@ def _retrieve_claimed(
         stored = stored_instances(session, study_uid)
     move: MoveResult | None = None
     error: PacsflowError | None = None
+    plan = _Plan(to_move=[], expected=expected)
     try:
-        series_uids: list[str] = []
-        if stored:  # a retry: move only the series still missing images
-            series_uids, pacs_count = _missing_series(request, study_uid, stored)
-            expected = expected if expected is not None else pacs_count
-        if not stored or series_uids:
+        if request.series_filter.active:
+            plan = _filtered_plan(request, study_uid, stored)
+        else:
+            plan = _whole_study_plan(request, study_uid, stored, expected)
+        if plan.to_move is None or plan.to_move:
             move = move_study(
                 request.local,
                 request.pacs,
                 study_uid,
                 request.local.ae_title,
-                series_uids=series_uids,
+                series_uids=plan.to_move or (),
                 timeouts=request.timeouts,
             )
     except PacsflowError as exc:
         error = exc
+    expected = plan.expected
     ingested = _ingest_study_folder(request, engine, study_uid)
     with session_scope(engine) as session:
-        received = sum(len(sops) for sops in stored_instances(session, study_uid).values())
+        now_stored = stored_instances(session, study_uid)
+    counted = plan.counted if plan.counted is not None else list(now_stored)
+    received = sum(len(now_stored.get(uid, ())) for uid in counted)
     if expected is None and error is None:
         try:
             _, expected = _missing_series(request, study_uid, {})
         except PacsflowError as exc:
             error = exc
     outcome, reason = _judge(move, error, received, expected)
-    if outcome == "complete":
+    if outcome == "complete" and plan.counted == []:
+        outcome = "no_matching_series"
+    if outcome in ("complete", "no_matching_series"):
         sync_study_folder(request.storage, study_uid)
     with session_scope(engine) as session:
         record_attempt(
             session,
             study_uid,
-            complete=outcome == "complete",
+            complete=outcome in ("complete", "no_matching_series"),
             received=received,
             expected=expected,
             error=reason,
+            selection=plan.selection,
         )
         release_claim(session, study_uid, holder)
     result = StudyOutcome(

@@ -17,7 +17,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from sqlalchemy.orm import Session
 
+from pacsflow.cohorts.status import cohort_report
+from pacsflow.database.engine import make_engine
 from pacsflow.demo.synthetic import make_study, write_dataset
 from tests.helpers import latest_artifact, table_counts
 from tests.peers.orthanc import OrthancServer
@@ -89,6 +92,7 @@ def test_deployments_list_the_flows_with_their_schedules(
         "pipeline/nightly",
         "find-studies/find",
         "move-studies/night-hours",
+        "cohort/cohort",
         "ingest-dir/folder",
         "init-db/migrate",
         "dump-db/csv",
@@ -119,6 +123,7 @@ def test_deployments_list_the_flows_with_their_schedules(
         "local",
         "storage",
         "selection",
+        "series",
         "retrieval",
         "db_url",
         "show_progress",
@@ -198,3 +203,44 @@ def test_a_run_started_from_the_ui_reaches_completed(
         finally:
             browser.close()
     print(f"Run clicked to Completed in {seconds:.1f} s")
+
+
+def test_a_cohort_run_from_the_ui_form_reaches_completed(
+    deployed: tuple[dict[str, str], Path],
+) -> None:
+    """The cohort deployment's form takes the file's path; Submit runs it on the worker."""
+    from playwright.sync_api import expect, sync_playwright
+
+    env, work = deployed
+    cohort = work / "ui-cohort.csv"
+    cohort.write_text("PatientID\nPID0001\nNOSUCHPATIENT\n")
+    ui = env["PREFECT_API_URL"].removesuffix("/api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{ui}/deployments")
+            page.get_by_role("link", name="cohort", exact=True).click()
+            expect(page.get_by_text("flows/cohort.py:cohort_flow")).to_be_visible()
+            page.get_by_role("button", name="Run", exact=True).click()
+            page.get_by_text("Custom run").click()
+            # cohort.file: "str" instead of "None" opens its text box.
+            page.get_by_role("button", name="str", exact=True).first.click()
+            page.locator("textarea").first.fill(str(cohort))
+            page.get_by_role("button", name="Submit", exact=True).click()
+            badge = page.get_by_text("Completed", exact=True).first
+            expect(badge).to_be_visible(timeout=300_000)
+            page.screenshot(path=ARTIFACTS / "ui-cohort-run-completed.png", full_page=True)
+        finally:
+            browser.close()
+    engine = make_engine(env["PACSFLOW_DB_URL"])
+    try:
+        with Session(engine) as session:
+            report = cohort_report(session, "ui-cohort")
+    finally:
+        engine.dispose()
+    assert [(i.row, i.status, i.studies_found) for i in report.items] == [
+        (1, "retrieved", 2),
+        (2, "not_found", 0),
+    ]

@@ -1,6 +1,7 @@
 """Case 7: patient data and database passwords go nowhere but the pacsflow database.
 
-The full pipeline and an ingest run from the CLI, verbose (INFO logs of
+The full pipeline, a cohort run (its file names items by marker accession
+number and patient ID) and an ingest run from the CLI, verbose (INFO logs of
 Prefect, pacsflow and pynetdicom), with a Prefect of their own whose home is
 a test folder, on PostgreSQL with a password in the URL. The studies carry
 marker names, IDs and birth dates, some of them malformed so that pydicom
@@ -11,6 +12,7 @@ states and artifacts; any persisted result) is searched for the markers.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +30,9 @@ pytestmark = pytest.mark.integration
 SCP_PORT = free_port()
 PASSWORD = "Pw9SecretQzv"  # noqa: S105 - the marker of a password
 NAME, ID, BIRTH = "Zqxmarker^Privatus", "ZQXID7781", "19070311"
+ACCESSION = "ZQXACC55"
 MARKERS = [
+    ACCESSION,
     "Zqxmarker",
     "Privatus",
     "ZQXID7781",
@@ -51,6 +55,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
         PatientName=NAME,
         PatientID=ID,
         PatientBirthDate=BIRTH,
+        AccessionNumber=ACCESSION,
     )
     odd = make_study(
         n_images=2,
@@ -99,7 +104,18 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
     assert run.returncode == 1, run.stdout + run.stderr  # one study is incomplete
     ingest = run_pacsflow(env, work, "-v", "--db", db, "ingest", str(tmp_path / "storage"))
     assert ingest.returncode in (0, 1), ingest.stdout + ingest.stderr
-    # Both ran on the local server the CLI started in that Prefect home: stop it, then search.
+    cohort_file = tmp_path / "request.csv"
+    cohort_file.write_text(f"AccessionNumber,PatientID\n{ACCESSION},\n,{ID}\n,ZQXBAD\n")
+    cohort = run_pacsflow(env, work, "-v", "--db", db, "cohort", "run", str(cohort_file))
+    # Row 2's patient holds the refused study: that item stays partial.
+    assert cohort.returncode == 1, cohort.stdout + cohort.stderr
+    status = run_pacsflow(env, work, "--db", db, "cohort", "status", "request", "--json")
+    assert [i["status"] for i in json.loads(status.stdout)["items"]] == [
+        "retrieved",
+        "partial",
+        "not_found",
+    ]
+    # All ran on the local server the CLI started in that Prefect home: stop it, then search.
     stop = run_pacsflow(env, work, "server", "stop")
     assert "stopped the server" in stop.stdout, stop.stdout + stop.stderr
 
@@ -109,7 +125,12 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
 
     outputs = {
         f"{name} {stream}": getattr(result, stream).encode()
-        for name, result in (("run", run), ("ingest", ingest))
+        for name, result in (
+            ("run", run),
+            ("ingest", ingest),
+            ("cohort", cohort),
+            ("status", status),
+        )
         for stream in ("stdout", "stderr")
     }
     assert b"INFO" in outputs["run stderr"], "the logs were verbose"

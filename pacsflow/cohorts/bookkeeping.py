@@ -1,0 +1,219 @@
+"""Recording cohorts, their items and the studies each item matched.
+
+A cohort is known by its name. Running it again with the same file reuses
+its items; a file with other rows under the same name is refused, so one
+name always means one list. The series filter is stored on the first run;
+a re-run without one applies the stored filter, and a re-run with another
+filter is refused. Functions take a session and never commit, except
+:func:`record_item_finds`, which commits one transaction per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, Table, select, update
+from sqlalchemy.orm import Session
+
+from pacsflow.cohorts.cohort_file import CohortItemKeys
+from pacsflow.cohorts.find import ItemFind
+from pacsflow.database.crud import add_found_studies
+from pacsflow.database.models import Cohort, CohortItem, CohortStudy, StudyFind, utc_now
+from pacsflow.database.session import session_scope
+from pacsflow.database.upsert import insert_links, key_to_id
+from pacsflow.dicom.values import is_valid_uid
+from pacsflow.errors import PermanentError
+from pacsflow.retrieval.series_filter import SeriesFilter
+
+__all__ = [
+    "CohortMismatchError",
+    "RecordedCohort",
+    "UnknownCohortError",
+    "cohort_item_keys",
+    "record_cohort",
+    "record_item_finds",
+]
+
+_FIND: Table = StudyFind.__table__  # type: ignore[assignment]
+_LINKS: Table = CohortStudy.__table__  # type: ignore[assignment]
+_ITEMS_PER_TRANSACTION = 200
+
+
+class CohortMismatchError(PermanentError):
+    """A cohort of that name exists with other rows or another series filter."""
+
+
+class UnknownCohortError(PermanentError):
+    """No cohort has that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no cohort named {name!r} (pacsflow cohort list shows them)")
+
+
+@dataclass(frozen=True)
+class RecordedCohort:
+    """A cohort as recorded: its name, size, and the series filter its runs apply."""
+
+    cohort_id: int
+    name: str
+    items: int
+    series_filter: SeriesFilter
+    created: bool
+
+
+def _keys(item: CohortItem) -> CohortItemKeys:
+    return CohortItemKeys(
+        row=item.row_number,
+        accession_number=item.accession_number,
+        patient_id=item.patient_id,
+        study_uid=item.study_uid,
+        study_date=item.study_date,
+        modalities=tuple(item.modalities.split("\\")) if item.modalities else (),
+    )
+
+
+def _cohort(session: Session, name: str) -> Cohort:
+    cohort = session.scalar(select(Cohort).where(Cohort.name == name))
+    if cohort is None:
+        raise UnknownCohortError(name)
+    return cohort
+
+
+def cohort_item_keys(session: Session, name: str) -> list[CohortItemKeys]:
+    """The items of the cohort, by row number.
+
+    Raises:
+        UnknownCohortError: no cohort has that name.
+    """
+    cohort = _cohort(session, name)
+    items = session.scalars(
+        select(CohortItem).where(CohortItem.cohort_id == cohort.id).order_by(CohortItem.row_number)
+    )
+    return [_keys(item) for item in items]
+
+
+def record_cohort(
+    session: Session,
+    name: str,
+    items: Sequence[CohortItemKeys] | None,
+    series_filter: SeriesFilter | None = None,
+    source_file: str | None = None,
+) -> RecordedCohort:
+    """Create the cohort with its items, or check a re-run against the stored one.
+
+    Args:
+        items: the file's items; None runs the stored cohort as it is.
+        series_filter: None or an empty filter keeps the stored one (none on creation).
+
+    Raises:
+        CohortMismatchError: the name is taken by other rows or another filter.
+        UnknownCohortError: ``items`` is None and no cohort has that name.
+    """
+    wanted = series_filter if series_filter is not None and series_filter.active else None
+    cohort = session.scalar(select(Cohort).where(Cohort.name == name))
+    if cohort is None:
+        if items is None:
+            raise UnknownCohortError(name)
+        cohort = Cohort(
+            name=name,
+            source_file=source_file,
+            series_filter=wanted.to_json() if wanted else None,
+            created_on=utc_now(),
+        )
+        session.add(cohort)
+        session.flush()
+        session.add_all(
+            CohortItem(
+                cohort_id=cohort.id,
+                row_number=item.row,
+                accession_number=item.accession_number,
+                patient_id=item.patient_id,
+                study_uid=item.study_uid,
+                study_date=item.study_date,
+                modalities="\\".join(item.modalities) or None,
+            )
+            for item in items
+        )
+        session.flush()
+        return RecordedCohort(cohort.id, name, len(items), wanted or SeriesFilter(), True)
+    stored_filter = SeriesFilter.from_json(cohort.series_filter)
+    if wanted is not None and wanted.to_json() != stored_filter.to_json():
+        raise CohortMismatchError(
+            f"cohort {name!r} was recorded with the series filter "
+            f"({stored_filter.describe()}); run it without series options to apply it, "
+            "or give another --name for another filter"
+        )
+    stored = cohort_item_keys(session, name)
+    if items is not None:
+        _check_same_rows(name, stored, items)
+    return RecordedCohort(cohort.id, name, len(stored), stored_filter, False)
+
+
+def _check_same_rows(
+    name: str, stored: Sequence[CohortItemKeys], items: Sequence[CohortItemKeys]
+) -> None:
+    for old, new in zip(stored, items, strict=False):
+        if old.keys() != new.keys():
+            raise CohortMismatchError(
+                f"cohort {name!r} exists with other rows (row {new.row} differs); "
+                "give another --name for this file"
+            )
+    if len(stored) != len(items):
+        raise CohortMismatchError(
+            f"cohort {name!r} exists with {len(stored)} rows, the file has {len(items)}; "
+            "give another --name for this file"
+        )
+
+
+def record_item_finds(engine: Engine, cohort_id: int, finds: Sequence[ItemFind]) -> int:
+    """Record the studies each item matched in ``studies_find`` and link them to the item.
+
+    Studies already found (by this cohort, another, or a date-range run) are
+    linked, not added twice. One transaction per batch of items; safe to repeat.
+
+    Returns:
+        The studies new to ``studies_find``.
+    """
+    inserted = 0
+    for start in range(0, len(finds), _ITEMS_PER_TRANSACTION):
+        batch = finds[start : start + _ITEMS_PER_TRANSACTION]
+        with session_scope(engine) as session:
+            inserted += add_found_studies(session, [ds for f in batch for ds in f.studies]).inserted
+            _link(session, cohort_id, batch)
+    return inserted
+
+
+def _link(session: Session, cohort_id: int, finds: Sequence[ItemFind]) -> None:
+    rows = {f.row: f for f in finds}
+    item_ids = {
+        row: item_id
+        for row, item_id in session.execute(
+            select(CohortItem.row_number, CohortItem.id).where(
+                CohortItem.cohort_id == cohort_id, CohortItem.row_number.in_(list(rows))
+            )
+        )
+    }
+    uids_of = {
+        row: {
+            uid
+            for ds in found.studies
+            if is_valid_uid(uid := str(ds.get("StudyInstanceUID", "")).strip())
+        }
+        for row, found in rows.items()
+    }
+    find_ids = key_to_id(session, _FIND, "study_uid", set().union(*uids_of.values()))
+    links = {
+        (item_ids[row], find_ids[uid])
+        for row, uids in uids_of.items()
+        for uid in uids
+        if uid in find_ids
+    }
+    insert_links(session, _LINKS, [{"cohort_item_id": i, "study_find_id": f} for i, f in links])
+    now = utc_now()
+    for row, found in rows.items():
+        session.execute(
+            update(CohortItem)
+            .where(CohortItem.id == item_ids[row])
+            .values(queried_on=now, last_error=found.error)
+        )

@@ -1,0 +1,74 @@
+"""Tasks of the cohort flow: record the cohort, C-FIND its items, report their status.
+
+Item keys are read from the file or the database inside the tasks and never
+leave them: parameters, results and messages carry names, counts and row
+numbers only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from pacsflow.cohorts.bookkeeping import (
+    RecordedCohort,
+    cohort_item_keys,
+    record_cohort,
+    record_item_finds,
+)
+from pacsflow.cohorts.cohort_file import CohortSource, read_cohort_file
+from pacsflow.cohorts.find import find_cohort_items
+from pacsflow.cohorts.status import cohort_report
+from pacsflow.database.session import session_scope
+from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.retrieval.series_filter import SeriesFilter
+from tasks.engines import engine_for
+from tasks.retry import TRANSIENT_RETRIES
+
+__all__ = ["cohort_status_task", "find_cohort_task", "record_cohort_task"]
+
+
+@task(name="record-cohort", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def record_cohort_task(
+    db_url: str | None, source: CohortSource, series: SeriesFilter | None
+) -> RecordedCohort:
+    """Read the cohort file (if given) and record the cohort, or check it against the stored one."""
+    items = read_cohort_file(source.file) if source.file else None
+    with session_scope(engine_for(db_url)) as session:
+        return record_cohort(session, source.cohort_name, items, series, source.file)
+
+
+@task(name="find-cohort-items", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def find_cohort_task(
+    db_url: str | None, local: LocalAE, pacs: PacsNode, cohort: RecordedCohort
+) -> dict[str, Any]:
+    """C-FIND every item of the cohort on one association and record what each matched.
+
+    Safe to retry: studies and links already recorded are kept.
+    """
+    engine = engine_for(db_url)
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        items = cohort_item_keys(session, cohort.name)
+    finds = find_cohort_items(local, pacs, items)
+    new = record_item_finds(engine, cohort.cohort_id, finds)
+    seconds = time.perf_counter() - started
+    return {
+        "items_queried": len(finds),
+        "items_matched": sum(1 for f in finds if f.studies),
+        "items_query_failed": [f.row for f in finds if f.error],
+        "answers": sum(len(f.studies) for f in finds),
+        "studies_new": new,
+        "seconds": round(seconds, 3),
+        "items_per_second": round(len(finds) / seconds, 1) if seconds else 0.0,
+    }
+
+
+@task(name="cohort-status", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def cohort_status_task(db_url: str | None, name: str) -> dict[str, Any]:
+    """Each item's status by row (stored on the items too), and the counts."""
+    with session_scope(engine_for(db_url)) as session:
+        return cohort_report(session, name, store=True).as_dict()

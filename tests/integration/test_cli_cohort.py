@@ -1,0 +1,151 @@
+"""``pacsflow cohort run|status|list`` and the series filters of ``run``, as scripts use them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pacsflow.demo.synthetic import make_study, write_dataset
+from tests.conftest import RunCli
+from tests.helpers import found_studies, table_counts
+from tests.peers.orthanc import OrthancServer
+from tests.peers.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+SCP_PORT = free_port()
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}).start()
+    folder = tmp_path_factory.mktemp("cli-cohort-studies")
+    ct = make_study(n_series=2, n_images=2, PatientID="CLIP1", AccessionNumber="CLIA1")
+    for ds in ct:
+        ds.StudyDate = "20240801"
+        ds.SeriesDescription = "AXIAL" if ds.SeriesNumber == 1 else "Scout"
+    mr = make_study(n_images=3, PatientID="CLIP1", AccessionNumber="CLIA2", StudyDate="20240802")
+    for ds in mr:
+        ds.Modality = "MR"
+    server.upload_many(
+        [write_dataset(ds, folder / f"{ds.SOPInstanceUID}.dcm").read_bytes() for ds in ct + mr]
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def env(orthanc: OrthancServer) -> dict[str, str]:
+    return {
+        "PACSFLOW_PACS_AET": orthanc.ae_title,
+        "PACSFLOW_PACS_HOST": "127.0.0.1",
+        "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
+        "PACSFLOW_LOCAL_PORT": str(SCP_PORT),
+    }
+
+
+def _csv(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_cohort_run_status_and_list(run_cli: RunCli, env: dict[str, str], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cohort.sqlite'}"
+    request = _csv(tmp_path, "req-7.csv", "AccessionNumber\nCLIA1\nNOSUCH\n")
+    run = run_cli(
+        "--db", url, "cohort", "run", request, "--series-modality", "CT",
+        "--exclude-series-description", "scout", "--json", **env,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr  # row 2 is not on the PACS
+    result = json.loads(run.stdout)
+    assert [(i["row"], i["status"], i["studies_found"]) for i in result["items"]] == [
+        (1, "retrieved", 1),
+        (2, "not_found", 0),
+    ]
+    assert (result["name"], result["images_added"]) == ("req-7", 2)  # the scout stayed
+    assert table_counts(url)["images"] == 2
+
+    status = run_cli("--db", url, "cohort", "status", "req-7", "--json")
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["name"] == "req-7"
+    assert [
+        {k: i[k] for k in ("row", "status", "studies_found", "studies_retrieved")}
+        for i in report["items"]
+    ] == [
+        {"row": 1, "status": "retrieved", "studies_found": 1, "studies_retrieved": 1},
+        {"row": 2, "status": "not_found", "studies_found": 0, "studies_retrieved": 0},
+    ]
+    assert "SeriesDescription" in report["series_filter"]
+    readable = run_cli("--db", url, "cohort", "status", "req-7")
+    assert readable.returncode == 0, readable.stderr
+    lines = readable.stdout.splitlines()
+    assert lines[0].startswith("cohort req-7: 2 items, 1 retrieved")
+    assert lines[-1].split()[:4] == ["2", "not_found", "0", "0"]
+
+    ok = _csv(tmp_path, "ok.csv", "PatientID,ModalitiesInStudy\nCLIP1,MR\n")
+    again = run_cli("--db", url, "cohort", "run", ok, "--name", "mr only", **env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "cohort mr only: 1 items, 1 retrieved" in again.stdout
+    listed = run_cli("--db", url, "cohort", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split(":")[0] for line in listed.stdout.splitlines()] == ["mr only", "req-7"]
+    unknown = run_cli("--db", url, "cohort", "status", "nosuch")
+    assert unknown.returncode == 2
+    assert "no cohort named 'nosuch'" in unknown.stderr
+    # The same name for other rows is refused, and nothing is recorded.
+    other = _csv(tmp_path, "req-7b.csv", "AccessionNumber\nCLIA2\n")
+    clash = run_cli("--db", url, "cohort", "run", other, "--name", "req-7", **env)
+    assert clash.returncode == 2
+    assert "exists with other rows" in clash.stderr
+    for output in (run.stdout, run.stderr, status.stdout, readable.stdout, listed.stdout):
+        assert "CLIA" not in output
+        assert "CLIP" not in output
+
+
+def test_bad_cohort_files_and_options_exit_2_with_one_line(
+    run_cli: RunCli, env: dict[str, str], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'bad.sqlite'}"
+    cases = {
+        _csv(tmp_path, "nokey.csv", "AccessionNumber,StudyDate\nA1,20240101\n,20240102\n"): (
+            "row 2: no AccessionNumber, PatientID or StudyInstanceUID"
+        ),
+        _csv(tmp_path, "date.csv", "PatientID,StudyDate\nP1,2024-01-01\n"): (
+            "row 1: StudyDate is not YYYYMMDD"
+        ),
+        _csv(tmp_path, "col.csv", "MRN\nP1\n"): "header: unknown column 1 'MRN'",
+        str(tmp_path / "missing.csv"): "no such file",
+    }
+    for path, message in cases.items():
+        done = run_cli("--db", url, "cohort", "run", path, **env)
+        assert done.returncode == 2, (path, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert message in done.stderr
+    good = _csv(tmp_path, "good.csv", "PatientID\nP1\n")
+    regex = run_cli("--db", url, "cohort", "run", good, "--series-description", "(", **env)
+    assert regex.returncode == 2
+    assert "not a regular expression" in regex.stderr
+    assert not (tmp_path / "bad.sqlite").exists(), "nothing ran before the checks"
+
+
+def test_run_applies_series_filters_to_a_date_range(
+    run_cli: RunCli, env: dict[str, str], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'range.sqlite'}"
+    run = run_cli(
+        "--db", url, "run", "2024-08-01", "2024-08-02", "--series-modality", "MR", "--json", **env
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert (result["studies_complete"], result["studies_no_matching_series"]) == (1, 1)
+    assert result["images_added"] == 3
+    rows = found_studies(url).values()
+    assert sorted((r.selected_series, r.retrieved_on is not None) for r in rows) == [
+        (0, True),
+        (1, True),
+    ]
