@@ -17,11 +17,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from flows.cli.args import UsageError, positive
-from flows.cli.pacs_commands import add_node_options, add_series_options, series_filter, site
+from flows.cli.args import UsageError
+from flows.cli.pacs_commands import (
+    add_node_options,
+    add_pick_options,
+    add_series_options,
+    series_filter,
+    site,
+)
 from pacsflow.cohorts.bookkeeping import CohortMismatchError, UnknownCohortError
 from pacsflow.cohorts.cohort_file import CohortFileError, CohortSource, read_cohort_file
-from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
 
 __all__ = ["add_cohort_commands", "check_cohort_options"]
 
@@ -46,19 +51,7 @@ def add_cohort_commands(commands: Any) -> None:
     run.add_argument("file", help="the cohort file (CSV)")
     run.add_argument("--name", help="the cohort's name (default: the file's name without .csv)")
     add_series_options(run)
-    run.add_argument("--limit", type=positive, help="move at most this many studies")
-    run.add_argument(
-        "--max-attempts",
-        type=positive,
-        default=DEFAULT_MAX_ATTEMPTS,
-        help=f"give up on a study after this many tries ({DEFAULT_MAX_ATTEMPTS})",
-    )
-    run.add_argument("--concurrency", type=positive, default=1, help="studies moved at once (1)")
-    run.add_argument("--institution", help="stored with images (default: the PACS AE title)")
-    run.add_argument(
-        "--allow-failures", action="store_true", help="exit 0 even when items are incomplete"
-    )
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_pick_options(run, incomplete="items")
     run.add_argument("--json", action="store_true", help="print the result as one JSON line")
     add_node_options(run, storage=True)
     run.set_defaults(run=_run, runs_flow=True)

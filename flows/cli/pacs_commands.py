@@ -22,6 +22,7 @@ from tasks.settings import ENV, resolve_local, resolve_pacs, resolve_storage
 __all__ = [
     "add_node_options",
     "add_pacs_commands",
+    "add_pick_options",
     "add_series_options",
     "check_pacs_options",
     "series_filter",
@@ -111,7 +112,8 @@ def series_filter(args: argparse.Namespace) -> SeriesFilter:
         raise UsageError(str(exc)) from None
 
 
-def _add_pick_options(parser: argparse.ArgumentParser) -> None:
+def add_pick_options(parser: argparse.ArgumentParser, incomplete: str = "studies") -> None:
+    """How many studies a run moves, how, and what counts as failure (``incomplete`` ones)."""
     parser.add_argument("--limit", type=positive, help="move at most this many studies")
     parser.add_argument(
         "--max-attempts",
@@ -122,7 +124,9 @@ def _add_pick_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=positive, default=1, help="studies moved at once (1)")
     parser.add_argument("--institution", help="stored with images (default: the PACS AE title)")
     parser.add_argument(
-        "--allow-failures", action="store_true", help="exit 0 even when studies are incomplete"
+        "--allow-failures",
+        action="store_true",
+        help=f"exit 0 even when {incomplete} are incomplete",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -150,7 +154,7 @@ def add_pacs_commands(commands: Any) -> None:
     move.add_argument("--from", dest="start", type=parse_date, help="only studies from this day")
     move.add_argument("--to", dest="end", type=parse_date, help="only studies up to this day")
     move.add_argument("--modality", action="append", default=[], help="only these modalities")
-    _add_pick_options(move)
+    add_pick_options(move)
     add_series_options(move)
     add_node_options(move, storage=True)
     _add_output_options(move)
@@ -166,7 +170,7 @@ def add_pacs_commands(commands: Any) -> None:
         action="store_true",
         help="move only studies of the range (default: also retry earlier incomplete ones)",
     )
-    _add_pick_options(run)
+    add_pick_options(run)
     add_series_options(run)
     add_node_options(run, storage=True)
     _add_output_options(run)

@@ -64,6 +64,13 @@ STUDIES = {
     "s5": _study("5", "COHP4", "CACC5", "20240504", [("CT", "AXIAL")]),  # in no item
 }
 UID = {key: datasets[0].StudyInstanceUID for key, datasets in STUDIES.items()}
+EVERY_ROW = [  # (row, status, studies found, studies retrieved) of COHORT
+    (1, "retrieved", 1, 1),
+    (2, "retrieved", 2, 2),
+    (3, "retrieved", 1, 1),
+    (4, "not_found", 0, 0),
+    (5, "retrieved", 1, 1),
+]
 COHORT = (
     "AccessionNumber,PatientID,StudyInstanceUID,StudyDate\n"
     "CACC3,,,\n"  # row 1: s3
@@ -141,13 +148,7 @@ def test_cohort_retrieves_what_its_items_name_once_and_reports_each_row(
     first = _run(_pacs(orthanc), db_url, storage, source)
 
     assert first["name"] == "request-42"
-    assert _statuses(first) == [
-        (1, "retrieved", 1, 1),
-        (2, "retrieved", 2, 2),
-        (3, "retrieved", 1, 1),
-        (4, "not_found", 0, 0),
-        (5, "retrieved", 1, 1),
-    ]
+    assert _statuses(first) == EVERY_ROW
     assert (first["items_total"], first["items_retrieved"], first["items_not_found"]) == (5, 4, 1)
     # s2 is named by rows 2 and 5 and moved once; s5 is in no item and stays on the PACS.
     assert (first["studies_picked"], first["studies_complete"]) == (4, 4)
@@ -177,13 +178,7 @@ def test_series_filter_moves_only_matching_series_and_is_kept_with_the_cohort(
     source = CohortSource(file=str(_cohort_file(tmp_path)), name="ct-no-scouts")
     first = _run(_pacs(orthanc), db_url, storage, source, NO_SCOUTS)
 
-    assert _statuses(first) == [
-        (1, "retrieved", 1, 1),
-        (2, "retrieved", 2, 2),
-        (3, "retrieved", 1, 1),
-        (4, "not_found", 0, 0),
-        (5, "retrieved", 1, 1),
-    ]
+    assert _statuses(first) == EVERY_ROW
     assert first["items"][2]["studies_without_matching_series"] == 1  # s4: a scout only
     assert (first["studies_complete"], first["studies_no_matching_series"]) == (3, 1)
     assert _stored_series(db_url) == {

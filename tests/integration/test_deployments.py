@@ -9,8 +9,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -26,6 +27,9 @@ from tests.helpers import latest_artifact, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
 from tests.peers.prefect_server import run_ops
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.integration
 
@@ -169,14 +173,12 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts"
 
 
-def test_a_run_started_from_the_ui_reaches_completed(
-    deployed: tuple[dict[str, str], Path],
-) -> None:
-    """Headless Chromium (Debian's, never a downloaded one) presses Run in the Prefect UI."""
+@contextmanager
+def _deployment_page(env: dict[str, str], name: str, entrypoint: str) -> Iterator[Page]:
+    """Headless Chromium (Debian's, never a downloaded one) on a deployment's page in the UI."""
     from playwright.sync_api import expect, sync_playwright
 
     assert Path(CHROMIUM).is_file(), "install Debian's chromium (make test does)"
-    env, _ = deployed
     ui = env["PREFECT_API_URL"].removesuffix("/api")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
@@ -185,23 +187,34 @@ def test_a_run_started_from_the_ui_reaches_completed(
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{ui}/deployments")
-            page.get_by_role("link", name="nightly", exact=True).click()
-            expect(page.get_by_text("flows/pipeline.py:pipeline")).to_be_visible()
-            page.get_by_role("button", name="Run", exact=True).click()
-            clicked = time.monotonic()
-            page.get_by_text("Quick run").click()  # the deployment's parameters: yesterday
-            # A toast names the new run ("<name> scheduled to start now"); open that run
-            # from the deployment's list of runs (the toast itself moves while it slides in).
-            toast = page.get_by_text("scheduled to start now").first
-            run_name = toast.inner_text().split(" scheduled to start now")[0].strip()
-            page.get_by_role("link", name=run_name, exact=True).first.click()
-            # The state badge: exactly "Completed" (log lines also say "completed").
-            badge = page.get_by_text("Completed", exact=True).first
-            expect(badge).to_be_visible(timeout=300_000)
-            seconds = time.monotonic() - clicked
-            page.screenshot(path=ARTIFACTS / "ui-pipeline-run-completed.png", full_page=True)
+            page.get_by_role("link", name=name, exact=True).click()
+            expect(page.get_by_text(entrypoint)).to_be_visible()
+            yield page
         finally:
             browser.close()
+
+
+def test_a_run_started_from_the_ui_reaches_completed(
+    deployed: tuple[dict[str, str], Path],
+) -> None:
+    """Run, then Quick run, on the nightly deployment in the Prefect UI."""
+    from playwright.sync_api import expect
+
+    env, _ = deployed
+    with _deployment_page(env, "nightly", "flows/pipeline.py:pipeline") as page:
+        page.get_by_role("button", name="Run", exact=True).click()
+        clicked = time.monotonic()
+        page.get_by_text("Quick run").click()  # the deployment's parameters: yesterday
+        # A toast names the new run ("<name> scheduled to start now"); open that run
+        # from the deployment's list of runs (the toast itself moves while it slides in).
+        toast = page.get_by_text("scheduled to start now").first
+        run_name = toast.inner_text().split(" scheduled to start now")[0].strip()
+        page.get_by_role("link", name=run_name, exact=True).first.click()
+        # The state badge: exactly "Completed" (log lines also say "completed").
+        badge = page.get_by_text("Completed", exact=True).first
+        expect(badge).to_be_visible(timeout=300_000)
+        seconds = time.monotonic() - clicked
+        page.screenshot(path=ARTIFACTS / "ui-pipeline-run-completed.png", full_page=True)
     print(f"Run clicked to Completed in {seconds:.1f} s")
 
 
@@ -209,31 +222,21 @@ def test_a_cohort_run_from_the_ui_form_reaches_completed(
     deployed: tuple[dict[str, str], Path],
 ) -> None:
     """The cohort deployment's form takes the file's path; Submit runs it on the worker."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     env, work = deployed
     cohort = work / "ui-cohort.csv"
     cohort.write_text("PatientID\nPID0001\nNOSUCHPATIENT\n")
-    ui = env["PREFECT_API_URL"].removesuffix("/api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{ui}/deployments")
-            page.get_by_role("link", name="cohort", exact=True).click()
-            expect(page.get_by_text("flows/cohort.py:cohort_flow")).to_be_visible()
-            page.get_by_role("button", name="Run", exact=True).click()
-            page.get_by_text("Custom run").click()
-            # cohort.file: "str" instead of "None" opens its text box.
-            page.get_by_role("button", name="str", exact=True).first.click()
-            page.locator("textarea").first.fill(str(cohort))
-            page.get_by_role("button", name="Submit", exact=True).click()
-            badge = page.get_by_text("Completed", exact=True).first
-            expect(badge).to_be_visible(timeout=300_000)
-            page.screenshot(path=ARTIFACTS / "ui-cohort-run-completed.png", full_page=True)
-        finally:
-            browser.close()
+    with _deployment_page(env, "cohort", "flows/cohort.py:cohort_flow") as page:
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_text("Custom run").click()
+        # cohort.file: "str" instead of "None" opens its text box.
+        page.get_by_role("button", name="str", exact=True).first.click()
+        page.locator("textarea").first.fill(str(cohort))
+        page.get_by_role("button", name="Submit", exact=True).click()
+        badge = page.get_by_text("Completed", exact=True).first
+        expect(badge).to_be_visible(timeout=300_000)
+        page.screenshot(path=ARTIFACTS / "ui-cohort-run-completed.png", full_page=True)
     engine = make_engine(env["PACSFLOW_DB_URL"])
     try:
         with Session(engine) as session:
