@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow, get_run_logger
 
 from pacsflow.database.engine import mask_url
@@ -12,10 +14,11 @@ __all__ = ["init_db"]
 
 
 @flow(name="init-db")
-def init_db(db_url: str | None = None, echo: bool = False) -> str:
+def init_db(db_url: str | None = None, echo: bool = False) -> dict[str, Any]:
     """Create the database if missing and bring its schema to the newest revision.
 
-    Safe to run on a database in use: only missing revisions are applied.
+    Safe to run on a database in use: only missing revisions are applied. A
+    database made by pacsanini 0.2.1 is adopted, every row kept.
 
     Args:
         db_url: the database URL without password (the password comes from
@@ -23,8 +26,13 @@ def init_db(db_url: str | None = None, echo: bool = False) -> str:
         echo: print the DDL of the revisions applied.
 
     Returns:
-        The schema revision the database is at.
+        ``revision``: the schema revision the database is at; ``adopted_pacsanini``:
+        for a pacsanini database, the rows kept per table and the values
+        converted or left as they were (counts), else None.
     """
-    revision = init_db_task(db_url, echo)
-    get_run_logger().info("%s is at revision %s", mask_url(resolve_db_url(db_url)), revision)
-    return revision
+    result = init_db_task(db_url, echo)
+    logger = get_run_logger()
+    logger.info("%s is at revision %s", mask_url(resolve_db_url(db_url)), result["revision"])
+    if result["adopted_pacsanini"]:
+        logger.info("Adopted a pacsanini 0.2.1 database: %s", result["adopted_pacsanini"])
+    return result

@@ -1,9 +1,10 @@
 """The pacsanini database API, re-implemented: every seed function under its seed name.
 
-``from pacsflow.db import add_image, DBWrapper, ...`` works as it did with
-``pacsanini.db``; a database URL stands wherever the seed took a config
-object. The functions live in :mod:`pacsflow.compat`, a thin layer over the
-wings that keeps the seed's promises (single items, commits).
+``from pacsflow.db import add_image, DBWrapper, Image, StudyMetaView, ...``
+works as it did with ``pacsanini.db`` (models and view classes included);
+``initialize_database`` takes a URL or pacsanini's config object. The
+functions live in :mod:`pacsflow.compat`, a thin layer over the wings that
+keeps the seed's promises (single items, commits).
 """
 
 from pacsflow.compat.conversion import (
@@ -22,13 +23,23 @@ from pacsflow.compat.items import (
     parse_dir2sql,
     update_retrieved_study,
 )
+from pacsflow.compat.schema import initialize_database
 from pacsflow.compat.sessions import DBWrapper, get_db_session
+from pacsflow.compat.views import ManufacturerView, StudyMetaView
 from pacsflow.database.crud import add_found_studies, add_images
 from pacsflow.database.dump import dump_database
-from pacsflow.database.schema import initialize_database
+from pacsflow.database.models import Base, Image, Patient, Series, Study, StudyFind
 
 __all__ = [
+    "Base",
     "DBWrapper",
+    "Image",
+    "ManufacturerView",
+    "Patient",
+    "Series",
+    "Study",
+    "StudyFind",
+    "StudyMetaView",
     "add_found_studies",
     "add_found_study",
     "add_image",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -17,13 +19,18 @@ __all__ = ["dump_db_task", "init_db_task", "pick_studies_task"]
 
 
 @task(name="init-db", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def init_db_task(db_url: str | None, echo: bool = False) -> str:
-    """Create the database if missing and migrate it to the newest revision; return it."""
+def init_db_task(db_url: str | None, echo: bool = False) -> dict[str, Any]:
+    """Create the database if missing and migrate it to the newest revision.
+
+    Returns:
+        ``revision``, and ``adopted_pacsanini``: the counts of a pacsanini
+        database's adoption (None when there was none).
+    """
     url = resolve_db_url(db_url)
-    initialize_database(url, echo=echo)
+    adopted = initialize_database(url, echo=echo)
     revision = current_revision(url)
     assert revision is not None
-    return revision
+    return {"revision": revision, "adopted_pacsanini": adopted.as_dict() if adopted else None}
 
 
 @task(name="dump-db", cache_policy=NO_CACHE)

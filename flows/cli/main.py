@@ -28,6 +28,7 @@ from flows.cli.local_server import (
 from flows.cli.pacs_commands import add_pacs_commands, check_pacs_options
 from pacsflow.database.dump import check_table_names
 from pacsflow.database.engine import mask_url
+from pacsflow.database.pacsanini_adoption import AdoptionReport
 from pacsflow.database.schema import check_server_reachable
 from pacsflow.errors import PacsflowError
 from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE
@@ -122,8 +123,11 @@ def _parser() -> argparse.ArgumentParser:
 def _init_db(args: argparse.Namespace, db_url: str) -> int:
     from flows.init_db import init_db
 
-    revision = init_db(db_url=db_url, echo=args.echo)
-    print(f"{mask_url(db_url)} is at schema revision {revision}")
+    result = init_db(db_url=db_url, echo=args.echo)
+    adopted = result["adopted_pacsanini"]
+    if adopted:
+        print(AdoptionReport(**adopted).text())
+    print(f"{mask_url(db_url)} is at schema revision {result['revision']}")
     return EXIT_OK
 
 

@@ -18,9 +18,34 @@ from pacsflow.database.models import TABLES
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["check_table_names", "dump_database"]
+__all__ = ["PACSANINI_COLUMNS", "check_table_names", "dump_columns", "dump_database"]
 
 _ROWS_PER_FETCH = 1000
+
+PACSANINI_COLUMNS: dict[str, tuple[str, ...]] = {
+    "studies_find": (
+        "id", "patient_name", "patient_id", "study_uid", "study_date", "accession_number",
+        "retrieved_on", "found_on",
+    ),
+    "patients": ("id", "patient_id", "patient_name", "patient_birth_date", "institution"),
+    "studies": (
+        "id", "study_find_id", "patient_id", "study_uid", "study_date", "patient_age",
+        "accession_number",
+    ),
+    "series": ("id", "study_id", "series_uid", "modality"),
+    "images": (
+        "id", "series_id", "institution", "patient_id", "patient_name", "study_uid",
+        "study_date", "series_uid", "modality", "sop_class_uid", "image_uid",
+        "acquisition_time", "manufacturer", "manufacturer_model_name", "meta", "filepath",
+    ),
+}  # fmt: skip
+"""pacsanini 0.2.1's columns in its order: CSV readers that go by position keep working."""
+
+
+def dump_columns(table: Table) -> list[str]:
+    """The columns of a dump: pacsanini's first, in its order, then pacsflow's own."""
+    first = [c for c in PACSANINI_COLUMNS.get(table.name, ()) if c in table.c]
+    return first + [c.name for c in table.columns if c.name not in first]
 
 
 def _csv_value(value: Any) -> Any:
@@ -76,10 +101,15 @@ def dump_database(
         started = time.perf_counter()
         rows = 0
         order = list(table.primary_key.columns)  # ``id``, or a link table's key pair
-        query = select(table).order_by(*order).execution_options(yield_per=_ROWS_PER_FETCH)
+        columns = dump_columns(table)
+        query = (
+            select(*(table.c[name] for name in columns))
+            .order_by(*order)
+            .execution_options(yield_per=_ROWS_PER_FETCH)
+        )
         with path.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
-            writer.writerow(table.columns.keys())
+            writer.writerow(columns)
             for row in session.execute(query):
                 writer.writerow([_csv_value(value) for value in row])
                 rows += 1

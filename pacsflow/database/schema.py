@@ -23,6 +23,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from alembic import command
 from pacsflow.database.engine import make_engine, mask_url
+from pacsflow.database.pacsanini_adoption import (
+    PACSANINI_REVISION,
+    AdoptionReport,
+    adopt_pacsanini,
+    is_pacsanini_schema,
+)
 from pacsflow.errors import DatabaseUnreachableError
 
 LOGGER = logging.getLogger(__name__)
@@ -37,6 +43,7 @@ __all__ = [
     "alembic_config",
     "check_server_reachable",
     "current_revision",
+    "database_url",
     "downgrade_database",
     "ensure_database",
     "head_revision",
@@ -208,38 +215,76 @@ def check_server_reachable(conn_uri: str | URL) -> None:
         engine.dispose()
 
 
-def initialize_database(conn_uri: str | URL, echo: bool = False, force_init: bool = False) -> None:
+def database_url(conn_uri: str | URL | Any) -> str | URL:
+    """The URL itself, or the ``storage.resources`` of a pacsanini-style configuration object.
+
+    pacsanini's callers pass their ``PacsaniniConfig``; it is read by duck
+    typing, so pacsanini need not be installed.
+
+    Raises:
+        TypeError: neither a URL nor an object with ``storage.resources``.
+    """
+    if isinstance(conn_uri, str | URL):
+        return conn_uri
+    resources = getattr(getattr(conn_uri, "storage", None), "resources", None)
+    if isinstance(resources, str | URL):
+        return resources
+    raise TypeError(
+        f"give a database URL, or a configuration with storage.resources, not "
+        f"{type(conn_uri).__name__}"
+    )
+
+
+def initialize_database(
+    conn_uri: str | URL | Any, echo: bool = False, force_init: bool = False
+) -> AdoptionReport | None:
     """Create the database if it does not exist, then upgrade its schema to the newest revision.
 
-    Safe to run on an existing database: only missing revisions are applied.
+    Safe to run on an existing database: only missing revisions are applied. A
+    database made by pacsanini 0.2.1 is adopted first, every row kept
+    (:mod:`pacsflow.database.pacsanini_adoption`).
 
     Args:
-        conn_uri: the database URL.
+        conn_uri: the database URL, or a pacsanini-style configuration whose
+            ``storage.resources`` is the URL.
         echo: print the DDL of the revisions to apply to standard output first.
         force_init: accepted for compatibility with the seed, where it forced
             initialisation of an existing (e.g. empty SQLite) database. pacsflow
             always upgrades to the newest revision, so this changes nothing.
+
+    Returns:
+        What the adoption of a pacsanini database did (counts), or None when
+        there was none to adopt.
+
+    Raises:
+        AdoptionError: a pacsanini database pacsflow cannot take as it is (nothing changed).
     """
     del force_init  # see docstring: upgrading is always safe
+    conn_uri = database_url(conn_uri)
     shown = mask_url(conn_uri)
     ensure_database(conn_uri)
     head = head_revision()
     current = current_revision(conn_uri)
     if current == head:
         LOGGER.info("Database %s is already at revision %s", shown, head)
-        return
+        return None
     config = alembic_config(conn_uri)
     if echo:
-        command.upgrade(config, f"{current}:head" if current else "head", sql=True)
+        ours = current is not None and current != PACSANINI_REVISION
+        command.upgrade(config, f"{current}:head" if ours else "head", sql=True)
+    report = None
     with _locked_schema(conn_uri) as conn:
         # Read again under the lock: a concurrent caller may have migrated meanwhile.
         current = MigrationContext.configure(conn).get_current_revision()
         if current == head:
             LOGGER.info("Database %s was migrated to %s by another process", shown, head)
-            return
+            return None
+        if is_pacsanini_schema(conn):
+            report = adopt_pacsanini(conn, config)
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     LOGGER.info("Database %s upgraded from %s to %s", shown, current or "empty", head)
+    return report
 
 
 def downgrade_database(conn_uri: str | URL, revision: str = "base") -> None:

@@ -95,8 +95,8 @@ def test_seed_parse_dir2sql_runs_the_flow(db_url: str, tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("prefect_api_url")
 def test_init_db_and_dump_db_flows(empty_db_url: str, tmp_path: Path) -> None:
-    assert init_db(db_url=empty_db_url) == head_revision()
-    assert init_db(db_url=empty_db_url) == head_revision()  # idempotent
+    assert init_db(db_url=empty_db_url) == {"revision": head_revision(), "adopted_pacsanini": None}
+    assert init_db(db_url=empty_db_url)["revision"] == head_revision()  # idempotent
     paths = dump_db(str(tmp_path / "csv"), db_url=empty_db_url, tables=["patients"])
     assert [Path(p).name for p in paths] == ["patients.csv"]
     with pytest.raises(ValueError, match="not a pacsflow table"):
