@@ -21,7 +21,7 @@ from pacsflow.cohorts.find import ItemFind
 from pacsflow.database.crud import add_found_studies
 from pacsflow.database.models import Cohort, CohortItem, CohortStudy, StudyFind, utc_now
 from pacsflow.database.session import session_scope
-from pacsflow.database.upsert import insert_links, key_to_id
+from pacsflow.database.upsert import insert_ignore, insert_links, key_to_id
 from pacsflow.dicom.values import is_valid_uid
 from pacsflow.errors import PermanentError
 from pacsflow.retrieval.series_filter import SeriesFilter
@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _FIND: Table = StudyFind.__table__  # type: ignore[assignment]
+_COHORTS: Table = Cohort.__table__  # type: ignore[assignment]
 _LINKS: Table = CohortStudy.__table__  # type: ignore[assignment]
 _ITEMS_PER_TRANSACTION = 200
 
@@ -111,32 +112,16 @@ def record_cohort(
         UnknownCohortError: ``items`` is None and no cohort has that name.
     """
     wanted = series_filter if series_filter is not None and series_filter.active else None
-    cohort = session.scalar(select(Cohort).where(Cohort.name == name))
+    by_name = select(Cohort).where(Cohort.name == name)
+    cohort = session.scalar(by_name)
     if cohort is None:
         if items is None:
             raise UnknownCohortError(name)
-        cohort = Cohort(
-            name=name,
-            source_file=source_file,
-            series_filter=wanted.to_json() if wanted else None,
-            created_on=utc_now(),
-        )
-        session.add(cohort)
-        session.flush()
-        session.add_all(
-            CohortItem(
-                cohort_id=cohort.id,
-                row_number=item.row,
-                accession_number=item.accession_number,
-                patient_id=item.patient_id,
-                study_uid=item.study_uid,
-                study_date=item.study_date,
-                modalities="\\".join(item.modalities) or None,
-            )
-            for item in items
-        )
-        session.flush()
-        return RecordedCohort(cohort.id, name, len(items), wanted or SeriesFilter(), True)
+        created = _create(session, name, items, wanted, source_file)
+        if created is not None:
+            return created
+        cohort = session.scalar(by_name)  # created meanwhile by another first run
+        assert cohort is not None
     stored_filter = SeriesFilter.from_json(cohort.series_filter)
     if wanted is not None and wanted.to_json() != stored_filter.to_json():
         raise CohortMismatchError(
@@ -148,6 +133,44 @@ def record_cohort(
     if items is not None:
         _check_same_rows(name, stored, items)
     return RecordedCohort(cohort.id, name, len(stored), stored_filter, False)
+
+
+def _create(
+    session: Session,
+    name: str,
+    items: Sequence[CohortItemKeys],
+    wanted: SeriesFilter | None,
+    source_file: str | None,
+) -> RecordedCohort | None:
+    """Record a new cohort with its items; None when another run created it first.
+
+    Insert-or-ignore on the name: of two first runs at once, one creates the
+    cohort and its items in its transaction, the other then checks against them.
+    """
+    row = {
+        "name": name,
+        "source_file": source_file,
+        "series_filter": wanted.to_json() if wanted else None,
+        "created_on": utc_now(),
+    }
+    if not insert_ignore(session, _COHORTS, [row], "name"):
+        return None
+    cohort_id = session.scalar(select(Cohort.id).where(Cohort.name == name))
+    assert cohort_id is not None
+    session.add_all(
+        CohortItem(
+            cohort_id=cohort_id,
+            row_number=item.row,
+            accession_number=item.accession_number,
+            patient_id=item.patient_id,
+            study_uid=item.study_uid,
+            study_date=item.study_date,
+            modalities="\\".join(item.modalities) or None,
+        )
+        for item in items
+    )
+    session.flush()
+    return RecordedCohort(cohort_id, name, len(items), wanted or SeriesFilter(), True)
 
 
 def _check_same_rows(
