@@ -4,15 +4,24 @@ Two ingests of overlapping folders, and two pipelines over overlapping date
 ranges (each with its own storage SCP, as two workers would have), run as
 separate processes at the same time. Exact counts, no error, and no study
 moved twice: the claims let one run move a study and make the other skip it.
+
+The pipelines are made to overlap for certain, whatever the machine's load:
+the studies are found first, and the test holds their rows locked (``FOR
+UPDATE``) until both runs have found and picked them and wait on their first
+claim. Only then are both released, each with the same studies to move.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from pacsflow.demo.synthetic import make_study, write_dataset, write_synthetic_folder
 from tests.helpers import found_studies, table_counts
@@ -83,6 +92,34 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
     server.stop()
 
 
+@contextmanager
+def _rows_locked(url: str) -> Iterator[Callable[[int], None]]:
+    """Hold every ``studies_find`` row locked; yield a wait for N sessions blocked on them."""
+    engine = create_engine(url)
+    database = make_url(url).database
+    blocked = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = :db AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(text("SELECT id FROM studies_find FOR UPDATE"))
+
+            def waiting(sessions: int) -> None:
+                deadline = time.monotonic() + 300
+                while True:
+                    # pg_stat_activity is read once per transaction unless cleared.
+                    conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+                    if conn.scalar(blocked, {"db": database}) >= sessions:
+                        return
+                    assert time.monotonic() < deadline, "the runs never reached their claims"
+                    time.sleep(0.2)
+
+            yield waiting
+    finally:
+        engine.dispose()
+
+
 def test_two_pipelines_over_overlapping_ranges_move_each_study_once(
     orthanc: OrthancServer,
     new_db_url: Callable[[str], str],
@@ -91,9 +128,8 @@ def test_two_pipelines_over_overlapping_ranges_move_each_study_once(
 ) -> None:
     url = new_db_url("postgresql")
     ranges = {"PACSFLOWA": ("2024-09-01", "2024-09-03"), "PACSFLOWB": ("2024-09-01", "2024-09-04")}
-    runs = []
-    for aet, (first, last) in ranges.items():
-        env = {
+    envs = {
+        aet: {
             **cli_env,
             "PACSFLOW_PACS_AET": orthanc.ae_title,
             "PACSFLOW_PACS_HOST": "127.0.0.1",
@@ -102,15 +138,25 @@ def test_two_pipelines_over_overlapping_ranges_move_each_study_once(
             "PACSFLOW_LOCAL_PORT": str(RECEIVERS[aet]),
             "PACSFLOW_STORAGE": str(tmp_path / aet),
         }
-        log = tmp_path / f"{aet}.log"
-        args = ["--db", url, "run", first, last, "--json", "--no-progress"]
-        runs.append((start_cli(args, env, tmp_path, log), log))
+        for aet in RECEIVERS
+    }
+    find = ["--db", url, "find", "2024-09-01", "2024-09-04"]
+    run_cli_to_end(find, envs["PACSFLOWA"], tmp_path, tmp_path / "find.log")
+    runs = []
+    with _rows_locked(url) as waiting:
+        for aet, (first, last) in ranges.items():
+            log = tmp_path / f"{aet}.log"
+            args = ["--db", url, "run", first, last, "--json", "--no-progress"]
+            runs.append((start_cli(args, envs[aet], tmp_path, log), log))
+        waiting(len(runs))
     results = [json.loads(finish(*run).splitlines()[-1]) for run in runs]
 
     n_studies = len(DAYS) * STUDIES_PER_DAY
     per_study = SERIES * IMAGES
     assert sum(r["studies_complete"] for r in results) == n_studies
-    assert sum(r["studies_skipped"] for r in results) > 0, "the runs never wanted one study"
+    assert (results[0]["studies_picked"], results[1]["studies_picked"]) == (9, n_studies)
+    # Each study of days 1-3 was picked by both runs and moved by one: the other skipped it.
+    assert sum(r["studies_skipped"] for r in results) == 9
     assert sum(r["studies_partial"] + r["studies_failed"] for r in results) == 0
     assert sum(r["instances_moved"] for r in results) == n_studies * per_study, "moved once"
     assert table_counts(url) == {
