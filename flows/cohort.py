@@ -111,10 +111,18 @@ def cohort_flow(
         **report,
         "studies_new": found["studies_new"],
         "find_items_per_second": found["items_per_second"],
-        **{f"studies_{k}": moved[f"studies_{k}"] for k in ("picked", "complete", "partial")},
-        "studies_failed": moved["studies_failed"],
-        "studies_no_matching_series": moved["studies_no_matching_series"],
-        "images_added": moved["images_added"],
+        **{
+            key: moved[key]
+            for key in (
+                "studies_picked",
+                "studies_complete",
+                "studies_no_matching_series",
+                "studies_partial",
+                "studies_failed",
+                "studies_skipped",
+                "images_added",
+            )
+        },
         "seconds": round(time.perf_counter() - started, 3),
         "find": found,
         "move": moved,

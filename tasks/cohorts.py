@@ -7,20 +7,13 @@ numbers only.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pacsflow.cohorts.bookkeeping import (
-    RecordedCohort,
-    cohort_item_keys,
-    record_cohort,
-    record_item_finds,
-)
+from pacsflow.cohorts.bookkeeping import RecordedCohort, find_and_record_items, record_cohort
 from pacsflow.cohorts.cohort_file import CohortSource, read_cohort_file
-from pacsflow.cohorts.find import find_cohort_items
 from pacsflow.cohorts.status import cohort_report
 from pacsflow.database.session import session_scope
 from pacsflow.net.nodes import LocalAE, PacsNode
@@ -49,22 +42,7 @@ def find_cohort_task(
 
     Safe to retry: studies and links already recorded are kept.
     """
-    engine = engine_for(db_url)
-    started = time.perf_counter()
-    with session_scope(engine) as session:
-        items = cohort_item_keys(session, cohort.name)
-    finds = find_cohort_items(local, pacs, items)
-    new = record_item_finds(engine, cohort.cohort_id, finds)
-    seconds = time.perf_counter() - started
-    return {
-        "items_queried": len(finds),
-        "items_matched": sum(1 for f in finds if f.studies),
-        "items_query_failed": [f.row for f in finds if f.error],
-        "answers": sum(len(f.studies) for f in finds),
-        "studies_new": new,
-        "seconds": round(seconds, 3),
-        "items_per_second": round(len(finds) / seconds, 1) if seconds else 0.0,
-    }
+    return find_and_record_items(engine_for(db_url), local, pacs, cohort).as_dict()
 
 
 @task(name="cohort-status", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)

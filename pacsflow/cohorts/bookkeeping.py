@@ -10,27 +10,32 @@ filter is refused. Functions take a session and never commit, except
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import Engine, Table, select, update
 from sqlalchemy.orm import Session
 
 from pacsflow.cohorts.cohort_file import CohortItemKeys
-from pacsflow.cohorts.find import ItemFind
+from pacsflow.cohorts.find import ItemFind, find_cohort_items
 from pacsflow.database.crud import add_found_studies
 from pacsflow.database.models import Cohort, CohortItem, CohortStudy, StudyFind, utc_now
 from pacsflow.database.session import session_scope
 from pacsflow.database.upsert import insert_ignore, insert_links, key_to_id
 from pacsflow.dicom.values import is_valid_uid
 from pacsflow.errors import PermanentError
+from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.series_filter import SeriesFilter
 
 __all__ = [
     "CohortMismatchError",
+    "ItemsFound",
     "RecordedCohort",
     "UnknownCohortError",
     "cohort_item_keys",
+    "find_and_record_items",
     "record_cohort",
     "record_item_finds",
 ]
@@ -187,6 +192,46 @@ def _check_same_rows(
             f"cohort {name!r} exists with {len(stored)} rows, the file has {len(items)}; "
             "give another --name for this file"
         )
+
+
+@dataclass(frozen=True)
+class ItemsFound:
+    """What the find phase of a cohort did: counts and row numbers, no keys."""
+
+    items_queried: int
+    items_matched: int
+    #: Rows whose C-FIND the PACS refused or cut short.
+    items_query_failed: list[int]
+    answers: int
+    studies_new: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, with the items per second, for summaries."""
+        rate = self.items_queried / self.seconds if self.seconds else 0.0
+        return {**asdict(self), "items_per_second": round(rate, 1)}
+
+
+def find_and_record_items(
+    engine: Engine, local: LocalAE, node: PacsNode, cohort: RecordedCohort
+) -> ItemsFound:
+    """C-FIND every item of the cohort on one association; record and link what each matched.
+
+    Safe to repeat: studies and links already recorded are kept.
+    """
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        items = cohort_item_keys(session, cohort.name)
+    finds = find_cohort_items(local, node, items)
+    new = record_item_finds(engine, cohort.cohort_id, finds)
+    return ItemsFound(
+        items_queried=len(finds),
+        items_matched=sum(1 for f in finds if f.studies),
+        items_query_failed=[f.row for f in finds if f.error],
+        answers=sum(len(f.studies) for f in finds),
+        studies_new=new,
+        seconds=round(time.perf_counter() - started, 3),
+    )
 
 
 def record_item_finds(engine: Engine, cohort_id: int, finds: Sequence[ItemFind]) -> int:

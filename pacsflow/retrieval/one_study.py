@@ -112,15 +112,21 @@ def _ingest_study_folder(request: RetrievalRequest, engine: Engine, study_uid: s
     return ingest_folder(engine, folder, institution=request.institution)
 
 
-def _missing_series(
-    request: RetrievalRequest, study_uid: str, stored: dict[str, set[str]]
-) -> tuple[list[str], int]:
-    """The series still missing images, and the study's size on the PACS."""
+def _pacs_contents(
+    request: RetrievalRequest,
+    study_uid: str,
+    stored: dict[str, set[str]],
+    series_uids: list[str] | None = None,
+) -> tuple[list[str], dict[str, int]]:
+    """The series (of the study, or ``series_uids``) still missing images, and their sizes.
+
+    By an image-level C-FIND of each series on the PACS.
+    """
     on_pacs = find_study_instances(
-        request.local, request.pacs, study_uid, timeouts=request.timeouts
+        request.local, request.pacs, study_uid, series_uids=series_uids, timeouts=request.timeouts
     )
     missing = [uid for uid, sops in sorted(on_pacs.items()) if sops - stored.get(uid, set())]
-    return missing, sum(len(sops) for sops in on_pacs.values())
+    return missing, {uid: len(sops) for uid, sops in on_pacs.items()}
 
 
 @dataclass(frozen=True)
@@ -141,8 +147,10 @@ def _whole_study_plan(
     """The whole study; a retry moves only the series still missing images."""
     if not stored:
         return _Plan(to_move=None, expected=expected)
-    missing, pacs_count = _missing_series(request, study_uid, stored)
-    return _Plan(to_move=missing, expected=expected if expected is not None else pacs_count)
+    missing, sizes = _pacs_contents(request, study_uid, stored)
+    return _Plan(
+        to_move=missing, expected=expected if expected is not None else sum(sizes.values())
+    )
 
 
 def _filtered_plan(request: RetrievalRequest, study_uid: str, stored: dict[str, set[str]]) -> _Plan:
@@ -163,18 +171,11 @@ def _filtered_plan(request: RetrievalRequest, study_uid: str, stored: dict[str, 
     counted = [s.series_uid for s in chosen]
     sizes = {s.series_uid: s.instances for s in chosen}
     if any(size is None for size in sizes.values()):  # the PACS did not count: list them
-        instances = find_study_instances(
-            request.local,
-            request.pacs,
-            study_uid,
-            series_uids=counted,
-            timeouts=request.timeouts,
-        )
-        sizes = {uid: len(instances[uid]) for uid in counted}
-        missing = [uid for uid in counted if instances[uid] - stored.get(uid, set())]
+        missing, counts = _pacs_contents(request, study_uid, stored, counted)
     else:
-        missing = [uid for uid in counted if len(stored.get(uid, ())) < (sizes[uid] or 0)]
-    expected = sum(size or 0 for size in sizes.values())
+        counts = {uid: size or 0 for uid, size in sizes.items()}
+        missing = [uid for uid in counted if len(stored.get(uid, ())) < counts[uid]]
+    expected = sum(counts.values())
     selection = SeriesSelection(request.series_filter.to_json(), len(counted), expected)
     return _Plan(to_move=missing, expected=expected, counted=counted, selection=selection)
 
@@ -253,7 +254,7 @@ def _retrieve_claimed(
     received = sum(len(now_stored.get(uid, ())) for uid in counted)
     if expected is None and error is None:
         try:
-            _, expected = _missing_series(request, study_uid, {})
+            expected = sum(_pacs_contents(request, study_uid, {})[1].values())
         except PacsflowError as exc:
             error = exc
     outcome, reason = _judge(move, error, received, expected)
