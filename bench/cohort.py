@@ -7,10 +7,10 @@ the cohort file lists those accession numbers, plus ``--missing`` items the
 PACS does not hold. In one run it measures:
 
   (p) pacsflow's find phase as the cohort flow's find task runs it, without
-      Prefect: one association, one exact-key C-FIND per item
-      (``find_cohort_items``), then the answers recorded in ``studies_find``
-      and linked to their items (``record_item_finds``) in a fresh SQLite
-      database;
+      Prefect (``find_and_record_items``): the items read from the database,
+      one association, one exact-key C-FIND per item, then the answers
+      recorded in ``studies_find`` and linked to their items in a fresh
+      SQLite database;
   (q) the same C-FINDs without the database (pacsflow's network part alone);
   (d) DCMTK's findscu sending the same queries, all on one association
       (one query file per item, TCP_NODELAY as in bench.retrieve), timed as
@@ -32,7 +32,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from sqlalchemy import func, select
 
-from pacsflow.cohorts.bookkeeping import record_cohort, record_item_finds
+from pacsflow.cohorts.bookkeeping import find_and_record_items, record_cohort
 from pacsflow.cohorts.cohort_file import read_cohort_file
 from pacsflow.cohorts.find import find_cohort_items, item_query
 from pacsflow.database.engine import make_engine
@@ -74,13 +74,11 @@ def run_pacsflow(pacs: PacsNode, cohort: Path, folder: Path, with_db: bool) -> t
     try:
         with session_scope(engine) as session:
             recorded = record_cohort(session, "bench", items)
-        started = time.perf_counter()
-        finds = find_cohort_items(LocalAE(), pacs, items)
-        if with_db:
-            record_item_finds(engine, recorded.cohort_id, finds)
-        seconds = time.perf_counter() - started
         if not with_db:
-            return seconds, sum(1 for f in finds if f.studies)
+            started = time.perf_counter()
+            finds = find_cohort_items(LocalAE(), pacs, items)
+            return time.perf_counter() - started, sum(1 for f in finds if f.studies)
+        seconds = find_and_record_items(engine, LocalAE(), pacs, recorded).seconds
         with session_scope(engine) as session:
             linked = session.scalar(select(func.count()).select_from(CohortStudy)) or 0
         return seconds, linked

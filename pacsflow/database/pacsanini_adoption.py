@@ -329,17 +329,6 @@ def _header_value(meta: Any, tag: str) -> Any:
     return values[0] if isinstance(values, list) and values else None
 
 
-def _float_time(value: float) -> dt.time | None:
-    """pacsanini's float of an ``HHMMSS.ffffff`` TM, back to a time (None: not one)."""
-    whole = int(value)
-    hours, rest = divmod(whole, 10000)
-    minutes, seconds = divmod(rest, 100)
-    if not (0 <= hours < 24 and minutes < 60 and seconds < 60):
-        return None
-    micro = round((value - whole) * 1_000_000)
-    return dt.time(hours, minutes, seconds, min(micro, 999_999))
-
-
 class _HeaderFacts:
     """Converts image rows, and keeps what their headers tell about patients and studies."""
 
@@ -391,7 +380,7 @@ class _HeaderFacts:
             return from_header
         if value is None or float(value) == -1:
             return None  # pacsanini's "absent"
-        converted = _float_time(float(value))
+        converted = parse_tm(float(value))  # the float of an HHMMSS.ffffff TM
         if converted is None:
             report.count(
                 report.left_as_they_were, "images.acquisition_time not a time (set to NULL)"
