@@ -1,29 +1,31 @@
-"""Benchmark: retrieval throughput against DCMTK, and C-FIND queries against a capped PACS.
+"""Benchmark: retrieval throughput of each transport against DCMTK, and C-FIND on a capped PACS.
 
 Run from the repository root (``make bench-retrieve`` or
-``.venv/bin/python -m bench.retrieve``). In one run it measures:
+``.venv/bin/python -m bench.retrieve``; ``--json`` prints one JSON line per
+row). One local Orthanc with its DICOMweb plugin holds ``--studies`` studies
+of ``--instances`` instances, in two sizes: ``large`` (512x512 16-bit CT,
+~0.5 MB) and ``tiny`` (16x16). For each size, in one run:
 
-  Retrieval, from one local Orthanc loaded with ``--studies`` studies of
-  ``--instances`` instances (synthetic CT, a real scanner's header):
-    (m) DCMTK movescu -> storescp: one movescu, one association, one C-MOVE
-        request per study (the strongest baseline), timed as a process;
-    (r) pacsflow's move-studies flow (``pacsflow move``, concurrency 1, the
-        default): C-MOVE each study into pacsflow's storage SCP and ingest it
-        into a fresh SQLite database, timed by the flow itself (echo, pick,
-        SCP start, Prefect task bookkeeping and the ingest included);
-    (r2) the same with two studies moved at once.
-    (f) the floor of pacsflow's design: the same C-MOVEs (move_study, one
-        study at a time, no Prefect) into pacsflow's storage SCP with a
-        handler that only counts (no file, no database): pynetdicom's cost
-        of two associations per study and of each C-STORE.
-  Each is run ``--rounds`` times, alternating, and the best round is kept
-  (the machine is small and noisy). Target: (r) >= 0.8 x (m) instances/s.
+  (m) DCMTK ``movescu -> storescp``, one association, one C-MOVE per study
+      (1 at once); (m2) two movescu processes on halves of the studies into
+      ``storescp --fork`` (2 at once). The baseline every ratio divides by.
+  transfer: pacsflow's transfer functions alone (no database), studies in
+      1 or 2 threads as the flow runs them: ``move_study`` into pacsflow's
+      storage SCP, ``get_study`` (C-GET), ``retrieve_study_wado`` (WADO-RS).
+  +ingest: ``pacsflow move --transport T --concurrency N`` into a fresh
+      SQLite database, timed by the flow itself (pick, SCP start, Prefect
+      task bookkeeping, the ingest processes and completeness included).
 
-  C-FIND: a year of studies (``--year-studies``, weekdays busier than
-  weekends) on a second Orthanc capped at ``--cap`` answers. pacsflow's
-  find_studies must find every study exactly once, in at most 2 x the
-  minimal number of queries, ceil(studies / (cap - 1)) (an answer count equal
-  to the cap cannot be told from a cut-off one).
+Each row gives instances/s, MB/s, client CPU seconds per 100 instances
+(user + system of pacsflow's or DCMTK's processes; Orthanc's own CPU is not
+counted) and the ratio to (m) or (m2) at the same concurrency. Targets
+(issue 15, large): dicomweb transfer >= 1.2x at 1, with ingest >= 0.9x;
+c-get transfer >= 0.6x at 2; CPU per 100 instances within 2x of DCMTK's.
+
+C-FIND: a year of studies (``--year-studies``, weekdays busier than
+weekends) on a second Orthanc capped at ``--cap`` answers. pacsflow's
+find_studies must find every study exactly once, in at most 2 x the minimal
+number of queries, ceil(studies / (cap - 1)). ``--no-find`` skips it.
 """
 
 from __future__ import annotations
@@ -33,49 +35,87 @@ import datetime as dt
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
-from pynetdicom import evt
 
 from pacsflow.database.schema import initialize_database
 from pacsflow.demo.pacs import OrthancServer
 from pacsflow.demo.ports import free_port
 from pacsflow.demo.synthetic import make_realistic_ct, write_dataset
+from pacsflow.net.dicomweb.client import DicomWebClient
+from pacsflow.net.dicomweb.wado import retrieve_study_wado
 from pacsflow.net.find import find_studies
+from pacsflow.net.get import get_study
 from pacsflow.net.move import move_study
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP
+from pacsflow.net.storage_files import prepare_storage
 from tests.peers.dcmtk import require
 from tests.peers.prefect_server import start_prefect_server
 
 REPO = Path(__file__).resolve().parents[1]
 DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}
+SIZES = {"large": 512, "tiny": 16}
 
 
 @dataclass
-class Measure:
-    """One retrieval run."""
+class Row:
+    """One measured retrieval."""
 
+    size: str
     label: str
+    at_once: int
     instances: int
+    megabytes: float
     seconds: float
+    cpu_seconds: float
+    ratio: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.instances / self.seconds
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            **asdict(self),
+            "instances_per_s": round(self.rate, 1),
+            "mb_per_s": round(self.megabytes / self.seconds, 1),
+            "cpu_s_per_100": round(100 * self.cpu_seconds / max(self.instances, 1), 3),
+        }
 
-def load_studies(orthanc: OrthancServer, folder: Path, studies: int, instances: int) -> list[str]:
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _folder_size(folder: Path) -> tuple[int, float]:
+    files = [p for p in folder.rglob("*") if p.is_file() and ".incoming" not in p.parts]
+    return len(files), sum(p.stat().st_size for p in files) / 1e6
+
+
+def load_studies(
+    orthanc: OrthancServer, folder: Path, studies: int, instances: int, matrix: int
+) -> list[str]:
     """Upload the benchmark studies (two series each); their StudyInstanceUIDs."""
     uids: list[str] = []
+    pixels = bytes(range(256)) * (matrix * matrix * 2 // 256)
     for s in range(studies):
         study_uid = generate_uid()
         series = [generate_uid(), generate_uid()]
@@ -83,100 +123,188 @@ def load_studies(orthanc: OrthancServer, folder: Path, studies: int, instances: 
             ds = make_realistic_ct(
                 StudyInstanceUID=study_uid,
                 SeriesInstanceUID=series[i % 2],
-                StudyDate="20240301",
-                PatientID=f"BENCH{s:04d}",
+                StudyDate="20240301" if matrix > 16 else "20240302",
+                PatientID=f"BENCH{matrix}-{s:04d}",
+                Rows=matrix,
+                Columns=matrix,
             )
+            ds.PixelData = pixels
             orthanc.upload(write_dataset(ds, folder / "upload.dcm").read_bytes())
         uids.append(str(study_uid))
     return uids
 
 
-def run_movescu(orthanc: OrthancServer, uids: list[str], workdir: Path, port: int) -> Measure:
-    """(m): storescp receives, movescu asks for every study on one association."""
-    queries = []
+def _queries(uids: list[str], folder: Path) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
     for n, uid in enumerate(uids):
         query = Dataset()
         query.QueryRetrieveLevel = "STUDY"
         query.StudyInstanceUID = uid
-        queries.append(write_dataset(query, workdir / "queries" / f"q{n}.dcm"))
-    received = workdir / "storescp"
+        paths.append(str(write_dataset(query, folder / f"q{n}.dcm")))
+    return paths
+
+
+def run_dcmtk(
+    orthanc: OrthancServer, uids: list[str], workdir: Path, port: int, at_once: int, size: str
+) -> Row:
+    """(m)/(m2): storescp receives; ``at_once`` movescu processes share the studies."""
+    received = workdir / f"storescp-{size}-{at_once}"
     shutil.rmtree(received, ignore_errors=True)
     received.mkdir()
+    fork = ["--fork"] if at_once > 1 else []
+    cpu = _children_cpu()
     storescp = subprocess.Popen(
-        [require("storescp"), "-aet", "STORESCP", "-od", str(received), str(port)],
-        env=DCMTK_ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        [require("storescp"), *fork, "-aet", "STORESCP", "-od", str(received), str(port)],
+        env=DCMTK_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        time.sleep(0.5)  # storescp listens at once; give it a moment to bind
+        time.sleep(0.5)  # let storescp bind
+        parts = [_queries(uids[i::at_once], workdir / f"q-{size}-{i}") for i in range(at_once)]
         started = time.perf_counter()
-        moved = subprocess.run(
-            [require("movescu"), "-S", "-aet", "MOVESCU", "-aec", orthanc.ae_title,
-             "-aem", "STORESCP", "127.0.0.1", str(orthanc.dicom_port), *map(str, queries)],
-            env=DCMTK_ENV, check=False, capture_output=True, text=True,
-        )  # fmt: skip
-        if moved.returncode != 0:
-            raise RuntimeError(f"movescu failed ({moved.returncode}): {moved.stderr[:800]}")
+        movescu = [require("movescu"), "-S", "-aet", "MOVESCU", "-aec", orthanc.ae_title,
+                   "-aem", "STORESCP", "127.0.0.1", str(orthanc.dicom_port)]  # fmt: skip
+        movers = [
+            subprocess.Popen(
+                [*movescu, *queries],
+                env=DCMTK_ENV,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for queries in parts
+        ]
+        for mover in movers:
+            _, err = mover.communicate()
+            if mover.returncode != 0:
+                raise RuntimeError(f"movescu failed ({mover.returncode}): {err[:800]!r}")
         seconds = time.perf_counter() - started
     finally:
         storescp.terminate()
         storescp.wait(timeout=20)
-    files = sum(1 for p in received.iterdir() if p.is_file())
-    return Measure("(m)  movescu -> storescp", files, seconds)
+    files, megabytes = _folder_size(received)
+    label = "(m)  movescu -> storescp" if at_once == 1 else "(m2) movescu x2 -> storescp --fork"
+    return Row(size, label, at_once, files, megabytes, seconds, _children_cpu() - cpu)
 
 
-def run_pacsflow(
+def run_transfer(
     label: str,
+    size: str,
+    at_once: int,
+    uids: list[str],
+    storage: Path,
+    transfer: Callable[[str], object],
+) -> Row:
+    """Transfer every study with ``transfer(uid)`` in ``at_once`` threads; no database."""
+    shutil.rmtree(storage, ignore_errors=True)
+    prepare_storage(storage)
+    queue = list(uids)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                uid = queue.pop()
+            transfer(uid)
+
+    cpu = _own_cpu()
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(at_once)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    files, megabytes = _folder_size(storage)
+    return Row(size, label, at_once, files, megabytes, seconds, _own_cpu() - cpu)
+
+
+def run_flow(
+    size: str,
+    transport: str,
+    at_once: int,
     orthanc: OrthancServer,
     env: dict[str, str],
     workdir: Path,
     port: int,
-    concurrency: int,
-) -> Measure:
-    """(r): find the studies (not timed), then ``pacsflow move`` into a fresh SQLite database."""
+    date: str,
+    ingest_workers: int = 1,
+) -> Row:
+    """+ingest: find the studies (not timed), then ``pacsflow move`` into a fresh SQLite."""
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     url = f"sqlite:///{run_dir / 'bench.sqlite'}"
     initialize_database(url)
     node = ["--pacs-aet", orthanc.ae_title, "--pacs-host", "127.0.0.1",
-            "--pacs-port", str(orthanc.dicom_port)]  # fmt: skip
+            "--pacs-port", str(orthanc.dicom_port), "--transport", transport,
+            "--dicomweb-url", orthanc.dicomweb_url]  # fmt: skip
     cli = [sys.executable, "-m", "flows.cli", "--db", url]
-    subprocess.run([*cli, "find", "2024-03-01", *node], env=env, cwd=REPO, check=True,
+    subprocess.run([*cli, "find", date, *node], env=env, cwd=REPO, check=True,
                    capture_output=True)  # fmt: skip
+    cpu = _children_cpu()
     done = subprocess.run(
         [*cli, "move", *node, "--local-port", str(port), "--storage", str(run_dir / "storage"),
-         "--concurrency", str(concurrency), "--no-progress", "--json"],
+         "--concurrency", str(at_once), "--ingest-workers", str(ingest_workers),
+         "--no-progress", "--json"],
         env=env, cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
+    cpu = _children_cpu() - cpu
+    label = f"+ingest {transport}" + (
+        f", {ingest_workers} ingest procs" if ingest_workers != 1 else ""
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{label} failed ({done.returncode}): {done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["studies_complete"] != result["studies_picked"]:
         raise RuntimeError(f"{label}: incomplete studies: {result['incomplete']}")
-    return Measure(label, result["images_added"], result["seconds"])
+    _, megabytes = _folder_size(run_dir / "storage")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return Row(size, label, at_once, result["images_added"], megabytes, result["seconds"], cpu)
 
 
-class _CountingSCP(StorageSCP):
-    """pacsflow's storage SCP with a handler that only counts: the receiving machinery alone."""
+def measure_size(
+    size: str,
+    orthanc: OrthancServer,
+    uids: list[str],
+    workdir: Path,
+    env: dict[str, str],
+    ports: dict[str, int],
+) -> list[Row]:
+    """Every row of one instance size."""
+    local = LocalAE("PACSFLOW", ports["PACSFLOW"])
+    dimse = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port)
+    storage = workdir / f"transfer-{size}"
+    rows = [run_dcmtk(orthanc, uids, workdir, ports["STORESCP"], n, size) for n in (1, 2)]
 
-    received = 0
+    def by_c_move(uid: str) -> object:
+        return move_study(local, dimse, uid, local.ae_title)
 
-    def _on_c_store(self, event: evt.Event) -> int:
-        self.received += 1
-        return 0x0000
+    def by_c_get(uid: str) -> object:
+        return get_study(local, dimse, uid, storage, sop_classes=["1.2.840.10008.5.1.4.1.1.2"])
 
+    def by_wado(uid: str) -> object:
+        with DicomWebClient(orthanc.dicomweb_url) as client:
+            return retrieve_study_wado(client, storage, uid)
 
-def run_floor(orthanc: OrthancServer, uids: list[str], port: int, workdir: Path) -> Measure:
-    """(f): C-MOVE every study into the storage SCP with a handler that stores nothing."""
-    local = LocalAE("PACSFLOW", port)
-    node = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port)
-    scp = _CountingSCP(local, workdir / "floor", [orthanc.ae_title])
-    with scp:
-        started = time.perf_counter()
-        for uid in uids:
-            move_study(local, node, uid, "PACSFLOW")
-        seconds = time.perf_counter() - started
-    return Measure("(f)  floor: SCP storing nothing", scp.received, seconds)
+    for at_once in (1, 2):
+        with StorageSCP(local, storage, [orthanc.ae_title], max_associations=4):
+            rows.append(run_transfer("transfer c-move", size, at_once, uids, storage, by_c_move))
+        rows.append(run_transfer("transfer c-get", size, at_once, uids, storage, by_c_get))
+        rows.append(run_transfer("transfer dicomweb", size, at_once, uids, storage, by_wado))
+    date = "2024-03-01" if size == "large" else "2024-03-02"
+    for transport in ("c-move", "c-get", "dicomweb"):
+        for at_once in (1, 2):
+            rows.append(
+                run_flow(size, transport, at_once, orthanc, env, workdir, ports["PACSFLOW"], date)
+            )
+    for workers in (0, 2):  # ingest in the transfer's thread; two ingest processes
+        rows.append(
+            run_flow(size, "dicomweb", 1, orthanc, env, workdir, ports["PACSFLOW"], date, workers)
+        )
+    baseline = {row.at_once: row for row in rows if row.label.startswith("(m")}
+    for row in rows:
+        row.ratio = row.rate / baseline[row.at_once].rate
+    return rows
 
 
 def year_of_studies(orthanc: OrthancServer, folder: Path, total: int) -> int:
@@ -203,44 +331,40 @@ def year_of_studies(orthanc: OrthancServer, folder: Path, total: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--studies", type=int, default=50)
-    parser.add_argument("--instances", type=int, default=20, help="instances per study")
-    parser.add_argument("--rounds", type=int, default=2, help="runs of each retrieval")
+    parser.add_argument("--studies", type=int, default=10)
+    parser.add_argument("--instances", type=int, default=40, help="instances per study")
+    parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["large", "tiny"])
     parser.add_argument("--year-studies", type=int, default=2000)
     parser.add_argument("--cap", type=int, default=100, help="the capped PACS's answer limit")
+    parser.add_argument("--no-find", action="store_true", help="skip the C-FIND measure")
+    parser.add_argument("--json", action="store_true", help="one JSON line per row")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="pacsflow-bench-retrieve-"))
     env = {**os.environ, "PREFECT_HOME": str(workdir / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
-    modalities = {
-        "PACSFLOW": ("127.0.0.1", free_port()),
-        "STORESCP": ("127.0.0.1", free_port()),
-        "MOVESCU": ("127.0.0.1", free_port()),
-    }
-    orthanc = OrthancServer(modalities).start()
+    ports = {"PACSFLOW": free_port(), "STORESCP": free_port(), "MOVESCU": free_port()}
+    orthanc = OrthancServer({aet: ("127.0.0.1", port) for aet, port in ports.items()},
+                            dicomweb=True).start()  # fmt: skip
     capped = OrthancServer({"PACSFLOW": ("127.0.0.1", free_port())}, limit_find_results=args.cap)
     server = start_prefect_server(env, workdir)
-    measures: list[Measure] = []
+    rows: list[Row] = []
+    found = None
     try:
-        capped.start()
-        uids = load_studies(orthanc, workdir, args.studies, args.instances)
-        for _ in range(args.rounds):
-            measures.append(run_movescu(orthanc, uids, workdir, modalities["STORESCP"][1]))
-            for label, concurrency in (("(r)  pacsflow move, 1 at once", 1),
-                                       ("(r2) pacsflow move, 2 at once", 2)):  # fmt: skip
-                scp_port = modalities["PACSFLOW"][1]
-                measures.append(run_pacsflow(label, orthanc, env, workdir, scp_port, concurrency))
-            measures.append(run_floor(orthanc, uids, modalities["PACSFLOW"][1], workdir))
-        year_total = year_of_studies(capped, workdir, args.year_studies)
-        started = time.perf_counter()
-        found = find_studies(
-            LocalAE("PACSFLOW"),
-            PacsNode(capped.ae_title, "127.0.0.1", capped.dicom_port),
-            dt.date(2024, 1, 1),
-            dt.date(2024, 12, 31),
-            cap=args.cap,
-        )
-        find_seconds = time.perf_counter() - started
+        for size in args.sizes:
+            uids = load_studies(orthanc, workdir, args.studies, args.instances, SIZES[size])
+            rows += measure_size(size, orthanc, uids, workdir, env, ports)
+        if not args.no_find:
+            capped.start()
+            year_total = year_of_studies(capped, workdir, args.year_studies)
+            started = time.perf_counter()
+            found = find_studies(
+                LocalAE("PACSFLOW"),
+                PacsNode(capped.ae_title, "127.0.0.1", capped.dicom_port),
+                dt.date(2024, 1, 1),
+                dt.date(2024, 12, 31),
+                cap=args.cap,
+            )
+            find_seconds = time.perf_counter() - started
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -248,27 +372,33 @@ def main() -> int:
         capped.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    total = args.studies * args.instances
-    print(f"\nRetrieval: {args.studies} studies x {args.instances} instances ({total}), "
-          f"{os.cpu_count()} cores, best of {args.rounds} rounds\n")  # fmt: skip
-    best: dict[str, Measure] = {}
-    for m in measures:
-        if m.label not in best or m.rate > best[m.label].rate:
-            best[m.label] = m
-    baseline = best["(m)  movescu -> storescp"]
-    print(f"{'measure':<34} {'instances':>9} {'s':>7} {'inst/s':>7} {'x (m)':>6}")
-    for m in best.values():
-        print(f"{m.label:<34} {m.instances:>9} {m.seconds:>7.2f} {m.rate:>7.0f} "
-              f"{m.rate / baseline.rate:>6.2f}")  # fmt: skip
-    print("all rounds: " + ", ".join(f"{m.label.split()[0]} {m.rate:.0f}/s" for m in measures))
-    uids_found = [str(s.StudyInstanceUID) for s in found.studies]
-    minimal = math.ceil(year_total / (args.cap - 1))
-    print(
-        f"\nC-FIND of 2024 on a PACS capped at {args.cap}: {len(set(uids_found))} of "
-        f"{year_total} studies found ({len(uids_found) - len(set(uids_found))} duplicates), "
-        f"{found.queries} queries, minimal {minimal}: {found.queries / minimal:.2f} x; "
-        f"{find_seconds:.1f} s; windows still capped: {len(found.incomplete_windows)}"
-    )
+    if args.json:
+        for row in rows:
+            print(json.dumps(row.as_dict()))
+    else:
+        print(f"\nRetrieval: {args.studies} studies x {args.instances} instances, "
+              f"{os.cpu_count()} cores; x DCMTK = instances/s over (m) at 1 at once, "
+              "(m2) at 2\n")  # fmt: skip
+        print(f"{'size':<6} {'row':<36} {'at once':>7} {'inst':>5} {'s':>6} {'inst/s':>7} "
+              f"{'MB/s':>6} {'CPU/100':>7} {'x DCMTK':>7}")  # fmt: skip
+        for row in rows:
+            d = row.as_dict()
+            print(f"{row.size:<6} {row.label:<36} {row.at_once:>7} {row.instances:>5} "
+                  f"{row.seconds:>6.2f} {row.rate:>7.0f} {d['mb_per_s']:>6} "
+                  f"{d['cpu_s_per_100']:>7} {row.ratio:>7.2f}")  # fmt: skip
+    if found is not None:
+        uids_found = [str(s.StudyInstanceUID) for s in found.studies]
+        minimal = math.ceil(year_total / (args.cap - 1))
+        line = {
+            "find_studies": len(set(uids_found)),
+            "year_studies": year_total,
+            "duplicates": len(uids_found) - len(set(uids_found)),
+            "queries": found.queries,
+            "minimal_queries": minimal,
+            "seconds": round(find_seconds, 1),
+            "windows_still_capped": len(found.incomplete_windows),
+        }
+        print(json.dumps(line) if args.json else f"\nC-FIND of 2024 capped at {args.cap}: {line}")
     return 0
 
 

@@ -51,8 +51,9 @@ def cohort_flow(
             StudyInstanceUID columns, optionally StudyDate and ModalitiesInStudy)
             and/or ``name`` (default: the file's name; alone, a recorded cohort
             is run again). A re-run moves only what is still missing.
-        pacs: the PACS (default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST,
-            $PACSFLOW_PACS_PORT).
+        pacs: the PACS and its ``transport`` (``c-move``, ``c-get``, or ``dicomweb``
+            with ``dicomweb_url``); default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST,
+            $PACSFLOW_PACS_PORT, $PACSFLOW_TRANSPORT, $PACSFLOW_PACS_DICOMWEB_URL.
         local: pacsflow's AE and storage SCP (default $PACSFLOW_LOCAL_AET,
             $PACSFLOW_LOCAL_PORT, $PACSFLOW_LOCAL_BIND, else PACSFLOW on 127.0.0.1:11112).
         storage: the folder receiving the files (default $PACSFLOW_STORAGE, else

@@ -30,8 +30,9 @@ def find_studies_flow(
     Args:
         dates: the study dates (``start_date``/``end_date``, or ``days_back``
             for schedules that keep their parameters).
-        pacs: the PACS (default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST,
-            $PACSFLOW_PACS_PORT).
+        pacs: the PACS and its ``transport`` (``c-move``, ``c-get``, or ``dicomweb``
+            with ``dicomweb_url``); default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST,
+            $PACSFLOW_PACS_PORT, $PACSFLOW_TRANSPORT, $PACSFLOW_PACS_DICOMWEB_URL.
         local: pacsflow's AE; its AE title is the calling AE, which the PACS
             must list (default $PACSFLOW_LOCAL_AET, else PACSFLOW).
         modalities: only studies holding one of these modalities.

@@ -1,23 +1,29 @@
 """The ``move-studies`` flow: retrieve the found studies not retrieved yet.
 
 The flow C-ECHOes the PACS (a PACS that is down fails the run before any
-study is touched), picks the studies to move, and starts pacsflow's storage
-SCP for its own duration. Each study is one ``retrieve-study`` task: C-MOVE,
-ingest, completeness check. At most ``concurrency`` studies are moved at once
-(a thread pool sized per run; default 1, to spare the PACS). Transient
+study is touched), picks the studies to move, and, for the ``c-move``
+transport, starts pacsflow's storage SCP for its own duration (``c-get`` and
+``dicomweb`` need none). Each study is a ``transfer-study`` task (C-MOVE,
+C-GET or WADO-RS; at most ``concurrency`` at once in a thread pool sized per
+run, default 1 to spare the PACS) followed by an ``ingest-study`` task
+(ingest, completeness check, record) in a pool of ``ingest_workers``
+processes: study N is ingested while study N+1 arrives, and the GIL of the
+transfer's process is not shared with pydicom's parsing. Transient
 network errors are retried by Prefect; a permanent one fails that study only.
 """
 
 from __future__ import annotations
 
+import queue
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.futures import PrefectFuture, as_completed
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from flows.options import Retrieval
 from flows.progress import FlowProgress
@@ -26,13 +32,28 @@ from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.claims import new_claim_holder
-from pacsflow.retrieval.one_study import RetrievalRequest, StudyOutcome
+from pacsflow.retrieval.one_study import (
+    RetrievalRequest,
+    StudyOutcome,
+    TransferGaveUpError,
+    Transferred,
+)
 from pacsflow.retrieval.series_filter import SeriesFilter
 from tasks.database import init_db_task, pick_studies_task
-from tasks.pacs import echo_task, retrieve_study_task
+from tasks.pacs import echo_task, finish_study_task, transfer_study_task
 from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 
 __all__ = ["move_studies_flow"]
+
+
+def _transferred_of(future: PrefectFuture[Transferred], study_uid: str, holder: str) -> Transferred:
+    """The transfer's result; a task that failed (retries exhausted) still goes to ingest,
+    which keeps whatever arrived, records the try and releases the claim."""
+    value = future.result(raise_on_failure=False)
+    if isinstance(value, Transferred):
+        return value
+    why = str(value) if isinstance(value, BaseException) else future.state.message
+    return Transferred(study_uid, holder, error=TransferGaveUpError(str(why)))
 
 
 def _outcome_of(future: PrefectFuture[StudyOutcome], study_uid: str) -> StudyOutcome:
@@ -66,8 +87,10 @@ def move_studies_flow(
     """Retrieve the found, unretrieved studies into the database, oldest first.
 
     Args:
-        pacs: the PACS (default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST,
-            $PACSFLOW_PACS_PORT).
+        pacs: the PACS and its ``transport`` (``c-move``, ``c-get`` or ``dicomweb``
+            with its ``dicomweb_url``); default $PACSFLOW_PACS_AET,
+            $PACSFLOW_PACS_HOST, $PACSFLOW_PACS_PORT, $PACSFLOW_TRANSPORT,
+            $PACSFLOW_PACS_DICOMWEB_URL.
         local: pacsflow's AE: its AE title is the calling AE and the C-MOVE
             destination, and the PACS must list it with the host and port of
             the storage SCP; ``bind_address`` is where the SCP listens (0.0.0.0:
@@ -118,10 +141,19 @@ def move_studies_flow(
         description=f"Retrieving {len(picked.study_uids)} studies from {pacs}",
         show_bar=show_progress,
     )
-    scp = StorageSCP(local, folder, [pacs.ae_title], max_associations=concurrency + 2)
-    # The thread pool is sized per run, so it is used directly rather than as
-    # the flow's (fixed) task runner; its task runs belong to this flow run.
-    runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)
+    scp = (
+        StorageSCP(local, folder, [pacs.ae_title], max_associations=concurrency + 2)
+        if pacs.transport == "c-move"
+        else nullcontext()
+    )
+    # The pools are sized per run, so they are used directly rather than as the
+    # flow's (fixed) task runner; their task runs belong to this flow run.
+    transfers: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)
+    ingests: TaskRunner[Any] = (
+        ProcessPoolTaskRunner(max_workers=retrieval.ingest_workers)
+        if retrieval.ingest_workers and len(picked.study_uids) > 1
+        else ThreadPoolTaskRunner(max_workers=concurrency)
+    )
     # One claim holder per run: another run skips the studies this one moves,
     # and a Prefect retry of a task keeps its claim.
     request = RetrievalRequest(
@@ -132,15 +164,33 @@ def move_studies_flow(
         claim_holder=new_claim_holder(),
         series_filter=series or SeriesFilter(),
     )
-    with scp, runner, progress:
-        futures: dict[PrefectFuture[StudyOutcome], str] = {
-            runner.submit(
-                retrieve_study_task, {"db_url": db_url, "request": request, "study_uid": uid}
-            ): uid
-            for uid in picked.study_uids
-        }
-        for future in as_completed(list(futures)):
-            outcomes.append(_outcome_of(future, futures[future]))
+    holder = request.claim_holder or ""
+    with scp, transfers, ingests, progress:
+        done: queue.SimpleQueue[PrefectFuture[Any]] = queue.SimpleQueue()
+        transferring: dict[PrefectFuture[Any], str] = {}
+        for uid in picked.study_uids:
+            submitted = transfers.submit(
+                transfer_study_task, {"db_url": db_url, "request": request, "study_uid": uid}
+            )
+            transferring[submitted] = uid
+            submitted.add_done_callback(done.put)
+        ingesting: dict[PrefectFuture[Any], str] = {}
+        while len(outcomes) < len(picked.study_uids):
+            future = done.get()
+            if future in transferring:
+                uid = transferring.pop(future)
+                moved = _transferred_of(future, uid, holder)
+                if moved.skipped is None:
+                    ingest = ingests.submit(
+                        finish_study_task,
+                        {"db_url": db_url, "request": request, "transferred": moved},
+                    )
+                    ingesting[ingest] = uid
+                    ingest.add_done_callback(done.put)
+                    continue
+                outcomes.append(StudyOutcome(uid, "skipped", None, 0, 0, 0, 0, moved.skipped))
+            else:
+                outcomes.append(_outcome_of(future, ingesting.pop(future)))
             progress.advance(1)
     summary = move_summary(
         outcomes, picked.given_up, pick.max_attempts, time.perf_counter() - started

@@ -49,14 +49,19 @@ class Retrieval:
         result_cap: the number of C-FIND answers at which the PACS stops;
             reaching it splits the date window.
         institution: stored with patients and images (default: the PACS AE title).
+        ingest_workers: processes ingesting studies while the next ones arrive
+            (0: each study is ingested by the thread that transferred it).
     """
 
     concurrency: int = 1
     result_cap: int = 1000
     institution: str | None = None
+    ingest_workers: int = 1
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.ingest_workers < 0:
+            raise ValueError(f"ingest_workers cannot be negative, not {self.ingest_workers}")
         if self.result_cap < 1:
             raise ValueError(f"result_cap must be at least 1, not {self.result_cap}")

@@ -47,8 +47,9 @@ def pipeline(
         dates: the study dates to find: ``start_date`` and ``end_date``, or
             ``days_back`` (the N days before the run's scheduled date; 1:
             yesterday), so a nightly schedule needs no date parameters.
-        pacs: the PACS: ``ae_title`` (the called AE), ``host``, ``port``
-            (default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST, $PACSFLOW_PACS_PORT).
+        pacs: the PACS and its ``transport`` (``c-move``, ``c-get``, or ``dicomweb``
+            with ``dicomweb_url``); default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST,
+            $PACSFLOW_PACS_PORT, $PACSFLOW_TRANSPORT, $PACSFLOW_PACS_DICOMWEB_URL.
         local: pacsflow's AE: ``ae_title`` (the calling AE and the C-MOVE
             destination), the storage SCP's ``port`` and ``bind_address``, which
             the PACS must reach (default $PACSFLOW_LOCAL_AET, $PACSFLOW_LOCAL_PORT,

@@ -8,7 +8,8 @@
 #   install-system-deps.sh test   what `make test` needs besides: PostgreSQL's server
 #                                 binaries (the tests start a throwaway server from
 #                                 /usr/lib/postgresql/*/bin), util-linux (runuser,
-#                                 setpriv), Orthanc (the test PACS), DCMTK (an
+#                                 setpriv), Orthanc and its DICOMweb plugin (the
+#                                 test PACS), DCMTK (an
 #                                 independent DICOM client) and Chromium (the Prefect
 #                                 UI test drives it headless; Playwright never
 #                                 downloads a browser).
@@ -33,6 +34,7 @@ test)
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || required+=(postgresql)
     { command -v runuser && command -v setpriv; } >/dev/null || required+=(util-linux)
     [ -x /usr/sbin/Orthanc ] || required+=(orthanc)
+    [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || required+=(orthanc-dicomweb)
     command -v findscu >/dev/null || required+=(dcmtk)
     [ -x /usr/bin/chromium ] || required+=(chromium)
     ;;

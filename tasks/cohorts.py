@@ -20,6 +20,7 @@ from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.series_filter import SeriesFilter
 from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
+from tasks.settings import web_access
 
 __all__ = ["cohort_status_task", "find_cohort_task", "record_cohort_task"]
 
@@ -38,11 +39,12 @@ def record_cohort_task(
 def find_cohort_task(
     db_url: str | None, local: LocalAE, pacs: PacsNode, cohort: RecordedCohort
 ) -> dict[str, Any]:
-    """C-FIND every item of the cohort on one association and record what each matched.
+    """Query every item of the cohort (C-FIND or QIDO-RS) and record what each matched.
 
     Safe to retry: studies and links already recorded are kept.
     """
-    return find_and_record_items(engine_for(db_url), local, pacs, cohort).as_dict()
+    found = find_and_record_items(engine_for(db_url), local, pacs, cohort, web=web_access())
+    return found.as_dict()
 
 
 @task(name="cohort-status", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)

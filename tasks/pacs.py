@@ -8,21 +8,36 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from pacsflow.errors import RetryableError
 from pacsflow.net.echo import echo
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.found import record_found_studies
-from pacsflow.retrieval.one_study import RetrievalRequest, StudyOutcome, retrieve_study
+from pacsflow.retrieval.one_study import (
+    RetrievalInterruptedError,
+    RetrievalRequest,
+    StudyOutcome,
+    Transferred,
+    finish_study,
+    transfer_study,
+)
 from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
+from tasks.settings import web_access
 
-__all__ = ["echo_task", "find_studies_task", "retrieve_study_task"]
+__all__ = [
+    "echo_task",
+    "find_studies_task",
+    "finish_study_task",
+    "transfer_study_task",
+]
 
 
 @task(name="echo", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def echo_task(local: LocalAE, pacs: PacsNode) -> float:
-    """C-ECHO the PACS before any work, so a PACS that is down fails the run early."""
-    return echo(local, pacs)
+    """C-ECHO the PACS (a QIDO-RS query for ``dicomweb``) before any work, so a PACS
+    that is down, or refuses pacsflow, fails the run early."""
+    return echo(local, pacs, web=web_access())
 
 
 @task(name="find-studies", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -35,11 +50,12 @@ def find_studies_task(
     modalities: list[str],
     cap: int,
 ) -> dict[str, Any]:
-    """C-FIND the studies of the date range and record them in studies_find; return counts.
+    """Find the studies of the date range (C-FIND or QIDO-RS) and record them; return counts.
 
     Safe to retry: studies already recorded are ignored.
     """
-    found = find_studies(local, pacs, start, end, StudyQuery(modalities=modalities), cap=cap)
+    query = StudyQuery(modalities=modalities)
+    found = find_studies(local, pacs, start, end, query, cap=cap, web=web_access())
     recorded = record_found_studies(engine_for(db_url), found.studies)
     return {
         "studies_found": len(found.studies),
@@ -51,13 +67,29 @@ def find_studies_task(
     }
 
 
-@task(name="retrieve-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def retrieve_study_task(
+@task(name="transfer-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def transfer_study_task(
     db_url: str | None, request: RetrievalRequest, study_uid: str
-) -> StudyOutcome:
-    """Claim one study, C-MOVE it into the running storage SCP, ingest it, record the try.
+) -> Transferred:
+    """Claim one study and transfer what it misses (C-MOVE, C-GET or WADO-RS); no ingest.
 
-    Safe to retry: a retry keeps the run's claim and moves only the series
-    still missing images.
+    A transient failure is raised so Prefect retries; the retry keeps the
+    run's claim and moves only what has not arrived.
     """
-    return retrieve_study(engine_for(db_url), request, study_uid)
+    done = transfer_study(engine_for(db_url), request, study_uid, web=web_access())
+    if isinstance(done.error, RetryableError):
+        raise RetrievalInterruptedError(study_uid, str(request.pacs), str(done.error))
+    return done
+
+
+@task(name="ingest-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def finish_study_task(
+    db_url: str | None, request: RetrievalRequest, transferred: Transferred
+) -> StudyOutcome:
+    """Ingest a transferred study, judge it complete or not, record the try, release it.
+
+    Run in its own process while the next study arrives. Safe to retry:
+    files already ingested are skipped.
+    """
+    engine = engine_for(db_url)
+    return finish_study(engine, request, transferred, web=web_access(), raise_retryable=False)

@@ -11,11 +11,21 @@ task connects, so that it never travels in flow parameters.
 from __future__ import annotations
 
 import os
+from typing import cast
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
+from pacsflow.net.dicomweb.access import WebAccess, basic_auth_header, bearer_auth_header
+from pacsflow.net.nodes import (
+    DEFAULT_LOCAL_AE_TITLE,
+    TRANSPORTS,
+    LocalAE,
+    PacsNode,
+    Transport,
+    check_dicomweb_url,
+)
 
 __all__ = [
     "DB_PASSWORD_ENV",
@@ -31,6 +41,7 @@ __all__ = [
     "resolve_pacs",
     "resolve_storage",
     "split_password",
+    "web_access",
 ]
 
 DB_URL_ENV = "PACSFLOW_DB_URL"
@@ -128,6 +139,8 @@ ENV = {
     "local_port": "PACSFLOW_LOCAL_PORT",
     "local_bind_address": "PACSFLOW_LOCAL_BIND",
     "storage": "PACSFLOW_STORAGE",
+    "transport": "PACSFLOW_TRANSPORT",
+    "dicomweb_url": "PACSFLOW_PACS_DICOMWEB_URL",
 }
 """Setting (as flows name their parameters) -> the environment variable giving it."""
 
@@ -139,6 +152,7 @@ _DEFAULTS = {
     "local_port": "11112",
     "local_bind_address": "127.0.0.1",
     "storage": DEFAULT_STORAGE,
+    "transport": "c-move",
 }
 
 
@@ -150,6 +164,8 @@ _OPTIONS = {
     "local_port": "--local-port",
     "local_bind_address": "--local-bind",
     "storage": "--storage",
+    "transport": "--transport",
+    "dicomweb_url": "--dicomweb-url",
 }
 
 
@@ -179,16 +195,89 @@ def _port(name: str, value: int | None) -> int:
         ) from None
 
 
-def resolve_pacs(ae_title: str | None, host: str | None, port: int | None) -> PacsNode:
-    """The PACS: each value given, else from ``$PACSFLOW_PACS_AET/HOST/PORT``.
+def resolve_pacs(
+    ae_title: str | None,
+    host: str | None,
+    port: int | None,
+    transport: str | None = None,
+    dicomweb_url: str | None = None,
+) -> PacsNode:
+    """The PACS: each value given, else from ``$PACSFLOW_PACS_AET/HOST/PORT``,
+    ``$PACSFLOW_TRANSPORT`` (default c-move) and ``$PACSFLOW_PACS_DICOMWEB_URL``.
+
+    A ``dicomweb`` PACS needs its URL only: its AE title, host and port
+    default to DICOMWEB and the URL's host and port.
 
     Raises:
         MissingSettingError: a value is missing or malformed (naming its variable).
-        ValueError: an invalid AE title or port.
+        ValueError: an invalid AE title, port or URL.
     """
+    chosen = _text("transport", transport).strip().lower()
+    if chosen not in TRANSPORTS:
+        raise MissingSettingError(
+            f"transport {chosen!r} (--transport, ${ENV['transport']}) is not one of "
+            f"{', '.join(TRANSPORTS)}"
+        )
+    url = dicomweb_url or os.environ.get(ENV["dicomweb_url"], "").strip() or None
+    if chosen != "dicomweb":
+        node = PacsNode(
+            _text("pacs_ae_title", ae_title), _text("pacs_host", host), _port("pacs_port", port)
+        )
+        return PacsNode(node.ae_title, node.host, node.port, cast(Transport, chosen), url)
+    if url is None:
+        raise MissingSettingError(
+            f"the dicomweb transport needs the PACS's DICOMweb URL: set ${ENV['dicomweb_url']}, "
+            "or give --dicomweb-url (pacsflow command) or pacs.dicomweb_url (flow parameter)"
+        )
+    parts = urlsplit(check_dicomweb_url(url))
+    default_port = parts.port or (443 if parts.scheme == "https" else 80)
     return PacsNode(
-        _text("pacs_ae_title", ae_title), _text("pacs_host", host), _port("pacs_port", port)
+        ae_title or os.environ.get(ENV["pacs_ae_title"], "").strip() or "DICOMWEB",
+        host or os.environ.get(ENV["pacs_host"], "").strip() or str(parts.hostname),
+        port or _optional_port("pacs_port") or default_port,
+        "dicomweb",
+        url,
     )
+
+
+def _optional_port(name: str) -> int | None:
+    return _port(name, None) if os.environ.get(ENV[name], "").strip() else None
+
+
+WEB_ENV = {
+    "token": "PACSFLOW_DICOMWEB_TOKEN",
+    "user": "PACSFLOW_DICOMWEB_USER",
+    "password": "PACSFLOW_DICOMWEB_PASSWORD",
+    "ca_bundle": "PACSFLOW_DICOMWEB_CA_BUNDLE",
+}
+"""Environment variables of DICOMweb access: read by the tasks, never flow parameters."""
+
+
+def web_access() -> WebAccess:
+    """DICOMweb headers and TLS trust from ``$PACSFLOW_DICOMWEB_*``.
+
+    A bearer token (``PACSFLOW_DICOMWEB_TOKEN``), else basic authentication
+    (``PACSFLOW_DICOMWEB_USER`` and ``PACSFLOW_DICOMWEB_PASSWORD``), else none;
+    ``PACSFLOW_DICOMWEB_CA_BUNDLE`` names a PEM file of CAs to trust.
+
+    Raises:
+        MissingSettingError: a user without a password (or the reverse), or a CA
+            bundle that is not a file.
+    """
+    values = {key: os.environ.get(name, "").strip() for key, name in WEB_ENV.items()}
+    headers: dict[str, str] = {}
+    if values["token"]:
+        headers = bearer_auth_header(values["token"])
+    elif values["user"] or values["password"]:
+        if not (values["user"] and values["password"]):
+            raise MissingSettingError(
+                f"set both ${WEB_ENV['user']} and ${WEB_ENV['password']} for basic authentication"
+            )
+        headers = basic_auth_header(values["user"], values["password"])
+    ca_file = values["ca_bundle"] or None
+    if ca_file is not None and not os.path.isfile(ca_file):
+        raise MissingSettingError(f"${WEB_ENV['ca_bundle']} names no file: {ca_file}")
+    return WebAccess(headers=headers, ca_file=ca_file)
 
 
 def resolve_local(ae_title: str | None, port: int | None, bind_address: str | None) -> LocalAE:

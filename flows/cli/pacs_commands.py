@@ -14,10 +14,10 @@ from typing import Any
 
 from flows.cli.args import UsageError, parse_date, positive
 from flows.options import Retrieval, Selection
-from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
+from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, TRANSPORTS, LocalAE, PacsNode
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS, StudyPick
 from pacsflow.retrieval.series_filter import SeriesFilter
-from tasks.settings import ENV, resolve_local, resolve_pacs, resolve_storage
+from tasks.settings import ENV, resolve_local, resolve_pacs, resolve_storage, web_access
 
 __all__ = [
     "add_node_options",
@@ -37,6 +37,19 @@ def add_node_options(parser: argparse.ArgumentParser, *, storage: bool) -> None:
     group.add_argument("--pacs-aet", help=f"the PACS's AE title (${ENV['pacs_ae_title']})")
     group.add_argument("--pacs-host", help=f"the PACS's host (${ENV['pacs_host']})")
     group.add_argument("--pacs-port", type=int, help=f"the PACS's DICOM port (${ENV['pacs_port']})")
+    group.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        help=f"how studies are found and retrieved (${ENV['transport']}, default c-move): "
+        "c-move (the PACS sends to pacsflow's storage SCP), c-get (no inbound port), "
+        "dicomweb (QIDO-RS and WADO-RS over HTTP(S))",
+    )
+    group.add_argument(
+        "--dicomweb-url",
+        metavar="URL",
+        help=f"the PACS's DICOMweb base URL (${ENV['dicomweb_url']}); credentials from "
+        "$PACSFLOW_DICOMWEB_TOKEN or $PACSFLOW_DICOMWEB_USER/_PASSWORD",
+    )
     group.add_argument(
         "--local-aet",
         help=f"pacsflow's AE title (${ENV['local_ae_title']}, default {DEFAULT_LOCAL_AE_TITLE})",
@@ -122,6 +135,15 @@ def add_pick_options(parser: argparse.ArgumentParser, incomplete: str = "studies
         help=f"give up on a study after this many tries ({DEFAULT_MAX_ATTEMPTS})",
     )
     parser.add_argument("--concurrency", type=positive, default=1, help="studies moved at once (1)")
+    parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        choices=range(9),
+        default=1,
+        metavar="N",
+        help="processes ingesting studies while the next ones arrive (1; 0: in the transfer's "
+        "thread)",
+    )
     parser.add_argument("--institution", help="stored with images (default: the PACS AE title)")
     parser.add_argument(
         "--allow-failures",
@@ -186,7 +208,13 @@ def _add_range_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pacs(args: argparse.Namespace) -> PacsNode:
-    return resolve_pacs(args.pacs_aet, args.pacs_host, args.pacs_port)
+    return resolve_pacs(
+        args.pacs_aet,
+        args.pacs_host,
+        args.pacs_port,
+        getattr(args, "transport", None),
+        getattr(args, "dicomweb_url", None),
+    )
 
 
 def _local(args: argparse.Namespace) -> LocalAE:
@@ -204,6 +232,7 @@ def check_pacs_options(args: argparse.Namespace) -> None:
     try:
         _pacs(args)
         _local(args)
+        web_access()
     except ValueError as exc:  # missing, or an invalid AE title or port
         raise UsageError(str(exc)) from None
     if getattr(args, "start", None) and getattr(args, "end", None) and args.end < args.start:
@@ -217,6 +246,7 @@ def _retrieval(args: argparse.Namespace) -> Retrieval:
         concurrency=getattr(args, "concurrency", 1),
         result_cap=getattr(args, "cap", 1000),
         institution=getattr(args, "institution", None),
+        ingest_workers=getattr(args, "ingest_workers", 1),
     )
 
 
@@ -236,8 +266,9 @@ def _echo(args: argparse.Namespace, _db_url: str) -> int:
     from pacsflow.net.echo import echo
 
     pacs = _pacs(args)
-    seconds = echo(_local(args), pacs)
-    print(f"{pacs} answered the C-ECHO in {seconds * 1000:.1f} ms")
+    seconds = echo(_local(args), pacs, web=web_access())
+    what = "a QIDO-RS query" if pacs.transport == "dicomweb" else "the C-ECHO"
+    print(f"{pacs} answered {what} in {seconds * 1000:.1f} ms")
     return EXIT_OK
 
 

@@ -26,6 +26,7 @@ from pacsflow.database.session import session_scope
 from pacsflow.database.upsert import insert_ignore, insert_links, key_to_id
 from pacsflow.dicom.values import is_valid_uid
 from pacsflow.errors import PermanentError
+from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.series_filter import SeriesFilter
 
@@ -213,16 +214,22 @@ class ItemsFound:
 
 
 def find_and_record_items(
-    engine: Engine, local: LocalAE, node: PacsNode, cohort: RecordedCohort
+    engine: Engine,
+    local: LocalAE,
+    node: PacsNode,
+    cohort: RecordedCohort,
+    *,
+    web: WebAccess | None = None,
 ) -> ItemsFound:
-    """C-FIND every item of the cohort on one association; record and link what each matched.
+    """Query every item of the cohort on one association (C-FIND) or connection (QIDO-RS);
+    record and link what each matched.
 
     Safe to repeat: studies and links already recorded are kept.
     """
     started = time.perf_counter()
     with session_scope(engine) as session:
         items = cohort_item_keys(session, cohort.name)
-    finds = find_cohort_items(local, node, items)
+    finds = find_cohort_items(local, node, items, web=web)
     new = record_item_finds(engine, cohort.cohort_id, finds)
     return ItemsFound(
         items_queried=len(finds),

@@ -15,14 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
-from pynetdicom.sop_class import (  # type: ignore[attr-defined]
-    StudyRootQueryRetrieveInformationModelFind,
-)
 
 from pacsflow.cohorts.cohort_file import CohortItemKeys
-from pacsflow.net.association import PendingTally, c_find_answers, open_association
+from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.find import StudyQuery, study_identifier
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.queries import query_channel
 
 LOGGER = logging.getLogger(__name__)
 
@@ -63,9 +61,12 @@ def find_cohort_items(
     items: Sequence[CohortItemKeys],
     *,
     timeouts: Timeouts | None = None,
+    web: WebAccess | None = None,
     on_item: Callable[[ItemFind], None] | None = None,
 ) -> list[ItemFind]:
-    """C-FIND every item on one association; one :class:`ItemFind` per item, in order.
+    """Query every item on one association (C-FIND) or connection (QIDO-RS, ``dicomweb``).
+
+    One :class:`ItemFind` per item, in order.
 
     Args:
         on_item: called after each item's query (e.g. to show progress).
@@ -76,20 +77,10 @@ def find_cohort_items(
         AssociationRejectedError: the PACS rejected the association for good.
     """
     finds: list[ItemFind] = []
-    with open_association(
-        local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
-    ) as assoc:
-        tally = PendingTally(assoc)
+    with query_channel(local, node, web=web, timeouts=timeouts) as ask:
         for item in items:
-            what = f"the C-FIND of cohort row {item.row}"
-            answers, code = c_find_answers(
-                assoc,
-                tally,
-                node,
-                item_query(item),
-                StudyRootQueryRetrieveInformationModelFind,
-                what,
-            )
+            what = f"the query of cohort row {item.row}"
+            answers, code = ask(item_query(item), what)
             found = ItemFind(row=item.row, studies=answers)
             if code in _CUT_SHORT:
                 found.error = (

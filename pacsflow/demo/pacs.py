@@ -9,6 +9,7 @@ C-FIND and C-MOVE from the given AEs only, and delete their files when stopped.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ from pacsflow.net.nodes import LocalAE, PacsNode
 
 __all__ = [
     "ORTHANC",
+    "ORTHANC_DICOMWEB_PLUGIN",
     "DemoPacs",
     "OrthancServer",
     "QrscpServer",
@@ -57,22 +59,41 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
         process.wait(timeout=20)
 
 
+ORTHANC_DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+"""Debian's orthanc-dicomweb plugin."""
+
+
 class OrthancServer:
-    """Orthanc with no plugins, UTF-8 answers, and the given AEs allowed to query/retrieve.
+    """Orthanc, UTF-8 answers, and the given AEs allowed to query/retrieve.
 
     Args:
         modalities: AE title -> (host, port) of the AEs allowed to C-FIND/C-MOVE
             (and the only valid C-MOVE destinations).
-        limit_find_results: Orthanc's LimitFindResults (0: no cap).
+        limit_find_results: Orthanc's LimitFindResults (0: no cap); it caps
+            QIDO-RS answers too.
+        dicomweb: load the DICOMweb plugin (QIDO-RS, WADO-RS at :attr:`dicomweb_url`).
+        users: user -> password: HTTP basic authentication on the REST API and
+            DICOMweb (none when empty).
     """
 
     def __init__(
-        self, modalities: dict[str, tuple[str, int]] | None = None, limit_find_results: int = 0
+        self,
+        modalities: dict[str, tuple[str, int]] | None = None,
+        limit_find_results: int = 0,
+        *,
+        dicomweb: bool = False,
+        users: dict[str, str] | None = None,
     ) -> None:
         if not Path(ORTHANC).is_file():
             raise RuntimeError(
                 f"{ORTHANC} not found: install Debian's orthanc package (make system-deps does)"
             )
+        if dicomweb and not Path(ORTHANC_DICOMWEB_PLUGIN).is_file():
+            raise RuntimeError(
+                f"{ORTHANC_DICOMWEB_PLUGIN} not found: install Debian's orthanc-dicomweb "
+                "package (make system-deps does)"
+            )
+        self.users = dict(users or {})
         self.ae_title = "ORTHANC"
         self.dicom_port = free_port()
         self.http_port = free_port()
@@ -81,11 +102,13 @@ class OrthancServer:
             "Name": "PACSFLOW-TEST",
             "StorageDirectory": str(self.folder / "storage"),
             "IndexDirectory": str(self.folder / "index"),
-            "Plugins": [],
+            "Plugins": [ORTHANC_DICOMWEB_PLUGIN] if dicomweb else [],
+            "DicomWeb": {"Enable": dicomweb, "Root": "/dicom-web/", "EnableWado": False},
             "LuaScripts": [],
             "HttpPort": self.http_port,
             "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
+            "AuthenticationEnabled": bool(self.users),
+            "RegisteredUsers": self.users,
             "DicomAet": self.ae_title,
             "DicomPort": self.dicom_port,
             "DicomCheckCalledAet": True,
@@ -110,6 +133,18 @@ class OrthancServer:
         """The REST API's URL."""
         return f"http://127.0.0.1:{self.http_port}"
 
+    @property
+    def dicomweb_url(self) -> str:
+        """The DICOMweb base URL (with ``dicomweb=True``)."""
+        return f"{self.base_url}/dicom-web"
+
+    def _auth_headers(self) -> dict[str, str]:
+        if not self.users:
+            return {}
+        user, password = next(iter(self.users.items()))
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {token}"}
+
     def start(self) -> OrthancServer:
         """Write the configuration, start Orthanc, wait until its REST API answers."""
         config_path = self.folder / "orthanc.json"
@@ -125,7 +160,10 @@ class OrthancServer:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while True:
             try:
-                with urllib.request.urlopen(f"{self.base_url}/system", timeout=2):  # noqa: S310
+                probe = urllib.request.Request(  # noqa: S310 - loopback URL built here
+                    f"{self.base_url}/system", headers=self._auth_headers()
+                )
+                with urllib.request.urlopen(probe, timeout=2):  # noqa: S310
                     return self
             except OSError:
                 if self._process.poll() is not None or time.monotonic() > deadline:
@@ -140,7 +178,7 @@ class OrthancServer:
             f"{self.base_url}/instances",
             data=dicom,
             method="POST",
-            headers={"Content-Type": "application/dicom"},
+            headers={"Content-Type": "application/dicom", **self._auth_headers()},
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             if response.status != 200:

@@ -14,6 +14,8 @@ from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.pdu import A_ASSOCIATE_RJ
+from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
+from pynetdicom.presentation import PresentationContext
 
 from pacsflow.errors import PacsflowError, PermanentError, RetryableError
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
@@ -241,8 +243,19 @@ def open_association(
     abstract_syntaxes: Sequence[str],
     *,
     timeouts: Timeouts | None = None,
+    contexts: Sequence[PresentationContext] = (),
+    roles: Sequence[SCP_SCU_RoleSelectionNegotiation] = (),
+    handlers: Sequence[tuple[Any, Any]] = (),
+    max_pdu: int | None = None,
 ) -> Iterator[Association]:
     """An established association to ``node``, released (or aborted) when the block ends.
+
+    Args:
+        abstract_syntaxes: SOP classes proposed with the default transfer syntaxes.
+        contexts: more presentation contexts, proposed as given (C-GET's storage ones).
+        roles: SCP/SCU role selections (C-GET: pacsflow is the storage SCP).
+        handlers: event handlers bound to the association (C-GET's C-STORE).
+        max_pdu: the largest PDU pacsflow accepts (0: no limit); pynetdicom's default if None.
 
     Raises:
         AssociationRejectedError: the PACS rejected it for good (permanent).
@@ -257,12 +270,17 @@ def open_association(
     ae.network_timeout = limits.network
     for syntax in abstract_syntaxes:
         ae.add_requested_context(syntax)
+    for context in contexts:
+        ae.add_requested_context(str(context.abstract_syntax), context.transfer_syntax)
     watch = _RejectionWatch()
+    extra: dict[str, Any] = {} if max_pdu is None else {"max_pdu": max_pdu}
     assoc = ae.associate(
         node.host,
         node.port,
         ae_title=node.ae_title,
-        evt_handlers=[(evt.EVT_PDU_RECV, watch.on_pdu)],
+        ext_neg=list(roles) or None,
+        evt_handlers=[(evt.EVT_PDU_RECV, watch.on_pdu), *handlers],
+        **extra,
     )
     if not assoc.is_established:
         raise _describe_failure(assoc, node, limits, watch.rejection)

@@ -23,18 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
-from pynetdicom.association import Association
-from pynetdicom.sop_class import (  # type: ignore[attr-defined]
-    StudyRootQueryRetrieveInformationModelFind,
-)
 
-from pacsflow.net.association import (
-    DimseFailureError,
-    PendingTally,
-    c_find_answers,
-    open_association,
-)
+from pacsflow.net.association import DimseFailureError
+from pacsflow.net.dicomweb.access import WebAccess
+from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.queries import Ask, query_channel
 
 LOGGER = logging.getLogger(__name__)
 
@@ -132,23 +126,11 @@ def study_identifier(study_date: str, study_time: str, query: StudyQuery) -> Dat
 
 
 def _query(
-    assoc: Association,
-    tally: PendingTally,
-    node: PacsNode,
-    window: _Window,
-    query: StudyQuery,
-    cap: int,
+    ask: Ask, node: PacsNode, window: _Window, query: StudyQuery, cap: int
 ) -> tuple[list[Dataset], bool]:
-    """One C-FIND; returns the answers and whether they were cut short."""
-    what = f"the C-FIND for {window}"
-    answers, code = c_find_answers(
-        assoc,
-        tally,
-        node,
-        study_identifier(*window.keys(), query),
-        StudyRootQueryRetrieveInformationModelFind,
-        what,
-    )
+    """One query; returns the answers and whether they were cut short."""
+    what = f"the {'QIDO-RS' if node.transport == 'dicomweb' else 'C-FIND'} query for {window}"
+    answers, code = ask(study_identifier(*window.keys(), query), what)
     if code == 0x0000:
         return answers, len(answers) >= cap
     if code in (_CANCEL, _OUT_OF_RESOURCES):
@@ -167,8 +149,13 @@ def find_studies(
     window: dt.timedelta = _DAY,
     min_window: dt.timedelta = dt.timedelta(hours=1),
     timeouts: Timeouts | None = None,
+    web: WebAccess | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
 ) -> FindResult:
     """Find the studies dated ``start`` to ``end`` (inclusive; default ``start``) on ``node``.
+
+    By C-FIND, or by QIDO-RS for a ``dicomweb`` node (paged by ``page_size``
+    answers, with ``web``'s headers); the same windows either way.
 
     Args:
         cap: the number of answers at which the PACS is assumed to stop; a
@@ -196,10 +183,7 @@ def find_studies(
     stop = dt.datetime.combine(last_day, dt.time(0)) + _DAY
     days = window // _DAY  # the size of the next fresh window
     splits: list[_Window] = []  # halves of capped windows, still to query
-    with open_association(
-        local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
-    ) as assoc:
-        tally = PendingTally(assoc)
+    with query_channel(local, node, web=web, timeouts=timeouts, page_size=page_size) as ask:
         while splits or cursor < stop:
             fresh = not splits
             if fresh:
@@ -207,7 +191,7 @@ def find_studies(
                 cursor = current.end
             else:
                 current = splits.pop()
-            answers, truncated = _query(assoc, tally, node, current, query, cap)
+            answers, truncated = _query(ask, node, current, query, cap)
             result.queries += 1
             for answer in answers:
                 uid = str(answer.get("StudyInstanceUID", "")).strip()

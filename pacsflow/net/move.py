@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
@@ -30,7 +30,7 @@ from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts, validate_ae_title
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["MoveResult", "move_meaning", "move_study"]
+__all__ = ["MoveResult", "final_response", "move_meaning", "move_study", "retrieve_identifier"]
 
 _PENDING = 0xFF00
 _WARNING = 0xB000
@@ -77,7 +77,7 @@ def _counter(ds: Dataset, keyword: str) -> int:
     return int(value) if value not in (None, "") else 0
 
 
-def _identifier(study_uid: str, series_uid: str | None) -> Dataset:
+def retrieve_identifier(study_uid: str, series_uid: str | None) -> Dataset:
     ds = Dataset()
     ds.QueryRetrieveLevel = "SERIES" if series_uid else "STUDY"
     ds.StudyInstanceUID = study_uid
@@ -121,7 +121,12 @@ def move_study(
             what = f"the C-MOVE of study {study_uid}" + (
                 f" series {series_uid}" if series_uid else ""
             )
-            part = _send_move(assoc, node, _identifier(study_uid, series_uid), destination, what)
+            responses = assoc.send_c_move(
+                retrieve_identifier(study_uid, series_uid),
+                destination,
+                StudyRootQueryRetrieveInformationModelMove,
+            )
+            part = final_response(assoc, node, responses, f"{what} to {destination}")
             total = MoveResult(
                 status=max(total.status, part.status),
                 completed=total.completed + part.completed,
@@ -141,13 +146,18 @@ def move_study(
     return total
 
 
-def _send_move(
-    assoc: Association, node: PacsNode, identifier: Dataset, destination: str, what: str
+def final_response(
+    assoc: Association,
+    node: PacsNode,
+    responses: Iterator[tuple[Dataset, Dataset | None]],
+    what: str,
 ) -> MoveResult:
-    """One C-MOVE request; its final response, or an error for Failure and empty statuses."""
-    responses = assoc.send_c_move(
-        identifier, destination, StudyRootQueryRetrieveInformationModelMove
-    )
+    """The final response of one C-MOVE or C-GET request (pending ones skipped).
+
+    Raises:
+        DimseFailureError: a Failure, Refused or Cancel status.
+        AssociationAbortedError / DimseTimeoutError: no status (abort, timeout).
+    """
     sent = time.monotonic()
     for status, _ in responses:
         if not status or "Status" not in status:
@@ -166,7 +176,7 @@ def _send_move(
         if code in (0x0000, _WARNING):
             return result
         raise DimseFailureError(
-            f"{node} answered {what} to {destination} with status 0x{code:04X} "
+            f"{node} answered {what} with status 0x{code:04X} "
             f"({move_meaning(code)}); {result.completed} sent, {result.failed} failed",
             code,
         )

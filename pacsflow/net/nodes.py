@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
+from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_LOCAL_AE_TITLE", "LocalAE", "PacsNode", "Timeouts", "validate_ae_title"]
+__all__ = [
+    "DEFAULT_LOCAL_AE_TITLE",
+    "TRANSPORTS",
+    "LocalAE",
+    "PacsNode",
+    "Timeouts",
+    "Transport",
+    "check_dicomweb_url",
+    "validate_ae_title",
+]
 
 DEFAULT_LOCAL_AE_TITLE = "PACSFLOW"
+
+Transport = Literal["c-move", "c-get", "dicomweb"]
+"""How studies are found and retrieved from a PACS (see :class:`PacsNode`)."""
+
+TRANSPORTS: tuple[str, ...] = get_args(Transport)
 
 
 def validate_ae_title(ae_title: str, what: str) -> str:
@@ -28,21 +44,78 @@ def _validate_port(port: int, what: str) -> None:
         raise ValueError(f"{what} port {port} must be between 1 and 65535")
 
 
+def check_dicomweb_url(url: str) -> str:
+    """Return the DICOMweb base URL without a trailing slash, or say what is wrong with it.
+
+    Credentials never go in the URL (it is shown in the UI and in logs): they
+    come from the environment as HTTP headers.
+
+    Raises:
+        ValueError: not an http(s) URL with a host, or one holding a user or password.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            "the DICOMweb URL must be http:// or https:// with a host, "
+            "e.g. https://pacs.example.org/dicom-web"
+        )
+    if parts.username or parts.password:
+        raise ValueError(
+            "the DICOMweb URL must not hold a user or password: set "
+            "PACSFLOW_DICOMWEB_TOKEN, or PACSFLOW_DICOMWEB_USER and PACSFLOW_DICOMWEB_PASSWORD"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError("the DICOMweb URL must not hold a query or a fragment")
+    return url.strip().rstrip("/")
+
+
 @dataclass(frozen=True)
 class PacsNode:
-    """A remote DICOM application entity: the PACS pacsflow queries and retrieves from."""
+    """The PACS pacsflow queries and retrieves from, and how (its transport).
+
+    Args:
+        ae_title, host, port: its DICOM application entity (C-ECHO, C-FIND,
+            C-MOVE, C-GET).
+        transport: ``c-move`` (the PACS sends the images to pacsflow's storage
+            SCP, which it must be able to reach), ``c-get`` (the images come back
+            on pacsflow's own association: no inbound port), or ``dicomweb``
+            (QIDO-RS finds, WADO-RS retrieves, over HTTP(S) from ``dicomweb_url``).
+        dicomweb_url: the DICOMweb base URL (required for ``dicomweb``), e.g.
+            ``https://pacs.example.org/dicom-web``.
+    """
 
     ae_title: str
     host: str
     port: int
+    transport: Transport = "c-move"
+    dicomweb_url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ae_title", validate_ae_title(self.ae_title, "PACS"))
         _validate_port(self.port, "PACS")
         if not self.host.strip():
             raise ValueError("PACS host must not be empty")
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"transport {self.transport!r} is not one of {', '.join(TRANSPORTS)}")
+        if self.dicomweb_url is not None:
+            object.__setattr__(self, "dicomweb_url", check_dicomweb_url(self.dicomweb_url))
+        elif self.transport == "dicomweb":
+            raise ValueError("the dicomweb transport needs the PACS's DICOMweb URL")
+
+    @property
+    def web_url(self) -> str:
+        """The DICOMweb base URL.
+
+        Raises:
+            ValueError: the node has none.
+        """
+        if self.dicomweb_url is None:
+            raise ValueError(f"{self} has no DICOMweb URL")
+        return self.dicomweb_url
 
     def __str__(self) -> str:
+        if self.transport == "dicomweb":
+            return str(self.dicomweb_url)
         return f"{self.ae_title}@{self.host}:{self.port}"
 
 

@@ -19,46 +19,29 @@ with a failure status, which the PACS counts as a failed sub-operation.
 from __future__ import annotations
 
 import copy
-import errno
 import logging
 import os
-import tempfile
-import threading
-from collections import Counter
 from collections.abc import Sequence
-from io import BytesIO
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from pydicom.dataset import Dataset
-from pydicom.filereader import read_dataset
-from pydicom.tag import BaseTag
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
 from pynetdicom.presentation import AllStoragePresentationContexts, PresentationContext
 from pynetdicom.transport import ThreadedAssociationServer
 
-from pacsflow.dicom.values import is_valid_uid
-from pacsflow.liveness import owner_tag
 from pacsflow.net.association import set_nodelay
 from pacsflow.net.nodes import LocalAE, Timeouts, validate_ae_title
-from pacsflow.net.storage_files import (
-    INCOMING_FOLDER,
-    file_meta_bytes,
-    remove_abandoned_parts,
+from pacsflow.net.receiver import (
+    STATUS_CANNOT_UNDERSTAND,
+    STATUS_OUT_OF_RESOURCES,
+    InstanceReceiver,
 )
+from pacsflow.net.storage_files import prepare_storage
 
 LOGGER = logging.getLogger(__name__)
 
 __all__ = ["STATUS_CANNOT_UNDERSTAND", "STATUS_OUT_OF_RESOURCES", "StorageSCP"]
-
-STATUS_OUT_OF_RESOURCES = 0xA700
-"""C-STORE status: the file could not be written (disk full, permissions)."""
-STATUS_CANNOT_UNDERSTAND = 0xC000
-"""C-STORE status: the data set lacks a valid Study, Series or SOP Instance UID."""
-
-_UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
-_LAST_NEEDED_TAG = 0x0020000E  # (0020,000E) Series Instance UID
 
 
 class StorageSCP:
@@ -90,9 +73,7 @@ class StorageSCP:
         self.allowed_ae_titles = [validate_ae_title(t, "calling") for t in allowed_ae_titles]
         self.max_associations = max_associations
         self.timeouts = timeouts or Timeouts()
-        self._lock = threading.Lock()
-        self._stored: Counter[str] = Counter()
-        self._refused = 0
+        self.receiver = InstanceReceiver(self.storage)
         self._server: ThreadedAssociationServer | None = None
         self._ae: AE | None = None
 
@@ -100,14 +81,12 @@ class StorageSCP:
 
     def stored_count(self, study_uid: str) -> int:
         """Instances of ``study_uid`` stored since the SCP started."""
-        with self._lock:
-            return self._stored[study_uid]
+        return self.receiver.stored_count(study_uid)
 
     @property
     def refused(self) -> int:
         """C-STOREs answered with a failure status since the SCP started."""
-        with self._lock:
-            return self._refused
+        return self.receiver.refused
 
     # -- life cycle ------------------------------------------------------------
 
@@ -117,8 +96,7 @@ class StorageSCP:
         Raises:
             OSError: the port is in use or the folder cannot be created.
         """
-        (self.storage / INCOMING_FOLDER).mkdir(parents=True, exist_ok=True)
-        remove_abandoned_parts(self.storage)
+        prepare_storage(self.storage)
         ae = AE(ae_title=self.local.ae_title)
         ae.require_calling_aet = self.allowed_ae_titles
         ae.maximum_associations = self.max_associations
@@ -128,7 +106,7 @@ class StorageSCP:
         for context in AllStoragePresentationContexts:
             ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
         handlers: list[Any] = [
-            (evt.EVT_C_STORE, self._on_c_store),
+            (evt.EVT_C_STORE, self.receiver.on_c_store),
             (evt.EVT_CONN_OPEN, _on_conn_open),
         ]
         try:
@@ -176,97 +154,9 @@ class StorageSCP:
     ) -> None:
         self.stop()
 
-    # -- C-STORE ---------------------------------------------------------------
-
-    def _on_c_store(self, event: evt.Event) -> int:
-        """Write one received instance; answer 0x0000, or a failure status saying why."""
-        try:
-            ds = _identifying_elements(event)
-            uids = [str(ds.get(keyword, "") or "").rstrip("\0 ") for keyword in _UID_KEYWORDS]
-            sop_class_uid = str(ds.get("SOPClassUID", "") or "").rstrip("\0 ")
-        except Exception as exc:  # a data set pydicom cannot decode
-            return self._refuse(STATUS_CANNOT_UNDERSTAND, f"undecodable data set ({exc})")
-        bad = [kw for kw, uid in zip(_UID_KEYWORDS, uids, strict=True) if not is_valid_uid(uid)]
-        if bad:
-            return self._refuse(STATUS_CANNOT_UNDERSTAND, f"invalid or missing {', '.join(bad)}")
-        study_uid, series_uid, sop_uid = uids
-        target = self.storage / study_uid / series_uid / f"{sop_uid}.dcm"
-        try:
-            meta = file_meta_bytes(
-                sop_class_uid or str(event.request.AffectedSOPClassUID),
-                sop_uid,
-                str(event.context.transfer_syntax),
-                event.assoc.requestor.ae_title,
-            )
-            self._write_atomically(meta, _encoded_data_set(event), target)
-        except OSError as exc:
-            return self._refuse(STATUS_OUT_OF_RESOURCES, f"cannot write {target} ({exc.strerror})")
-        with self._lock:
-            self._stored[study_uid] += 1
-        return 0x0000
-
-    def _write_atomically(self, meta: bytes, data_set: bytes, target: Path) -> None:
-        """Write the file under .incoming, flush it to disk, then rename it into place.
-
-        The fsync (~0.5 ms here) makes the content durable before the name
-        appears; :func:`sync_study_folder` makes the names durable before the
-        study is marked retrieved.
-        """
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(
-            prefix=f"{owner_tag()}:", suffix=".part", dir=self.storage / INCOMING_FOLDER
-        )
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(meta)
-                out.write(data_set)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(partial, target)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
-
-    def _refuse(self, status: int, reason: str) -> int:
-        with self._lock:
-            self._refused += 1
-        LOGGER.warning("C-STORE refused with status 0x%04X: %s", status, reason)
-        return status
-
 
 def _on_conn_open(event: evt.Event) -> None:
     set_nodelay(event.assoc)
-
-
-def _encoded_data_set(event: evt.Event) -> bytes:
-    """The C-STORE's data set as received (already encoded in the accepted transfer syntax)."""
-    request = event.request
-    data = getattr(request, "DataSet", None)
-    if not isinstance(data, BytesIO):
-        raise OSError(errno.EINVAL, "the C-STORE request carries no data set")
-    return data.getvalue()
-
-
-def _after_series_uid(tag: BaseTag, _vr: str | None, _length: int) -> bool:
-    return int(tag) > _LAST_NEEDED_TAG
-
-
-def _identifying_elements(event: evt.Event) -> Dataset:
-    """The data set's elements up to (0020,000E) Series Instance UID, values left unparsed.
-
-    Decoding a whole header costs milliseconds per instance, the bulk of a
-    C-STORE's cost; the UIDs that name the file come first. A deflated data
-    set is decoded whole (pynetdicom inflates it).
-    """
-    syntax = event.context.transfer_syntax
-    if syntax is None or syntax.is_deflated:
-        return event.dataset
-    return read_dataset(
-        BytesIO(_encoded_data_set(event)),
-        syntax.is_implicit_VR,
-        syntax.is_little_endian,
-        stop_when=_after_series_uid,
-    )
 
 
 class _CheaplyCopiedContexts(list[PresentationContext]):

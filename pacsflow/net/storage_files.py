@@ -11,21 +11,26 @@ from __future__ import annotations
 import logging
 import os
 import struct
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 
 from pacsflow.dicom.values import is_valid_uid
-from pacsflow.liveness import owner_is_gone
+from pacsflow.liveness import owner_is_gone, owner_tag
 
 LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "INCOMING_FOLDER",
     "file_meta_bytes",
+    "new_part",
+    "prepare_storage",
     "remove_abandoned_parts",
     "study_folder",
     "sync_study_folder",
+    "write_atomically",
 ]
 
 INCOMING_FOLDER = ".incoming"
@@ -45,22 +50,69 @@ def study_folder(storage: Path, study_uid: str) -> Path:
     return storage / study_uid
 
 
-def sync_study_folder(storage: Path, study_uid: str) -> None:
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_study_folder(storage: Path, study_uid: str, *, files: bool = False) -> None:
     """fsync the study's folder and its series folders, so the files' names survive a power cut.
 
     Called before a study is marked retrieved: the database commit is durable,
-    so the files it vouches for must be too. The files' contents were synced
-    as they were written.
+    so the files it vouches for must be too. The storage SCP syncs each file's
+    contents as it writes it; C-GET and WADO-RS do not (one sync per study
+    costs less than one per file), so they pass ``files=True`` to sync the
+    files' contents here too.
     """
     folder = study_folder(storage, study_uid)
     if not folder.is_dir():
         return
-    for directory in [folder, *(p for p in folder.iterdir() if p.is_dir())]:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    series = [p for p in folder.iterdir() if p.is_dir()]
+    if files:
+        for series_folder in series:
+            for file in series_folder.iterdir():
+                _fsync(file, os.O_RDONLY)
+    for directory in [folder, *series]:
+        _fsync(directory, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def prepare_storage(storage: Path) -> None:
+    """Create the storage folder and its .incoming, and delete crashed runs' partial files."""
+    (storage / INCOMING_FOLDER).mkdir(parents=True, exist_ok=True)
+    remove_abandoned_parts(storage)
+
+
+def new_part(storage: Path) -> tuple[int, Path]:
+    """A new partial file under .incoming, named for this process: its descriptor and path."""
+    fd, partial = tempfile.mkstemp(
+        prefix=f"{owner_tag()}:", suffix=".part", dir=storage / INCOMING_FOLDER
+    )
+    return fd, Path(partial)
+
+
+def write_atomically(storage: Path, chunks: Iterable[bytes], target: Path, *, sync: bool) -> None:
+    """Write ``chunks`` under .incoming, then rename the file into place at ``target``.
+
+    With ``sync`` the content is fsynced (~0.5 ms) before the name appears;
+    without, :func:`sync_study_folder` must sync it (``files=True``) before the
+    study is marked retrieved.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = new_part(storage)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+            if sync:
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def remove_abandoned_parts(storage: Path) -> int:

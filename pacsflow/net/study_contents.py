@@ -13,19 +13,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
-from pynetdicom.association import Association
-from pynetdicom.sop_class import (  # type: ignore[attr-defined]
-    StudyRootQueryRetrieveInformationModelFind,
-)
 
 from pacsflow.dicom.values import parse_int
-from pacsflow.net.association import (
-    DimseFailureError,
-    PendingTally,
-    c_find_answers,
-    open_association,
-)
+from pacsflow.net.association import DimseFailureError
+from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.queries import Ask, query_channel
 
 __all__ = ["SeriesOnPacs", "find_study_instances", "find_study_series"]
 
@@ -43,7 +36,12 @@ class SeriesOnPacs:
 
 
 def find_study_series(
-    local: LocalAE, node: PacsNode, study_uid: str, *, timeouts: Timeouts | None = None
+    local: LocalAE,
+    node: PacsNode,
+    study_uid: str,
+    *,
+    timeouts: Timeouts | None = None,
+    web: WebAccess | None = None,
 ) -> list[SeriesOnPacs]:
     """The series of the study on ``node``, by SeriesInstanceUID.
 
@@ -53,11 +51,8 @@ def find_study_series(
             DimseTimeoutError: retryable failures.
         AssociationRejectedError: the PACS rejected the association for good.
     """
-    with open_association(
-        local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
-    ) as assoc:
-        tally = PendingTally(assoc)
-        return _series(assoc, tally, node, study_uid)
+    with query_channel(local, node, web=web, timeouts=timeouts) as ask:
+        return _series(ask, node, study_uid)
 
 
 def find_study_instances(
@@ -67,6 +62,7 @@ def find_study_instances(
     *,
     series_uids: Collection[str] | None = None,
     timeouts: Timeouts | None = None,
+    web: WebAccess | None = None,
 ) -> dict[str, set[str]]:
     """The SOPInstanceUIDs of each series of the study (or of ``series_uids``) on ``node``.
 
@@ -77,12 +73,9 @@ def find_study_instances(
         AssociationRejectedError: the PACS rejected the association for good.
     """
     contents: dict[str, set[str]] = {}
-    with open_association(
-        local, node, [StudyRootQueryRetrieveInformationModelFind], timeouts=timeouts
-    ) as assoc:
-        tally = PendingTally(assoc)
+    with query_channel(local, node, web=web, timeouts=timeouts) as ask:
         if series_uids is None:
-            series_uids = [s.series_uid for s in _series(assoc, tally, node, study_uid)]
+            series_uids = [s.series_uid for s in _series(ask, node, study_uid)]
         for series_uid in sorted(series_uids):
             sop_uids = contents.setdefault(series_uid, set())
             image_query = Dataset()
@@ -91,16 +84,14 @@ def find_study_instances(
             image_query.SeriesInstanceUID = series_uid
             image_query.SOPInstanceUID = ""
             what = f"the images of series {series_uid}"
-            for answer in _answers(assoc, tally, node, image_query, what):
+            for answer in _answers(ask, node, image_query, what):
                 sop_uid = str(answer.get("SOPInstanceUID", "")).strip()
                 if sop_uid:
                     sop_uids.add(sop_uid)
     return contents
 
 
-def _series(
-    assoc: Association, tally: PendingTally, node: PacsNode, study_uid: str
-) -> list[SeriesOnPacs]:
+def _series(ask: Ask, node: PacsNode, study_uid: str) -> list[SeriesOnPacs]:
     query = Dataset()
     query.QueryRetrieveLevel = "SERIES"
     query.StudyInstanceUID = study_uid
@@ -110,7 +101,7 @@ def _series(
     query.SeriesNumber = ""
     query.NumberOfSeriesRelatedInstances = ""
     found: dict[str, SeriesOnPacs] = {}
-    for answer in _answers(assoc, tally, node, query, f"the series of study {study_uid}"):
+    for answer in _answers(ask, node, query, f"the series of study {study_uid}"):
         series_uid = str(answer.get("SeriesInstanceUID", "")).strip()
         if series_uid and series_uid not in found:
             found[series_uid] = SeriesOnPacs(
@@ -123,22 +114,13 @@ def _series(
     return [found[uid] for uid in sorted(found)]
 
 
-def _answers(
-    assoc: Association, tally: PendingTally, node: PacsNode, query: Dataset, what: str
-) -> list[Dataset]:
-    """Every answer of one C-FIND; an error unless it ends in Success with none lost."""
-    answers, code = c_find_answers(
-        assoc,
-        tally,
-        node,
-        query,
-        StudyRootQueryRetrieveInformationModelFind,
-        f"the C-FIND of {what}",
-    )
+def _answers(ask: Ask, node: PacsNode, query: Dataset, what: str) -> list[Dataset]:
+    """Every answer of one query; an error unless it ends in Success with none lost."""
+    answers, code = ask(query, f"the query of {what}")
     if code == 0x0000:
         return answers
     raise DimseFailureError(
-        f"{node} answered the C-FIND of {what} with status 0x{code:04X}"
+        f"{node} answered the query of {what} with status 0x{code:04X}"
         + (" (answers cut short)" if code == 0xFE00 else ""),
         code,
     )

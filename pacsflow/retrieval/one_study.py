@@ -1,6 +1,11 @@
-"""Retrieve one study: C-MOVE it to the storage SCP, ingest what arrived, judge completeness.
+"""Retrieve one study: transfer it, ingest what arrived, judge completeness.
 
-A study is marked retrieved only when the C-MOVE ended in Success with no
+The transfer follows the PACS's transport: a C-MOVE to the running storage
+SCP (``c-move``), a C-GET on pacsflow's own association (``c-get``), or a
+WADO-RS request streamed to files (``dicomweb``, whose queries are QIDO-RS).
+Each writes ``<storage>/<study>/<series>/<sop>.dcm``, which is then ingested.
+
+A study is marked retrieved only when the transfer ended in Success with no
 failed sub-operation *and* the database holds at least as many of its images
 as the PACS reported (NumberOfStudyRelatedInstances, or an image-level C-FIND
 when the C-FIND answer lacked it). Otherwise its try is recorded with the
@@ -29,9 +34,14 @@ from pacsflow.database.session import session_scope
 from pacsflow.errors import PacsflowError, PermanentError, RetryableError
 from pacsflow.ingest.batch import BatchResult
 from pacsflow.ingest.folder_ingest import ingest_folder
+from pacsflow.net.dicomweb.access import WebAccess
+from pacsflow.net.dicomweb.client import DicomWebClient
+from pacsflow.net.dicomweb.wado import retrieve_study_wado
+from pacsflow.net.get import get_study, study_sop_classes
 from pacsflow.net.move import MoveResult, move_study
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
-from pacsflow.net.storage_files import study_folder, sync_study_folder
+from pacsflow.net.queries import query_channel
+from pacsflow.net.storage_files import prepare_storage, study_folder, sync_study_folder
 from pacsflow.net.study_contents import find_study_instances, find_study_series
 from pacsflow.retrieval.attempts import SeriesSelection, record_attempt, stored_instances
 from pacsflow.retrieval.claims import DEFAULT_LEASE, claim_study, new_claim_holder, release_claim
@@ -39,7 +49,16 @@ from pacsflow.retrieval.series_filter import SeriesFilter
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["RetrievalInterruptedError", "RetrievalRequest", "StudyOutcome", "retrieve_study"]
+__all__ = [
+    "RetrievalInterruptedError",
+    "RetrievalRequest",
+    "StudyOutcome",
+    "TransferGaveUpError",
+    "Transferred",
+    "finish_study",
+    "retrieve_study",
+    "transfer_study",
+]
 
 Outcome = Literal["complete", "partial", "failed", "skipped", "no_matching_series"]
 
@@ -117,13 +136,19 @@ def _pacs_contents(
     study_uid: str,
     stored: dict[str, set[str]],
     series_uids: list[str] | None = None,
+    web: WebAccess | None = None,
 ) -> tuple[list[str], dict[str, int]]:
     """The series (of the study, or ``series_uids``) still missing images, and their sizes.
 
-    By an image-level C-FIND of each series on the PACS.
+    By an image-level query of each series on the PACS.
     """
     on_pacs = find_study_instances(
-        request.local, request.pacs, study_uid, series_uids=series_uids, timeouts=request.timeouts
+        request.local,
+        request.pacs,
+        study_uid,
+        series_uids=series_uids,
+        timeouts=request.timeouts,
+        web=web,
     )
     missing = [uid for uid, sops in sorted(on_pacs.items()) if sops - stored.get(uid, set())]
     return missing, {uid: len(sops) for uid, sops in on_pacs.items()}
@@ -142,20 +167,28 @@ class _Plan:
 
 
 def _whole_study_plan(
-    request: RetrievalRequest, study_uid: str, stored: dict[str, set[str]], expected: int | None
+    request: RetrievalRequest,
+    study_uid: str,
+    stored: dict[str, set[str]],
+    expected: int | None,
+    web: WebAccess | None,
 ) -> _Plan:
     """The whole study; a retry moves only the series still missing images."""
     if not stored:
         return _Plan(to_move=None, expected=expected)
-    missing, sizes = _pacs_contents(request, study_uid, stored)
+    missing, sizes = _pacs_contents(request, study_uid, stored, web=web)
     return _Plan(
         to_move=missing, expected=expected if expected is not None else sum(sizes.values())
     )
 
 
-def _filtered_plan(request: RetrievalRequest, study_uid: str, stored: dict[str, set[str]]) -> _Plan:
-    """The series the filter selects (series-level C-FIND), those still missing images."""
-    series = find_study_series(request.local, request.pacs, study_uid, timeouts=request.timeouts)
+def _filtered_plan(
+    request: RetrievalRequest, study_uid: str, stored: dict[str, set[str]], web: WebAccess | None
+) -> _Plan:
+    """The series the filter selects (series-level query), those still missing images."""
+    series = find_study_series(
+        request.local, request.pacs, study_uid, timeouts=request.timeouts, web=web
+    )
     by_description = request.series_filter.include_descriptions or (
         request.series_filter.exclude_descriptions
     )
@@ -171,7 +204,7 @@ def _filtered_plan(request: RetrievalRequest, study_uid: str, stored: dict[str, 
     counted = [s.series_uid for s in chosen]
     sizes = {s.series_uid: s.instances for s in chosen}
     if any(size is None for size in sizes.values()):  # the PACS did not count: list them
-        missing, counts = _pacs_contents(request, study_uid, stored, counted)
+        missing, counts = _pacs_contents(request, study_uid, stored, counted, web)
     else:
         counts = {uid: size or 0 for uid, size in sizes.items()}
         missing = [uid for uid in counted if len(stored.get(uid, ())) < counts[uid]]
@@ -180,10 +213,163 @@ def _filtered_plan(request: RetrievalRequest, study_uid: str, stored: dict[str, 
     return _Plan(to_move=missing, expected=expected, counted=counted, selection=selection)
 
 
-def retrieve_study(engine: Engine, request: RetrievalRequest, study_uid: str) -> StudyOutcome:
-    """Claim one study, move it to the storage SCP (running), ingest it, record the try.
+def _transfer(
+    request: RetrievalRequest, study_uid: str, series_uids: list[str], web: WebAccess | None
+) -> MoveResult:
+    """Transfer the study (or ``series_uids``) by the PACS's transport into the storage."""
+    pacs = request.pacs
+    if pacs.transport == "c-move":
+        return move_study(
+            request.local,
+            pacs,
+            study_uid,
+            request.local.ae_title,
+            series_uids=series_uids,
+            timeouts=request.timeouts,
+        )
+    prepare_storage(request.storage)
+    if pacs.transport == "dicomweb":
+        with DicomWebClient(pacs.web_url, web) as client:
+            return retrieve_study_wado(client, request.storage, study_uid, series_uids=series_uids)
+    with query_channel(request.local, pacs, timeouts=request.timeouts) as ask:
+        sop_classes = study_sop_classes(ask, study_uid)
+    return get_study(
+        request.local,
+        pacs,
+        study_uid,
+        request.storage,
+        series_uids=series_uids,
+        sop_classes=sop_classes,
+        timeouts=request.timeouts,
+    )
 
-    ``engine`` is the caller's, shared by every study of its run.
+
+@dataclass(frozen=True)
+class Transferred:
+    """What the transfer of one study did, handed to :func:`finish_study` (maybe in another
+    process: plain, picklable data).
+
+    ``skipped`` holds the reason when the study was not claimed (nothing
+    transferred, nothing to finish).
+    """
+
+    study_uid: str
+    holder: str
+    expected: int | None = None
+    #: The series that count (a series filter's choice); None: every series.
+    counted: list[str] | None = None
+    selection: SeriesSelection | None = None
+    move: MoveResult | None = None
+    error: PacsflowError | None = None
+    skipped: str | None = None
+
+
+class TransferGaveUpError(RetryableError):
+    """The transfer of a study failed on every try of a run; the next run tries again."""
+
+
+def _files_on_disk(storage: Path, study_uid: str) -> dict[str, set[str]]:
+    """The SOPInstanceUIDs of the files already in the study's folder, by series."""
+    folder = study_folder(storage, study_uid)
+    if not folder.is_dir():
+        return {}
+    return {
+        series.name: {f.name.removesuffix(".dcm") for f in series.glob("*.dcm")}
+        for series in folder.iterdir()
+        if series.is_dir()
+    }
+
+
+def transfer_study(
+    engine: Engine, request: RetrievalRequest, study_uid: str, *, web: WebAccess | None = None
+) -> Transferred:
+    """Claim one study and transfer what it still misses by the PACS's transport.
+
+    What is missing is judged against the images in the database and the
+    files already in the study's folder (a transfer cut short keeps its whole
+    files), so a repeated call moves only the rest. Errors of the transfer
+    are kept in the result, not raised; the claim stays held for
+    :func:`finish_study`, which must follow (it releases it).
+
+    Raises:
+        Only unexpected errors (the claim is released first).
+    """
+    holder = request.claim_holder or new_claim_holder()
+    with session_scope(engine) as session:
+        claim = claim_study(session, study_uid, holder, request.claim_lease)
+    if not claim.granted:
+        LOGGER.info("Study %s skipped: %s", study_uid, claim.reason)
+        return Transferred(study_uid, holder, skipped=claim.reason or "claimed")
+    try:
+        with session_scope(engine) as session:
+            expected = session.scalar(
+                select(StudyFind.expected_instances).where(StudyFind.study_uid == study_uid)
+            )
+            stored = stored_instances(session, study_uid)
+        for series_uid, sops in _files_on_disk(request.storage, study_uid).items():
+            stored.setdefault(series_uid, set()).update(sops)
+        move: MoveResult | None = None
+        error: PacsflowError | None = None
+        plan = _Plan(to_move=[], expected=expected)
+        try:
+            if request.series_filter.active:
+                plan = _filtered_plan(request, study_uid, stored, web)
+            else:
+                plan = _whole_study_plan(request, study_uid, stored, expected, web)
+            if plan.to_move is None or plan.to_move:
+                move = _transfer(request, study_uid, plan.to_move or [], web)
+        except PacsflowError as exc:
+            error = exc
+    except BaseException:  # unexpected: let the next try claim it at once
+        with session_scope(engine) as session:
+            release_claim(session, study_uid, holder)
+        raise
+    return Transferred(study_uid, holder, plan.expected, plan.counted, plan.selection, move, error)
+
+
+def finish_study(
+    engine: Engine,
+    request: RetrievalRequest,
+    transferred: Transferred,
+    *,
+    web: WebAccess | None = None,
+    raise_retryable: bool = True,
+) -> StudyOutcome:
+    """Ingest what the transfer brought, judge completeness, record the try, release the claim.
+
+    Args:
+        raise_retryable: raise :class:`RetrievalInterruptedError` after recording
+            a try cut short by a transient error (so a task retry moves the
+            rest); False returns the ``partial`` outcome instead (the caller
+            retried the transfer already).
+    """
+    study_uid = transferred.study_uid
+    if transferred.skipped is not None:
+        return StudyOutcome(study_uid, "skipped", None, 0, 0, 0, 0, transferred.skipped)
+    try:
+        result = _finish_claimed(request, engine, transferred, web)
+    except BaseException:  # unexpected: let the next try claim it at once
+        with session_scope(engine) as session:
+            release_claim(session, study_uid, transferred.holder)
+        raise
+    if result.outcome == "no_matching_series":
+        LOGGER.info("Study %s: no series matches the series filter", study_uid)
+    elif result.outcome != "complete":
+        LOGGER.warning("Study %s not retrieved completely: %s", study_uid, result.error)
+    error = transferred.error
+    if raise_retryable and isinstance(error, RetryableError):
+        raise RetrievalInterruptedError(study_uid, str(request.pacs), str(error)) from error
+    return result
+
+
+def retrieve_study(
+    engine: Engine, request: RetrievalRequest, study_uid: str, *, web: WebAccess | None = None
+) -> StudyOutcome:
+    """Claim one study, transfer it by the PACS's transport, ingest it, record the try.
+
+    :func:`transfer_study` then :func:`finish_study`. ``engine`` is the
+    caller's, shared by every study of its run. For ``c-move`` the storage SCP
+    must be running; ``web`` gives the headers and TLS trust of a ``dicomweb`` PACS.
 
     Returns:
         The outcome: ``complete`` (marked retrieved), ``no_matching_series`` (the
@@ -197,71 +383,32 @@ def retrieve_study(engine: Engine, request: RetrievalRequest, study_uid: str) ->
         RetrievalInterruptedError: a transient network failure (retryable); the
             try is recorded first, and a retry moves only what is still missing.
     """
-    holder = request.claim_holder or new_claim_holder()
-    with session_scope(engine) as session:
-        claim = claim_study(session, study_uid, holder, request.claim_lease)
-    if not claim.granted:
-        LOGGER.info("Study %s skipped: %s", study_uid, claim.reason)
-        return StudyOutcome(study_uid, "skipped", None, 0, 0, 0, 0, claim.reason)
-    try:
-        result, error = _retrieve_claimed(request, engine, study_uid, holder)
-    except BaseException:  # unexpected: let the next try claim it at once
-        with session_scope(engine) as session:
-            release_claim(session, study_uid, holder)
-        raise
-    if result.outcome == "no_matching_series":
-        LOGGER.info("Study %s: no series matches the series filter", study_uid)
-    elif result.outcome != "complete":
-        LOGGER.warning("Study %s not retrieved completely: %s", study_uid, result.error)
-    if isinstance(error, RetryableError):
-        raise RetrievalInterruptedError(study_uid, str(request.pacs), str(error)) from error
-    return result
+    transferred = transfer_study(engine, request, study_uid, web=web)
+    return finish_study(engine, request, transferred, web=web)
 
 
-def _retrieve_claimed(
-    request: RetrievalRequest, engine: Engine, study_uid: str, holder: str
-) -> tuple[StudyOutcome, PacsflowError | None]:
-    """Move, ingest and judge a claimed study; record the try and release the claim."""
-    with session_scope(engine) as session:
-        expected = session.scalar(
-            select(StudyFind.expected_instances).where(StudyFind.study_uid == study_uid)
-        )
-        stored = stored_instances(session, study_uid)
-    move: MoveResult | None = None
-    error: PacsflowError | None = None
-    plan = _Plan(to_move=[], expected=expected)
-    try:
-        if request.series_filter.active:
-            plan = _filtered_plan(request, study_uid, stored)
-        else:
-            plan = _whole_study_plan(request, study_uid, stored, expected)
-        if plan.to_move is None or plan.to_move:
-            move = move_study(
-                request.local,
-                request.pacs,
-                study_uid,
-                request.local.ae_title,
-                series_uids=plan.to_move or (),
-                timeouts=request.timeouts,
-            )
-    except PacsflowError as exc:
-        error = exc
-    expected = plan.expected
+def _finish_claimed(
+    request: RetrievalRequest, engine: Engine, transferred: Transferred, web: WebAccess | None
+) -> StudyOutcome:
+    """Ingest and judge a claimed, transferred study; record the try and release the claim."""
+    study_uid, move, error = transferred.study_uid, transferred.move, transferred.error
+    expected = transferred.expected
     ingested = _ingest_study_folder(request, engine, study_uid)
     with session_scope(engine) as session:
         now_stored = stored_instances(session, study_uid)
-    counted = plan.counted if plan.counted is not None else list(now_stored)
+    counted = transferred.counted if transferred.counted is not None else list(now_stored)
     received = sum(len(now_stored.get(uid, ())) for uid in counted)
     if expected is None and error is None:
         try:
-            expected = sum(_pacs_contents(request, study_uid, {})[1].values())
+            expected = sum(_pacs_contents(request, study_uid, {}, web=web)[1].values())
         except PacsflowError as exc:
             error = exc
-    outcome, reason = _judge(move, error, received, expected)
-    if outcome == "complete" and plan.counted == []:
+    outcome, reason = _judge(request.pacs, move, error, received, expected)
+    if outcome == "complete" and transferred.counted == []:
         outcome = "no_matching_series"
     if outcome in ("complete", "no_matching_series"):
-        sync_study_folder(request.storage, study_uid)
+        # The storage SCP syncs each file; C-GET and WADO-RS leave it to here.
+        sync_study_folder(request.storage, study_uid, files=request.pacs.transport != "c-move")
     with session_scope(engine) as session:
         record_attempt(
             session,
@@ -270,10 +417,10 @@ def _retrieve_claimed(
             received=received,
             expected=expected,
             error=reason,
-            selection=plan.selection,
+            selection=transferred.selection,
         )
-        release_claim(session, study_uid, holder)
-    result = StudyOutcome(
+        release_claim(session, study_uid, transferred.holder)
+    return StudyOutcome(
         study_uid=study_uid,
         outcome=outcome,
         expected=expected,
@@ -283,11 +430,17 @@ def _retrieve_claimed(
         moved=move.completed if move else 0,
         error=reason,
     )
-    return result, error
+
+
+_TRANSFER_NAMES = {"c-move": "C-MOVE", "c-get": "C-GET", "dicomweb": "WADO-RS retrieval"}
 
 
 def _judge(
-    move: MoveResult | None, error: PacsflowError | None, received: int, expected: int | None
+    pacs: PacsNode,
+    move: MoveResult | None,
+    error: PacsflowError | None,
+    received: int,
+    expected: int | None,
 ) -> tuple[Outcome, str | None]:
     """The outcome of a try, and the reason when it is not complete."""
     if error is not None:
@@ -295,7 +448,8 @@ def _judge(
         return kind, f"{error} ({received} of {expected if expected is not None else '?'} stored)"
     if move is not None and not move.succeeded:
         return "partial", (
-            f"the C-MOVE ended with status 0x{move.status:04X}: {move.completed} sent, "
+            f"the {_TRANSFER_NAMES[pacs.transport]} ended with status 0x{move.status:04X}: "
+            f"{move.completed} sent, "
             f"{move.failed} failed, {move.warning} warnings; {received} of {expected} stored"
         )
     if expected is None or received < expected:

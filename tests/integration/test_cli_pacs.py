@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ SCP_PORT = free_port()
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}).start()
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}, dicomweb=True).start()
     folder = tmp_path_factory.mktemp("cli-studies")
     for day in ("20240601", "20240602"):
         for ds in make_study(n_series=2, n_images=2, StudyDate=day, PatientName="Marker^Cli"):
@@ -93,3 +94,64 @@ def test_cli_run_find_and_move_end_to_end(
     again = run_cli("--db", url, "move", **env)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("0 studies picked: 0 complete, 0 partial, 0 failed")
+
+
+@pytest.mark.parametrize("transport", ["dicomweb", "c-get"])
+def test_cli_run_over_another_transport(
+    transport: str, run_cli: RunCli, orthanc: OrthancServer, tmp_path: Path
+) -> None:
+    """The whole pipeline by QIDO-RS + WADO-RS, or C-FIND + C-GET: no storage SCP, so the
+    local port given is never bound (another process holds it)."""
+    env = {
+        **_pacs_env(orthanc),
+        "PACSFLOW_TRANSPORT": transport,
+        "PACSFLOW_PACS_DICOMWEB_URL": orthanc.dicomweb_url,
+    }
+    if transport == "dicomweb":  # a DICOMweb PACS needs its URL only
+        for name in ("PACSFLOW_PACS_AET", "PACSFLOW_PACS_HOST", "PACSFLOW_PACS_PORT"):
+            del env[name]
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", SCP_PORT))
+        holder.listen()
+        run = run_cli("--db", url, "run", "2024-06-01", "2024-06-02", "--json", **env)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert (result["studies_found"], result["studies_complete"], result["images_added"]) == (
+        2,
+        2,
+        8,
+    )
+    assert len(list((tmp_path / "pacsflow-storage").rglob("*.dcm"))) == 8
+    echoed = run_cli("echo", **env)
+    assert echoed.returncode == 0, echoed.stderr
+    if transport == "dicomweb":
+        assert echoed.stdout.startswith(f"{orthanc.dicomweb_url} answered a QIDO-RS query in")
+
+
+def test_cli_transport_settings_errors_are_one_line(
+    run_cli: RunCli, orthanc: OrthancServer
+) -> None:
+    no_url = run_cli("echo", "--transport", "dicomweb")
+    assert no_url.returncode == 2
+    assert "needs the PACS's DICOMweb URL: set $PACSFLOW_PACS_DICOMWEB_URL" in no_url.stderr
+    secret_url = run_cli(
+        "echo", "--transport", "dicomweb", "--dicomweb-url", "https://me:pw@pacs.example/dw"
+    )
+    assert secret_url.returncode == 2
+    assert "must not hold a user or password" in secret_url.stderr
+    assert "pw@" not in secret_url.stderr
+    bad = run_cli("echo", **{**_pacs_env(orthanc), "PACSFLOW_TRANSPORT": "carrier-pigeon"})
+    assert bad.returncode == 2
+    assert "transport 'carrier-pigeon'" in bad.stderr
+    half = run_cli(
+        "echo",
+        "--transport",
+        "dicomweb",
+        "--dicomweb-url",
+        orthanc.dicomweb_url,
+        PACSFLOW_DICOMWEB_USER="reader",
+    )
+    assert half.returncode == 2
+    assert "PACSFLOW_DICOMWEB_PASSWORD" in half.stderr

@@ -91,7 +91,7 @@ def _files(keys: list[str], folder: Path) -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}).start()
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}, dicomweb=True).start()
     server.upload_many(_files(list(STUDIES), tmp_path_factory.mktemp("cohort-studies")))
     yield server
     server.stop()
@@ -168,6 +168,35 @@ def test_cohort_retrieves_what_its_items_name_once_and_reports_each_row(
     assert _statuses(again) == _statuses(first)
     assert (again["studies_picked"], again["images_added"], again["studies_new"]) == (0, 0, 0)
     assert table_counts(db_url) == counts
+
+
+@pytest.mark.parametrize("transport", ["c-get", "dicomweb"])
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_cohort_over_each_transport_finds_and_retrieves_the_same(
+    transport: str, orthanc: OrthancServer, db_url: str, tmp_path: Path
+) -> None:
+    """QIDO-RS answers the items' keys (date ranges included) as C-FIND does; C-GET and
+    WADO-RS retrieve with no storage SCP, and the series filter applies."""
+    pacs = PacsNode(
+        orthanc.ae_title,
+        "127.0.0.1",
+        orthanc.dicom_port,
+        transport,  # type: ignore[arg-type]
+        orthanc.dicomweb_url if transport == "dicomweb" else None,
+    )
+    storage = tmp_path / "storage"
+    source = CohortSource(file=str(_cohort_file(tmp_path)))
+    first = _run(pacs, db_url, storage, source, NO_SCOUTS)
+    assert _statuses(first) == EVERY_ROW
+    assert (first["studies_complete"], first["studies_no_matching_series"]) == (3, 1)
+    assert _stored_series(db_url) == {
+        (UID["s1"], "AXIAL"),
+        (UID["s2"], "AXIAL"),
+        (UID["s3"], "AXIAL 1mm"),
+    }
+    assert len(list(storage.rglob("*.dcm"))) == first["images_added"] == 3 * IMAGES
+    again = _run(pacs, db_url, storage, CohortSource(name="request-42"))
+    assert (again["studies_picked"], again["images_added"]) == (0, 0)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

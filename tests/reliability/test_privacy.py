@@ -29,6 +29,7 @@ pytestmark = pytest.mark.integration
 
 SCP_PORT = free_port()
 PASSWORD = "Pw9SecretQzv"  # noqa: S105 - the marker of a password
+TOKEN = "Tk7BearerQzv"  # noqa: S105 - the marker of a DICOMweb token
 NAME, ID, BIRTH = "Zqxmarker^Privatus", "ZQXID7781", "19070311"
 ACCESSION = "ZQXACC55"
 MARKERS = [
@@ -41,12 +42,13 @@ MARKERS = [
     "19071399",  # a malformed birth date pydicom would quote
     "ZQXBAD",
     PASSWORD,
+    TOKEN,
 ]
 
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}).start()
+    server = OrthancServer(modalities={"PACSFLOW": ("127.0.0.1", SCP_PORT)}, dicomweb=True).start()
     folder = tmp_path_factory.mktemp("privacy-studies")
     good = make_study(
         n_series=2,
@@ -115,6 +117,16 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
         "partial",
         "not_found",
     ]
+    # The incomplete study again, over DICOMweb with a bearer token (Orthanc ignores it).
+    web = {
+        **env,
+        "PACSFLOW_TRANSPORT": "dicomweb",
+        "PACSFLOW_PACS_DICOMWEB_URL": orthanc.dicomweb_url,
+        "PACSFLOW_DICOMWEB_TOKEN": TOKEN,
+    }
+    over_web = run_pacsflow(web, work, "-v", "--db", db, "move")
+    assert over_web.returncode == 1, over_web.stdout + over_web.stderr  # a part is refused
+    assert "1 studies picked: 0 complete, 1 partial" in over_web.stdout
     # All ran on the local server the CLI started in that Prefect home: stop it, then search.
     stop = run_pacsflow(env, work, "server", "stop")
     assert "stopped the server" in stop.stdout, stop.stdout + stop.stderr
@@ -130,6 +142,7 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
             ("ingest", ingest),
             ("cohort", cohort),
             ("status", status),
+            ("move over DICOMweb", over_web),
         )
         for stream in ("stdout", "stderr")
     }

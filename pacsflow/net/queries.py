@@ -1,0 +1,69 @@
+"""One way to ask study, series and image queries, whatever the PACS's transport.
+
+:func:`query_channel` yields an ``ask(identifier, what)`` function answering a
+C-FIND identifier with its answers and a final status: over one association
+(C-FIND, for ``c-move`` and ``c-get``) or one HTTP connection (QIDO-RS, for
+``dicomweb``). Date windows, cohort items and a study's contents are queried
+through it, so the transports share their logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from pydicom.dataset import Dataset
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    StudyRootQueryRetrieveInformationModelFind,
+)
+
+from pacsflow.net.association import PendingTally, c_find_answers, open_association
+from pacsflow.net.dicomweb.access import WebAccess
+from pacsflow.net.dicomweb.client import DicomWebClient
+from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE, qido_answers
+from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+
+__all__ = ["Ask", "query_channel"]
+
+Ask = Callable[[Dataset, str], tuple[list[Dataset], int]]
+"""``ask(identifier, what)``: the answers and the final status (0x0000, 0xFE00 cut short, ...).
+
+``what`` names the query in messages, e.g. "the C-FIND for StudyDate=20240101".
+"""
+
+
+@contextmanager
+def query_channel(
+    local: LocalAE,
+    node: PacsNode,
+    *,
+    web: WebAccess | None = None,
+    timeouts: Timeouts | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Iterator[Ask]:
+    """An open channel to ``node``'s query service, closed when the block ends.
+
+    Args:
+        web: headers and TLS trust for a ``dicomweb`` node.
+        page_size: QIDO-RS answers per request.
+
+    Raises:
+        The errors of :func:`~pacsflow.net.association.open_association` (C-FIND);
+        those of :class:`~pacsflow.net.dicomweb.client.DicomWebClient` come from ``ask``.
+    """
+    if node.transport == "dicomweb":
+        with DicomWebClient(node.web_url, web) as client:
+
+            def ask_web(identifier: Dataset, what: str) -> tuple[list[Dataset], int]:
+                return qido_answers(client, identifier, what, page_size=page_size)
+
+            yield ask_web
+        return
+    model = StudyRootQueryRetrieveInformationModelFind
+    with open_association(local, node, [model], timeouts=timeouts) as assoc:
+        tally = PendingTally(assoc)
+
+        def ask_dimse(identifier: Dataset, what: str) -> tuple[list[Dataset], int]:
+            return c_find_answers(assoc, tally, node, identifier, model, what)
+
+        yield ask_dimse
