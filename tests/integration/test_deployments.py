@@ -136,7 +136,7 @@ def test_deployments_list_the_flows_with_their_schedules(
         name: set(schema["definitions"][name]["properties"])
         for name in ("DateRange", "PacsNode", "LocalAE", "Selection", "Retrieval")
     }
-    assert fields["PacsNode"] == {"ae_title", "host", "port"}
+    assert fields["PacsNode"] == {"ae_title", "host", "port", "transport", "dicomweb_url"}
     assert fields["Selection"] == {"modalities", "limit", "max_attempts", "retry_earlier"}
 
 

@@ -228,6 +228,7 @@ def test_a_wado_response_cut_short_keeps_whole_files_only_and_the_retry_complete
             retrieve_study(engine, request, uid)
     finally:
         proxy.shutdown()
+        proxy.server_close()
     kept = sorted(study_folder(request.storage, uid).rglob("*.dcm"))
     assert 0 < len(kept) < 12
     for file in kept:  # every file kept is whole

@@ -8,14 +8,15 @@ import pytest
 
 from flows.dates import DateRange, resolve_range
 
-TODAY = dt.date.today()
 DAY = dt.timedelta(days=1)
 
 
-def test_days_back_counts_the_days_before_the_run() -> None:
-    assert resolve_range(DateRange(None, None, 1)) == (TODAY - DAY, TODAY - DAY)
-    assert resolve_range(DateRange(None, None, 7)) == (TODAY - 7 * DAY, TODAY - DAY)
-    assert resolve_range(DateRange(None, None, 0)) == (TODAY, TODAY)
+@pytest.mark.parametrize(("days_back", "first", "last"), [(1, 1, 1), (7, 7, 1), (0, 0, 0)])
+def test_days_back_counts_the_days_before_the_run(days_back: int, first: int, last: int) -> None:
+    before = dt.date.today()  # read around the call: a run at midnight sees either day
+    resolved = resolve_range(DateRange(None, None, days_back))
+    after = dt.date.today()
+    assert resolved in {(today - first * DAY, today - last * DAY) for today in (before, after)}
 
 
 def test_absolute_dates() -> None:
