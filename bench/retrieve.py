@@ -14,7 +14,9 @@ of ``--instances`` instances, in two sizes: ``large`` (512x512 16-bit CT,
       storage SCP, ``get_study`` (C-GET), ``retrieve_study_wado`` (WADO-RS).
   +ingest: ``pacsflow move --transport T --concurrency N`` into a fresh
       SQLite database, timed by the flow itself (pick, SCP start, Prefect
-      task bookkeeping, the ingest processes and completeness included).
+      task bookkeeping, the ingest and completeness included); the ingest
+      runs in threads beside the transfers, and with ``--ingest-workers 1``
+      / ``2`` in processes.
 
 Each row gives instances/s, MB/s, client CPU seconds per 100 instances
 (user + system of pacsflow's or DCMTK's processes; Orthanc's own CPU is not
@@ -229,7 +231,7 @@ def run_flow(
     workdir: Path,
     port: int,
     date: str,
-    ingest_workers: int = 1,
+    ingest_workers: int = 0,
 ) -> Row:
     """+ingest: find the studies (not timed), then ``pacsflow move`` into a fresh SQLite."""
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
@@ -297,7 +299,7 @@ def measure_size(
             rows.append(
                 run_flow(size, transport, at_once, orthanc, env, workdir, ports["PACSFLOW"], date)
             )
-    for workers in (0, 2):  # ingest in the transfer's thread; two ingest processes
+    for workers in (1, 2):  # ingest in processes instead of threads
         rows.append(
             run_flow(size, "dicomweb", 1, orthanc, env, workdir, ports["PACSFLOW"], date, workers)
         )

@@ -6,9 +6,9 @@ transport, starts pacsflow's storage SCP for its own duration (``c-get`` and
 ``dicomweb`` need none). Each study is a ``transfer-study`` task (C-MOVE,
 C-GET or WADO-RS; at most ``concurrency`` at once in a thread pool sized per
 run, default 1 to spare the PACS) followed by an ``ingest-study`` task
-(ingest, completeness check, record) in a pool of ``ingest_workers``
-processes: study N is ingested while study N+1 arrives, and the GIL of the
-transfer's process is not shared with pydicom's parsing. Transient
+(ingest, completeness check, record) in a pool of its own: study N is
+ingested while study N+1 arrives. The ingest pool is threads of this process
+by default, or ``ingest_workers`` processes. Transient
 network errors are retried by Prefect; a permanent one fails that study only.
 """
 
@@ -151,7 +151,7 @@ def move_studies_flow(
     transfers: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)
     ingests: TaskRunner[Any] = (
         ProcessPoolTaskRunner(max_workers=retrieval.ingest_workers)
-        if retrieval.ingest_workers and len(picked.study_uids) > 1
+        if retrieval.ingest_workers
         else ThreadPoolTaskRunner(max_workers=concurrency)
     )
     # One claim holder per run: another run skips the studies this one moves,

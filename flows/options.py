@@ -49,14 +49,15 @@ class Retrieval:
         result_cap: the number of C-FIND answers at which the PACS stops;
             reaching it splits the date window.
         institution: stored with patients and images (default: the PACS AE title).
-        ingest_workers: processes ingesting studies while the next ones arrive
-            (0: each study is ingested by the thread that transferred it).
+        ingest_workers: where studies are ingested while the next ones arrive:
+            0 (default) in threads of the flow's process, beside the transfers;
+            N in a pool of N processes (measured slower on 2 cores: see the README).
     """
 
     concurrency: int = 1
     result_cap: int = 1000
     institution: str | None = None
-    ingest_workers: int = 1
+    ingest_workers: int = 0
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:

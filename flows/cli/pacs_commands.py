@@ -139,10 +139,10 @@ def add_pick_options(parser: argparse.ArgumentParser, incomplete: str = "studies
         "--ingest-workers",
         type=int,
         choices=range(9),
-        default=1,
+        default=0,
         metavar="N",
-        help="processes ingesting studies while the next ones arrive (1; 0: in the transfer's "
-        "thread)",
+        help="ingest studies in N processes while the next ones arrive (default 0: in threads "
+        "beside the transfers)",
     )
     parser.add_argument("--institution", help="stored with images (default: the PACS AE title)")
     parser.add_argument(
@@ -246,7 +246,7 @@ def _retrieval(args: argparse.Namespace) -> Retrieval:
         concurrency=getattr(args, "concurrency", 1),
         result_cap=getattr(args, "cap", 1000),
         institution=getattr(args, "institution", None),
-        ingest_workers=getattr(args, "ingest_workers", 1),
+        ingest_workers=getattr(args, "ingest_workers", 0),
     )
 
 

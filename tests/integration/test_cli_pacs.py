@@ -115,7 +115,11 @@ def test_cli_run_over_another_transport(
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", SCP_PORT))
         holder.listen()
-        run = run_cli("--db", url, "run", "2024-06-01", "2024-06-02", "--json", **env)
+        # The ingest in a process of its own (threads by default, as in the test above).
+        run = run_cli(
+            "--db", url, "run", "2024-06-01", "2024-06-02", "--json", "--ingest-workers", "1",
+            **env,
+        )  # fmt: skip
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert (result["studies_found"], result["studies_complete"], result["images_added"]) == (
