@@ -13,7 +13,6 @@ the storage SCP writes them, synced per study rather than per file.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from pacsflow.dicom.values import is_valid_uid
 from pacsflow.net.association import open_association
-from pacsflow.net.move import MoveResult, final_response, retrieve_identifier
+from pacsflow.net.move import MoveResult, retrieve_each
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import Ask
 from pacsflow.net.receiver import InstanceReceiver
@@ -92,11 +91,9 @@ def get_study(
             DimseTimeoutError: retryable failures.
         AssociationRejectedError: the PACS rejected the association for good.
     """
-    started = time.monotonic()
     contexts = _storage_contexts(sop_classes)
     roles = [build_role(str(c.abstract_syntax), scp_role=True) for c in contexts]
     receiver = InstanceReceiver(storage, sync_each=False)
-    total = MoveResult(status=0x0000, completed=0, failed=0, warning=0, seconds=0.0)
     model = StudyRootQueryRetrieveInformationModelGet
     with open_association(
         local,
@@ -108,27 +105,11 @@ def get_study(
         handlers=[(evt.EVT_C_STORE, receiver.on_c_store)],
         max_pdu=0,
     ) as assoc:
-        targets: list[str | None] = [*series_uids] if series_uids else [None]
-        for series_uid in targets:
-            what = f"the C-GET of study {study_uid}" + (
-                f" series {series_uid}" if series_uid else ""
-            )
-            responses = assoc.send_c_get(retrieve_identifier(study_uid, series_uid), model)
-            part = final_response(assoc, node, responses, what)
-            total = MoveResult(
-                status=max(total.status, part.status),
-                completed=total.completed + part.completed,
-                failed=total.failed + part.failed,
-                warning=total.warning + part.warning,
-                seconds=time.monotonic() - started,
-            )
-    LOGGER.info(
-        "C-GET of study %s from %s: %d completed, %d failed, %d warnings in %.1f s",
-        study_uid,
-        node,
-        total.completed,
-        total.failed,
-        total.warning,
-        total.seconds,
-    )
-    return total
+        return retrieve_each(
+            assoc,
+            node,
+            "C-GET",
+            study_uid,
+            series_uids,
+            lambda identifier: assoc.send_c_get(identifier, model),
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
@@ -30,7 +30,14 @@ from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts, validate_ae_title
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["MoveResult", "final_response", "move_meaning", "move_study", "retrieve_identifier"]
+__all__ = [
+    "MoveResult",
+    "final_response",
+    "move_meaning",
+    "move_study",
+    "retrieve_each",
+    "retrieve_identifier",
+]
 
 _PENDING = 0xFF00
 _WARNING = 0xB000
@@ -111,31 +118,56 @@ def move_study(
         AssociationRejectedError: the PACS rejected the association for good.
     """
     destination = validate_ae_title(destination, "move destination")
-    started = time.monotonic()
-    total = MoveResult(status=0x0000, completed=0, failed=0, warning=0, seconds=0.0)
     with open_association(
         local, node, [StudyRootQueryRetrieveInformationModelMove], timeouts=timeouts
     ) as assoc:
-        targets: list[str | None] = [*series_uids] if series_uids else [None]
-        for series_uid in targets:
-            what = f"the C-MOVE of study {study_uid}" + (
-                f" series {series_uid}" if series_uid else ""
-            )
-            responses = assoc.send_c_move(
-                retrieve_identifier(study_uid, series_uid),
-                destination,
-                StudyRootQueryRetrieveInformationModelMove,
-            )
-            part = final_response(assoc, node, responses, f"{what} to {destination}")
-            total = MoveResult(
-                status=max(total.status, part.status),
-                completed=total.completed + part.completed,
-                failed=total.failed + part.failed,
-                warning=total.warning + part.warning,
-                seconds=time.monotonic() - started,
-            )
+        return retrieve_each(
+            assoc,
+            node,
+            "C-MOVE",
+            study_uid,
+            series_uids,
+            lambda identifier: assoc.send_c_move(
+                identifier, destination, StudyRootQueryRetrieveInformationModelMove
+            ),
+            f" to {destination}",
+        )
+
+
+def retrieve_each(
+    assoc: Association,
+    node: PacsNode,
+    kind: str,
+    study_uid: str,
+    series_uids: Sequence[str],
+    send: Callable[[Dataset], Iterator[tuple[Dataset, Dataset | None]]],
+    to: str = "",
+) -> MoveResult:
+    """Send one C-MOVE or C-GET (``kind``) for the study, or one per series, on ``assoc``;
+    the final responses added up, logged.
+
+    Args:
+        send: sends the request for an identifier and returns its responses.
+        to: appended to the request's name in messages (the move destination).
+    """
+    started = time.monotonic()
+    total = MoveResult(status=0x0000, completed=0, failed=0, warning=0, seconds=0.0)
+    targets: list[str | None] = [*series_uids] if series_uids else [None]
+    for series_uid in targets:
+        what = f"the {kind} of study {study_uid}" + (f" series {series_uid}" if series_uid else "")
+        part = final_response(
+            assoc, node, send(retrieve_identifier(study_uid, series_uid)), what + to
+        )
+        total = MoveResult(
+            status=max(total.status, part.status),
+            completed=total.completed + part.completed,
+            failed=total.failed + part.failed,
+            warning=total.warning + part.warning,
+            seconds=time.monotonic() - started,
+        )
     LOGGER.info(
-        "C-MOVE of study %s from %s: %d completed, %d failed, %d warnings in %.1f s",
+        "%s of study %s from %s: %d completed, %d failed, %d warnings in %.1f s",
+        kind,
         study_uid,
         node,
         total.completed,
