@@ -12,14 +12,16 @@ and logs and artifacts name items by row number.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows.dates import resolve_retrieval_window
 from flows.move_studies import move_studies_flow
 from flows.options import CohortSelection, Retrieval
-from flows.summaries import summary_markdown
+from flows.summaries import check_complete, summary_markdown
 from pacsflow.cohorts.cohort_file import CohortSource
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.attempts import StudyPick
@@ -75,6 +77,7 @@ def cohort_flow(
     pacs = pacs or resolve_pacs(None, None, None)
     local = local or resolve_local(None, None, None)
     selection = selection or CohortSelection()
+    retrieval = resolve_retrieval_window(retrieval or Retrieval())
     init_db_task(db_url)
     recorded = record_cohort_task(db_url, cohort, series)
     logger.info(
@@ -102,7 +105,7 @@ def cohort_flow(
             limit=selection.limit, max_attempts=selection.max_attempts, cohort=recorded.name
         ),
         series=recorded.series_filter,
-        retrieval=retrieval,
+        retrieval=replace(retrieval, fail_on_incomplete=False),
         db_url=db_url,
         show_progress=show_progress,
     )
@@ -121,6 +124,7 @@ def cohort_flow(
                 "studies_partial",
                 "studies_failed",
                 "studies_skipped",
+                "studies_not_started",
                 "images_added",
             )
         },
@@ -141,6 +145,8 @@ def cohort_flow(
         summary["images_added"],
         summary["seconds"],
     )
+    if retrieval.fail_on_incomplete:
+        check_complete(summary, f"cohort {recorded.name}")
     return summary
 
 

@@ -8,11 +8,14 @@ starts late still covers the night it was scheduled for.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prefect.runtime import flow_run
 
-__all__ = ["DateRange", "resolve_range", "run_date"]
+from flows.options import Retrieval
+from pacsflow.retrieval.window import window_end
+
+__all__ = ["DateRange", "resolve_range", "resolve_retrieval_window", "run_date", "run_start"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,23 @@ class DateRange:
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     days_back: int | None = None
+
+
+def run_start() -> dt.datetime:
+    """When the current flow run was scheduled to start, in local time (now outside a run)."""
+    scheduled = flow_run.scheduled_start_time
+    if isinstance(scheduled, dt.datetime):
+        return scheduled.astimezone()
+    return dt.datetime.now().astimezone()
+
+
+def resolve_retrieval_window(retrieval: Retrieval) -> Retrieval:
+    """``retrieval`` with its ``until`` made absolute from this run's scheduled start, so
+    that subflows (started later) keep the parent's window end."""
+    if retrieval.until is None:
+        return retrieval
+    end = window_end(retrieval.until, run_start())
+    return replace(retrieval, until=end.isoformat())
 
 
 def run_date() -> dt.date:

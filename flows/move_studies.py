@@ -14,6 +14,7 @@ network errors are retried by Prefect; a permanent one fails that study only.
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import time
 from contextlib import nullcontext
@@ -25,9 +26,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
+from flows.dates import resolve_retrieval_window
 from flows.options import Retrieval
 from flows.progress import FlowProgress
-from flows.summaries import move_summary, summary_markdown
+from flows.summaries import check_complete, move_summary, summary_markdown
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP
 from pacsflow.retrieval.attempts import StudyPick
@@ -37,6 +39,7 @@ from pacsflow.retrieval.one_study import (
     StudyOutcome,
     TransferGaveUpError,
     Transferred,
+    skipped_outcome,
 )
 from pacsflow.retrieval.series_filter import SeriesFilter
 from tasks.database import init_db_task, pick_studies_task
@@ -107,8 +110,11 @@ def move_studies_flow(
             ``include_descriptions`` / ``exclude_descriptions`` (regular
             expressions on SeriesDescription, case-insensitive), ``series_numbers``.
             Default: whole studies.
-        retrieval: ``concurrency`` (studies moved at once) and ``institution``
-            (stored with patients and images; default: the PACS AE title).
+        retrieval: ``concurrency`` (studies moved at once), ``institution``
+            (stored with patients and images; default: the PACS AE title),
+            ``until`` (HH:MM: start no study after it; the rest are reported as
+            not started), ``fail_on_incomplete`` (end Failed when a study is
+            partial or failed), ``ingest_workers``.
         db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
         show_progress: draw a progress bar when standard error is a terminal.
 
@@ -122,7 +128,7 @@ def move_studies_flow(
     local = local or resolve_local(None, None, None)
     folder = resolve_storage(storage)
     pick = pick or StudyPick()
-    retrieval = retrieval or Retrieval()
+    retrieval = resolve_retrieval_window(retrieval or Retrieval())
     concurrency = retrieval.concurrency
     init_db_task(db_url)
     echo_task(local, pacs)
@@ -163,6 +169,7 @@ def move_studies_flow(
         institution=retrieval.institution or pacs.ae_title,
         claim_holder=new_claim_holder(),
         series_filter=series or SeriesFilter(),
+        not_after=dt.datetime.fromisoformat(retrieval.until) if retrieval.until else None,
     )
     holder = request.claim_holder or ""
     with scp, transfers, ingests, progress:
@@ -188,7 +195,7 @@ def move_studies_flow(
                     ingesting[ingest] = uid
                     ingest.add_done_callback(done.put)
                     continue
-                outcomes.append(StudyOutcome(uid, "skipped", None, 0, 0, 0, 0, moved.skipped))
+                outcomes.append(skipped_outcome(moved))
             else:
                 outcomes.append(_outcome_of(future, ingesting.pop(future)))
             progress.advance(1)
@@ -202,13 +209,17 @@ def move_studies_flow(
     )
     logger.info(
         "Done: %d studies complete, %d with no matching series, %d partial, %d failed, "
-        "%d skipped (claimed by another run or retrieved meanwhile); %d images added in %.1f s",
+        "%d skipped (claimed by another run or retrieved meanwhile), %d not started (the "
+        "retrieval window ended); %d images added in %.1f s",
         summary["studies_complete"],
         summary["studies_no_matching_series"],
         summary["studies_partial"],
         summary["studies_failed"],
         summary["studies_skipped"],
+        summary["studies_not_started"],
         summary["images_added"],
         summary["seconds"],
     )
+    if retrieval.fail_on_incomplete:
+        check_complete(summary, f"move-studies from {pacs}")
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
+from pacsflow.retrieval.window import parse_until
 
 __all__ = ["CohortSelection", "Retrieval", "Selection"]
 
@@ -52,14 +53,23 @@ class Retrieval:
         ingest_workers: where studies are ingested while the next ones arrive:
             0 (default) in threads of the flow's process, beside the transfers;
             N in a pool of N processes (measured slower on 2 cores: see the README).
+        until: the end of the retrieval window, ``HH:MM`` (the worker's local
+            time; the first such time after the run starts): no study is started
+            later, those in flight finish, the rest are reported as not started.
+        fail_on_incomplete: end the run Failed (after its summary) when a study
+            is partial or failed, so that Prefect automations can alert.
     """
 
     concurrency: int = 1
     result_cap: int = 1000
     institution: str | None = None
     ingest_workers: int = 0
+    until: str | None = None
+    fail_on_incomplete: bool = False
 
     def __post_init__(self) -> None:
+        if self.until is not None:
+            parse_until(self.until)
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.ingest_workers < 0:

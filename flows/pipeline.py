@@ -10,16 +10,17 @@ run as subflows, so each shows in the UI with its own summary.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.dates import DateRange, resolve_range
+from flows.dates import DateRange, resolve_range, resolve_retrieval_window
 from flows.find_studies import find_studies_flow
 from flows.move_studies import move_studies_flow
 from flows.options import Retrieval, Selection
-from flows.summaries import summary_markdown
+from flows.summaries import check_complete, summary_markdown
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.series_filter import SeriesFilter
@@ -78,7 +79,7 @@ def pipeline(
     pacs = pacs or resolve_pacs(None, None, None)
     local = local or resolve_local(None, None, None)
     selection = selection or Selection()
-    retrieval = retrieval or Retrieval()
+    retrieval = resolve_retrieval_window(retrieval or Retrieval())
     first_day, last_day = resolve_range(dates)
     init_db_task(db_url)
     found = find_studies_flow(
@@ -102,7 +103,7 @@ def pipeline(
         storage=resolve_storage(storage),
         pick=pick,
         series=series,
-        retrieval=retrieval,
+        retrieval=replace(retrieval, fail_on_incomplete=False),
         db_url=db_url,
         show_progress=show_progress,
     )
@@ -131,4 +132,6 @@ def pipeline(
         summary["studies_skipped"],
         summary["seconds"],
     )
+    if retrieval.fail_on_incomplete:
+        check_complete(summary, f"pipeline {first_day}..{last_day} from {pacs}")
     return summary

@@ -10,7 +10,13 @@ from typing import Any
 from pacsflow.ingest.batch import BatchResult
 from pacsflow.retrieval.one_study import StudyOutcome
 
-__all__ = ["ingest_summary_table", "move_summary", "summary_markdown"]
+__all__ = [
+    "IncompleteRunError",
+    "check_complete",
+    "ingest_summary_table",
+    "move_summary",
+    "summary_markdown",
+]
 
 _MAX_LISTED = 50  # incomplete studies listed in the summary artifact
 
@@ -42,6 +48,10 @@ def summary_markdown(title: str, summary: dict[str, Any]) -> str:
     if skipped:
         lines += ["", "## Studies skipped (claimed by another run, or retrieved meanwhile)", ""]
         lines += [f"- {item['study_uid']}: {item['error']}" for item in skipped[:_MAX_LISTED]]
+    not_started = summary.get("not_started", [])
+    if not_started:
+        lines += ["", "## Studies not started (the retrieval window ended)", ""]
+        lines += [f"- {uid}" for uid in not_started[:_MAX_LISTED]]
     given_up = summary.get("given_up", [])
     if given_up:
         lines += ["", f"## Given up after {summary['max_attempts']} attempts", ""]
@@ -63,6 +73,7 @@ def move_summary(
         "studies_partial": count("partial"),
         "studies_failed": count("failed"),
         "studies_skipped": count("skipped"),
+        "studies_not_started": count("not_started"),
         "studies_given_up": len(given_up),
         "max_attempts": max_attempts,
         "instances_moved": sum(o.moved for o in outcomes),
@@ -72,6 +83,7 @@ def move_summary(
         "images_per_second": round(images / wall_s, 1) if wall_s else 0.0,
         "incomplete": [o.as_dict() for o in outcomes if o.outcome in ("partial", "failed")],
         "skipped": [o.as_dict() for o in outcomes if o.outcome == "skipped"],
+        "not_started": [o.study_uid for o in outcomes if o.outcome == "not_started"],
         "given_up": given_up,
     }
 
@@ -100,3 +112,22 @@ def ingest_summary_table(result: BatchResult, wall_s: float) -> list[dict[str, A
         for reason, count in sorted(result.skipped_by_reason.items())
     ]
     return rows
+
+
+class IncompleteRunError(RuntimeError):
+    """A run asked to fail on incomplete studies had some (``fail_on_incomplete``)."""
+
+
+def check_complete(summary: dict[str, Any], what: str) -> None:
+    """Raise :class:`IncompleteRunError` if the run left studies partial or failed.
+
+    Called last, after the summary artifact is published, by runs with
+    ``fail_on_incomplete``.
+    """
+    partial, failed = summary["studies_partial"], summary["studies_failed"]
+    if partial or failed:
+        raise IncompleteRunError(
+            f"{what}: {partial} studies partial and {failed} failed of "
+            f"{summary['studies_picked']} picked (see its summary artifact); they are "
+            "tried again by the next run"
+        )

@@ -114,6 +114,11 @@ def _run(args: argparse.Namespace, db_url: str) -> int:
             f"{result['studies_partial']} partial, {result['studies_failed']} failed; "
             f"{result['images_added']} images added in {result['seconds']:.1f} s"
         )
+        if result["studies_not_started"]:
+            print(
+                f"  {result['studies_not_started']} studies not started: the retrieval "
+                "window ended (--until); a re-run takes them"
+            )
     done = result["items_retrieved"] == result["items_total"]
     return EXIT_OK if done or args.allow_failures else EXIT_INCOMPLETE
 

@@ -17,6 +17,7 @@ from flows.options import Retrieval, Selection
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, TRANSPORTS, LocalAE, PacsNode
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS, StudyPick
 from pacsflow.retrieval.series_filter import SeriesFilter
+from pacsflow.retrieval.window import parse_until
 from tasks.settings import ENV, resolve_local, resolve_pacs, resolve_storage, web_access
 
 __all__ = [
@@ -136,6 +137,12 @@ def add_pick_options(parser: argparse.ArgumentParser, incomplete: str = "studies
     )
     parser.add_argument("--concurrency", type=positive, default=1, help="studies moved at once (1)")
     parser.add_argument(
+        "--until",
+        metavar="HH:MM",
+        help="start no study after this time (local; the next such time): the PACS is "
+        "spared outside its window, studies in flight finish, the rest wait for the next run",
+    )
+    parser.add_argument(
         "--ingest-workers",
         type=int,
         choices=range(9),
@@ -239,6 +246,11 @@ def check_pacs_options(args: argparse.Namespace) -> None:
         raise UsageError(f"the end date {args.end} is before the start date {args.start}")
     if hasattr(args, "series_modality"):
         series_filter(args)
+    if getattr(args, "until", None):
+        try:
+            parse_until(args.until)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
 
 def _retrieval(args: argparse.Namespace) -> Retrieval:
@@ -247,6 +259,7 @@ def _retrieval(args: argparse.Namespace) -> Retrieval:
         result_cap=getattr(args, "cap", 1000),
         institution=getattr(args, "institution", None),
         ingest_workers=getattr(args, "ingest_workers", 0),
+        until=getattr(args, "until", None),
     )
 
 
@@ -344,6 +357,11 @@ def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
             f"{result['studies_no_matching_series']} with no matching series; "
             f"{result['images_added']} images added in {result['seconds']:.1f} s"
         )
+        if result["studies_not_started"]:
+            print(
+                f"  {result['studies_not_started']} studies not started: the retrieval "
+                "window ended (--until); the next run takes them"
+            )
         for item in result["incomplete"] + result["skipped"]:
             print(f"  {item['outcome']}: {item['study_uid']}: {item['error']}")
         if result["studies_given_up"]:

@@ -57,10 +57,11 @@ __all__ = [
     "Transferred",
     "finish_study",
     "retrieve_study",
+    "skipped_outcome",
     "transfer_study",
 ]
 
-Outcome = Literal["complete", "partial", "failed", "skipped", "no_matching_series"]
+Outcome = Literal["complete", "partial", "failed", "skipped", "no_matching_series", "not_started"]
 
 
 class RetrievalInterruptedError(RetryableError):
@@ -93,6 +94,8 @@ class RetrievalRequest:
         claim_lease: how long a claim lasts if this process dies unseen.
         series_filter: retrieve only the series it selects (series-level C-FIND and
             C-MOVE); completeness is judged on them. Empty: the whole study.
+        not_after: the end of the run's retrieval window (aware); a study whose
+            transfer would start later is not started (not claimed, nothing recorded).
     """
 
     local: LocalAE
@@ -103,6 +106,7 @@ class RetrievalRequest:
     claim_holder: str | None = None
     claim_lease: dt.timedelta = DEFAULT_LEASE
     series_filter: SeriesFilter = field(default_factory=SeriesFilter)
+    not_after: dt.datetime | None = None
 
 
 @dataclass
@@ -262,6 +266,8 @@ class Transferred:
     move: MoveResult | None = None
     error: PacsflowError | None = None
     skipped: str | None = None
+    #: Skipped because the run's retrieval window had ended.
+    not_started: bool = False
 
 
 class TransferGaveUpError(RetryableError):
@@ -295,6 +301,9 @@ def transfer_study(
         Only unexpected errors (the claim is released first).
     """
     holder = request.claim_holder or new_claim_holder()
+    if request.not_after is not None and dt.datetime.now(dt.UTC) >= request.not_after:
+        why = f"not started: the retrieval window ended at {request.not_after:%Y-%m-%d %H:%M:%S %Z}"
+        return Transferred(study_uid, holder, skipped=why, not_started=True)
     with session_scope(engine) as session:
         claim = claim_study(session, study_uid, holder, request.claim_lease)
     if not claim.granted:
@@ -345,7 +354,7 @@ def finish_study(
     """
     study_uid = transferred.study_uid
     if transferred.skipped is not None:
-        return StudyOutcome(study_uid, "skipped", None, 0, 0, 0, 0, transferred.skipped)
+        return skipped_outcome(transferred)
     try:
         result = _finish_claimed(request, engine, transferred, web)
     except BaseException:  # unexpected: let the next try claim it at once
@@ -360,6 +369,13 @@ def finish_study(
     if raise_retryable and isinstance(error, RetryableError):
         raise RetrievalInterruptedError(study_uid, str(request.pacs), str(error)) from error
     return result
+
+
+def skipped_outcome(transferred: Transferred) -> StudyOutcome:
+    """The outcome of a study not transferred: ``skipped`` (claimed elsewhere, retrieved
+    meanwhile) or ``not_started`` (the window had ended)."""
+    kind: Outcome = "not_started" if transferred.not_started else "skipped"
+    return StudyOutcome(transferred.study_uid, kind, None, 0, 0, 0, 0, transferred.skipped)
 
 
 def retrieve_study(

@@ -149,6 +149,9 @@ def test_cli_transport_settings_errors_are_one_line(
     bad = run_cli("echo", **{**_pacs_env(orthanc), "PACSFLOW_TRANSPORT": "carrier-pigeon"})
     assert bad.returncode == 2
     assert "transport 'carrier-pigeon'" in bad.stderr
+    late = run_cli("move", "--until", "25:00", **_pacs_env(orthanc))
+    assert late.returncode == 2
+    assert "until '25:00' is not a time of day" in late.stderr
     half = run_cli(
         "echo",
         "--transport",

@@ -111,12 +111,20 @@ def test_deployments_list_the_flows_with_their_schedules(
         get_client(sync_client=True) as client,
     ):
         deployment = client.read_deployment_by_name("pipeline/nightly")
+        hourly = client.read_deployment_by_name("move-studies/night-hours")
     # No site setting, database URL or password: workers take them from their environment.
     assert deployment.parameters == {
         "dates": {"days_back": 1},
         "selection": {"limit": 5000},
-        "retrieval": {"concurrency": 1},
+        "retrieval": {"concurrency": 1, "until": "07:00", "fail_on_incomplete": True},
     }
+    # PACS courtesy: one run of each at a time; a late nightly waits, a late half-hour is dropped.
+    for scheduled, strategy in ((deployment, "ENQUEUE"), (hourly, "CANCEL_NEW")):
+        assert scheduled.global_concurrency_limit is not None
+        assert scheduled.global_concurrency_limit.limit == 1
+        assert scheduled.concurrency_options is not None
+        assert scheduled.concurrency_options.collision_strategy == strategy
+    assert hourly.parameters["retrieval"]["until"] == "06:00"
     # The UI's run form is built from the parameter schema: grouped settings, each a form.
     schema = deployment.parameter_openapi_schema
     assert schema is not None
@@ -147,7 +155,11 @@ def test_pipeline_deployment_runs_on_the_worker(deployed: tuple[dict[str, str], 
             FlowRun,
             run_deployment(
                 "pipeline/nightly",
-                parameters={"dates": {"start_date": "2024-07-01"}},
+                # retrieval replaces the deployment's, whose 07:00 window could end mid-test.
+                parameters={
+                    "dates": {"start_date": "2024-07-01"},
+                    "retrieval": {"concurrency": 1, "fail_on_incomplete": True},
+                },
                 timeout=600,
             ),
         )

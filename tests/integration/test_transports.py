@@ -9,9 +9,6 @@ response short.
 from __future__ import annotations
 
 import datetime as dt
-import http.server
-import threading
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +36,7 @@ from tests.helpers import record_found
 from tests.peers.dcmtk import DcmqrscpServer
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
+from tests.peers.web_proxy import MeddlingProxy
 
 pytestmark = pytest.mark.integration
 
@@ -173,38 +171,6 @@ def test_a_series_filter_retrieves_only_the_chosen_series(
     assert len(list(series[0].iterdir())) == 4
 
 
-class _CuttingProxy(http.server.ThreadingHTTPServer):
-    """Forwards GETs to Orthanc but sends only the first ``keep`` bytes of each body."""
-
-    def __init__(self, upstream: str, keep: int) -> None:
-        self.upstream, self.keep = upstream, keep
-        super().__init__(("127.0.0.1", 0), _CuttingHandler)
-
-
-class _CuttingHandler(http.server.BaseHTTPRequestHandler):
-    server: _CuttingProxy
-
-    def do_GET(self) -> None:
-        request = urllib.request.Request(  # noqa: S310 - loopback
-            self.server.upstream + self.path,
-            headers={"Accept": self.headers.get("Accept", "*/*")},
-        )
-        with urllib.request.urlopen(request) as upstream:  # noqa: S310
-            body = upstream.read()
-            self.send_response(upstream.status)
-            self.send_header("Content-Type", upstream.headers["Content-Type"])
-            self.send_header("Connection", "close")
-            self.end_headers()
-        self.wfile.write(
-            body if "multipart" not in self.headers["Accept"] else body[: self.server.keep]
-        )
-        self.wfile.flush()
-        self.close_connection = True
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_wado_response_cut_short_keeps_whole_files_only_and_the_retry_completes(
     orthanc: OrthancServer, study_files: list[Path], db_url: str, tmp_path: Path
@@ -212,23 +178,13 @@ def test_a_wado_response_cut_short_keeps_whole_files_only_and_the_retry_complete
     uid = _study_uid(study_files)
     record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
     size = sum(len(p.read_bytes()) for p in study_files)
-    proxy = _CuttingProxy(orthanc.base_url, keep=size // 2)  # cut inside the 7th part or so
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        cut = PacsNode(
-            "ORTHANC",
-            "127.0.0.1",
-            orthanc.http_port,
-            "dicomweb",
-            f"http://127.0.0.1:{proxy.server_address[1]}/dicom-web",
-        )
+    # Cut inside the 7th part or so.
+    with MeddlingProxy(orthanc.base_url, keep=size // 2) as proxy:
+        cut = PacsNode("ORTHANC", "127.0.0.1", 80, "dicomweb", f"{proxy.url}/dicom-web")
         request = RetrievalRequest(LOCAL, cut, tmp_path / "storage", "ORTHANC")
         engine = make_engine(db_url)
         with pytest.raises(RetrievalInterruptedError, match="cut the WADO-RS response"):
             retrieve_study(engine, request, uid)
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
     kept = sorted(study_folder(request.storage, uid).rglob("*.dcm"))
     assert 0 < len(kept) < 12
     for file in kept:  # every file kept is whole
