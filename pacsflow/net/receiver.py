@@ -21,11 +21,16 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
-from pydicom.tag import BaseTag
 from pynetdicom import evt
 
 from pacsflow.dicom.values import is_valid_uid
-from pacsflow.net.storage_files import file_meta_bytes, write_atomically
+from pacsflow.net.storage_files import (
+    NAMING_KEYWORDS,
+    after_naming_uids,
+    file_meta_bytes,
+    naming_uids,
+    write_atomically,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -35,9 +40,6 @@ STATUS_OUT_OF_RESOURCES = 0xA700
 """C-STORE status: the file could not be written (disk full, permissions)."""
 STATUS_CANNOT_UNDERSTAND = 0xC000
 """C-STORE status: the data set lacks a valid Study, Series or SOP Instance UID."""
-
-_UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
-_LAST_NEEDED_TAG = 0x0020000E  # (0020,000E) Series Instance UID
 
 
 class InstanceReceiver:
@@ -72,11 +74,11 @@ class InstanceReceiver:
         """Write one received instance; answer 0x0000, or a failure status saying why."""
         try:
             ds = _identifying_elements(event)
-            uids = [str(ds.get(keyword, "") or "").rstrip("\0 ") for keyword in _UID_KEYWORDS]
+            uids = naming_uids(ds)
             sop_class_uid = str(ds.get("SOPClassUID", "") or "").rstrip("\0 ")
         except Exception as exc:  # a data set pydicom cannot decode
             return self._refuse(STATUS_CANNOT_UNDERSTAND, f"undecodable data set ({exc})")
-        bad = [kw for kw, uid in zip(_UID_KEYWORDS, uids, strict=True) if not is_valid_uid(uid)]
+        bad = [kw for kw, uid in zip(NAMING_KEYWORDS, uids, strict=True) if not is_valid_uid(uid)]
         if bad:
             return self._refuse(STATUS_CANNOT_UNDERSTAND, f"invalid or missing {', '.join(bad)}")
         study_uid, series_uid, sop_uid = uids
@@ -115,10 +117,6 @@ def _encoded_data_set(event: evt.Event) -> bytes:
     return data.getvalue()
 
 
-def _after_series_uid(tag: BaseTag, _vr: str | None, _length: int) -> bool:
-    return int(tag) > _LAST_NEEDED_TAG
-
-
 def _identifying_elements(event: evt.Event) -> Dataset:
     """The data set's elements up to (0020,000E) Series Instance UID, values left unparsed.
 
@@ -133,5 +131,5 @@ def _identifying_elements(event: evt.Event) -> Dataset:
         BytesIO(_encoded_data_set(event)),
         syntax.is_implicit_VR,
         syntax.is_little_endian,
-        stop_when=_after_series_uid,
+        stop_when=after_naming_uids,
     )

@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 
 from pacsflow.dicom.values import is_valid_uid
@@ -24,7 +26,10 @@ LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "INCOMING_FOLDER",
+    "NAMING_KEYWORDS",
+    "after_naming_uids",
     "file_meta_bytes",
+    "naming_uids",
     "new_part",
     "prepare_storage",
     "remove_abandoned_parts",
@@ -35,6 +40,22 @@ __all__ = [
 
 INCOMING_FOLDER = ".incoming"
 """Sub-folder of the storage folder holding files being written."""
+
+NAMING_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+"""The UIDs that name a received file, in path order."""
+
+_LAST_NAMING_TAG = 0x0020000E  # (0020,000E) Series Instance UID: the last of the three
+
+
+def after_naming_uids(tag: BaseTag, _vr: str | None, _length: int) -> bool:
+    """A pydicom ``stop_when``: stop reading a header past the UIDs that name its file."""
+    return int(tag) > _LAST_NAMING_TAG
+
+
+def naming_uids(ds: Dataset) -> list[str]:
+    """The data set's :data:`NAMING_KEYWORDS` values, padding stripped ("" when absent)."""
+    return [str(ds.get(keyword, "") or "").rstrip("\0 ") for keyword in NAMING_KEYWORDS]
+
 
 _VERSION_NAME = b"PACSFLOW"
 

@@ -27,7 +27,6 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_partial
-from pydicom.tag import BaseTag
 
 from pacsflow.dicom.values import is_valid_uid
 from pacsflow.errors import RetryableError
@@ -39,7 +38,12 @@ from pacsflow.net.dicomweb.multipart import (
     parts,
 )
 from pacsflow.net.move import MoveResult
-from pacsflow.net.storage_files import new_part
+from pacsflow.net.storage_files import (
+    NAMING_KEYWORDS,
+    after_naming_uids,
+    naming_uids,
+    new_part,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -48,8 +52,6 @@ __all__ = ["ACCEPT_DICOM", "WadoCutShortError", "retrieve_study_wado"]
 ACCEPT_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 """Every instance as a DICOM file, in the transfer syntax it is stored in."""
 
-_NAMING_TAGS = ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"]
-_LAST_NAMING_TAG = 0x0020000E  # (0020,000E) Series Instance UID
 _HEAD_BYTES = 64 * 1024  # enough for the elements before (0020,000E) of nearly any header
 
 
@@ -194,20 +196,16 @@ def _write(fd: int, content: Iterator[bytes], head: bytearray) -> str | None:
     return failure
 
 
-def _after_series_uid(tag: BaseTag, _vr: str | None, _length: int) -> bool:
-    return int(tag) > _LAST_NAMING_TAG
-
-
 def _naming_elements(head: bytes, partial: Path) -> Dataset:
     """The file's elements up to (0020,000E), parsed from its first bytes when they hold
     them (twice as fast as reading the file), else from the whole file."""
     try:
-        ds = read_partial(BytesIO(head), stop_when=_after_series_uid)
-        if all(keyword in ds for keyword in _NAMING_TAGS):
+        ds = read_partial(BytesIO(head), stop_when=after_naming_uids)
+        if all(keyword in ds for keyword in NAMING_KEYWORDS):
             return ds
     except (InvalidDicomError, ValueError, EOFError, KeyError, struct.error, zlib.error):
         pass  # a header longer than the head, or odd: read the file
-    return dcmread(partial, stop_before_pixels=True, specific_tags=_NAMING_TAGS)
+    return dcmread(partial, stop_before_pixels=True, specific_tags=list(NAMING_KEYWORDS))
 
 
 def _target(storage: Path, study_uid: str, partial: Path, head: bytes) -> Path | None:
@@ -217,7 +215,7 @@ def _target(storage: Path, study_uid: str, partial: Path, head: bytes) -> Path |
     except (InvalidDicomError, ValueError, EOFError, OSError) as exc:
         LOGGER.warning("WADO-RS of study %s: a part is not DICOM (%s)", study_uid, exc)
         return None
-    uids = [str(ds.get(keyword, "") or "").rstrip("\0 ") for keyword in _NAMING_TAGS]
+    uids = naming_uids(ds)
     if not all(is_valid_uid(uid) for uid in uids) or uids[0] != study_uid:
         LOGGER.warning(
             "WADO-RS of study %s: a part without valid UIDs of this study was refused", study_uid
