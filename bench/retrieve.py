@@ -11,7 +11,10 @@ of ``--instances`` instances, in two sizes: ``large`` (512x512 16-bit CT,
       ``storescp --fork`` (2 at once). The baseline every ratio divides by.
   transfer: pacsflow's transfer functions alone (no database), studies in
       1 or 2 threads as the flow runs them: ``move_study`` into pacsflow's
-      storage SCP, ``get_study`` (C-GET), ``retrieve_study_wado`` (WADO-RS).
+      receiver service (its storage SCP in one process per core, as runs use
+      it) and, for contrast, into a storage SCP in the sending process (as
+      before the receiver service); ``get_study`` (C-GET),
+      ``retrieve_study_wado`` (WADO-RS).
   +ingest: ``pacsflow move --transport T --concurrency N`` into a fresh
       SQLite database, timed by the flow itself (pick, SCP start, Prefect
       task bookkeeping, the ingest and completeness included); the ingest
@@ -20,9 +23,11 @@ of ``--instances`` instances, in two sizes: ``large`` (512x512 16-bit CT,
 
 Each row gives instances/s, MB/s, client CPU seconds per 100 instances
 (user + system of pacsflow's or DCMTK's processes; Orthanc's own CPU is not
-counted) and the ratio to (m) or (m2) at the same concurrency. Targets
-(issue 15, large): dicomweb transfer >= 1.2x at 1, with ingest >= 0.9x;
-c-get transfer >= 0.6x at 2; CPU per 100 instances within 2x of DCMTK's.
+counted; the receiver service's processes are) and the ratio to (m) or (m2)
+at the same concurrency. Targets (large): c-move transfer >= 0.8x at 2 and
+>= 0.7x at 1, with ingest >= 0.6x at 2 (issue 16); dicomweb transfer >= 1.2x
+at 1, with ingest >= 0.9x; c-get transfer >= 0.6x at 2 (issue 15); CPU per
+100 instances within 2x of DCMTK's.
 
 C-FIND: a year of studies (``--year-studies``, weekdays busier than
 weekends) on a second Orthanc capped at ``--cap`` answers. pacsflow's
@@ -61,6 +66,8 @@ from pacsflow.net.find import find_studies
 from pacsflow.net.get import get_study
 from pacsflow.net.move import move_study
 from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.net.receiver_files import running_receiver
+from pacsflow.net.receiver_lease import ensure_receiver, stop_receiver
 from pacsflow.net.storage import StorageSCP
 from pacsflow.net.storage_files import prepare_storage
 from tests.peers.dcmtk import require
@@ -107,8 +114,27 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _receiver_cpu(storage: Path) -> float:
+    """CPU seconds of the receiver serving ``storage`` (supervisor and workers), 0 if none."""
+    status = running_receiver(storage.resolve())
+    if status is None:
+        return 0.0
+    total = 0
+    for pid in (status.pid, *status.workers):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _folder_size(folder: Path) -> tuple[int, float]:
-    files = [p for p in folder.rglob("*") if p.is_file() and ".incoming" not in p.parts]
+    files = [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and ".incoming" not in p.parts and ".receiver" not in p.parts
+    ]
     return len(files), sum(p.stat().st_size for p in files) / 1e6
 
 
@@ -197,7 +223,10 @@ def run_transfer(
     transfer: Callable[[str], object],
 ) -> Row:
     """Transfer every study with ``transfer(uid)`` in ``at_once`` threads; no database."""
-    shutil.rmtree(storage, ignore_errors=True)
+    if storage.is_dir():  # emptied, but the folder of a receiver serving it stays
+        for child in storage.iterdir():
+            if child.name != ".receiver":
+                shutil.rmtree(child)
     prepare_storage(storage)
     queue = list(uids)
     lock = threading.Lock()
@@ -210,7 +239,7 @@ def run_transfer(
                 uid = queue.pop()
             transfer(uid)
 
-    cpu = _own_cpu()
+    cpu = _own_cpu() + _receiver_cpu(storage)
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(at_once)]
     for thread in threads:
@@ -219,7 +248,37 @@ def run_transfer(
         thread.join()
     seconds = time.perf_counter() - started
     files, megabytes = _folder_size(storage)
-    return Row(size, label, at_once, files, megabytes, seconds, _own_cpu() - cpu)
+    cpu = _own_cpu() + _receiver_cpu(storage) - cpu
+    return Row(size, label, at_once, files, megabytes, seconds, cpu)
+
+
+def run_into_storescp(
+    size: str,
+    at_once: int,
+    uids: list[str],
+    workdir: Path,
+    port: int,
+    move: Callable[[str], object],
+) -> Row:
+    """Reference: pacsflow's C-MOVE (``move``) with DCMTK's storescp receiving, which
+    tells the receiver's share of the gap to DCMTK from the requesting side's."""
+    received = workdir / f"into-storescp-{size}-{at_once}"
+    received.mkdir(parents=True, exist_ok=True)
+    fork = ["--fork"] if at_once > 1 else []
+    storescp = subprocess.Popen(
+        [require("storescp"), *fork, "-aet", "STORESCP", "-od", str(received), str(port)],
+        env=DCMTK_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    cpu = _children_cpu()
+    try:
+        time.sleep(0.5)  # let storescp bind
+        row = run_transfer("reference: c-move -> storescp", size, at_once, uids, received, move)
+    finally:
+        storescp.terminate()
+        storescp.wait(timeout=20)
+    row.cpu_seconds += _children_cpu() - cpu
+    shutil.rmtree(received, ignore_errors=True)
+    return row
 
 
 def run_flow(
@@ -250,10 +309,9 @@ def run_flow(
          "--no-progress", "--json"],
         env=env, cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    cpu = _children_cpu() - cpu
-    label = f"+ingest {transport}" + (
-        f", {ingest_workers} ingest procs" if ingest_workers != 1 else ""
-    )
+    cpu = _children_cpu() - cpu + _receiver_cpu(run_dir / "storage")
+    stop_receiver(run_dir / "storage")
+    label = f"+ingest {transport}" + (f", {ingest_workers} ingest procs" if ingest_workers else "")
     if done.returncode != 0:
         raise RuntimeError(f"{label} failed ({done.returncode}): {done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -281,6 +339,9 @@ def measure_size(
     def by_c_move(uid: str) -> object:
         return move_study(local, dimse, uid, local.ae_title)
 
+    def to_storescp(uid: str) -> object:
+        return move_study(local, dimse, uid, "STORESCP")
+
     def by_c_get(uid: str) -> object:
         return get_study(local, dimse, uid, storage, sop_classes=["1.2.840.10008.5.1.4.1.1.2"])
 
@@ -290,7 +351,15 @@ def measure_size(
 
     for at_once in (1, 2):
         with StorageSCP(local, storage, [orthanc.ae_title], max_associations=4):
-            rows.append(run_transfer("transfer c-move", size, at_once, uids, storage, by_c_move))
+            rows.append(
+                run_transfer(
+                    "transfer c-move, SCP in-process", size, at_once, uids, storage, by_c_move
+                )
+            )
+        ensure_receiver(local, storage, orthanc.ae_title)
+        rows.append(run_transfer("transfer c-move", size, at_once, uids, storage, by_c_move))
+        stop_receiver(storage)
+        rows.append(run_into_storescp(size, at_once, uids, workdir, ports["STORESCP"], to_storescp))
         rows.append(run_transfer("transfer c-get", size, at_once, uids, storage, by_c_get))
         rows.append(run_transfer("transfer dicomweb", size, at_once, uids, storage, by_wado))
     date = "2024-03-01" if size == "large" else "2024-03-02"
@@ -343,7 +412,8 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="pacsflow-bench-retrieve-"))
-    env = {**os.environ, "PREFECT_HOME": str(workdir / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
+    env = {**os.environ, "PREFECT_HOME": str(workdir / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR",
+           "PACSFLOW_RECEIVER_IDLE_EXIT": "300"}  # fmt: skip
     ports = {"PACSFLOW": free_port(), "STORESCP": free_port(), "MOVESCU": free_port()}
     orthanc = OrthancServer({aet: ("127.0.0.1", port) for aet, port in ports.items()},
                             dicomweb=True).start()  # fmt: skip

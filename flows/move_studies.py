@@ -2,8 +2,10 @@
 
 The flow C-ECHOes the PACS (a PACS that is down fails the run before any
 study is touched), picks the studies to move, and, for the ``c-move``
-transport, starts pacsflow's storage SCP for its own duration (``c-get`` and
-``dicomweb`` need none). Each study is a ``transfer-study`` task (C-MOVE,
+transport, makes sure pacsflow's receiver service (the storage SCP, in
+processes of its own) serves the storage folder for as long as it runs,
+sharing it with any overlapping run (``c-get`` and ``dicomweb`` need none).
+Each study is a ``transfer-study`` task (C-MOVE,
 C-GET or WADO-RS; at most ``concurrency`` at once in a thread pool sized per
 run, default 1 to spare the PACS) followed by an ``ingest-study`` task
 (ingest, completeness check, record) in a pool of its own: study N is
@@ -31,7 +33,7 @@ from flows.options import Retrieval
 from flows.progress import FlowProgress
 from flows.summaries import check_complete, move_summary, summary_markdown
 from pacsflow.net.nodes import LocalAE, PacsNode
-from pacsflow.net.storage import StorageSCP
+from pacsflow.net.receiver_lease import ReceiverLease
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.claims import new_claim_holder
 from pacsflow.retrieval.one_study import (
@@ -148,7 +150,7 @@ def move_studies_flow(
         show_bar=show_progress,
     )
     scp = (
-        StorageSCP(local, folder, [pacs.ae_title], max_associations=concurrency + 2)
+        ReceiverLease(local, Path(folder), pacs.ae_title)
         if pacs.transport == "c-move"
         else nullcontext()
     )

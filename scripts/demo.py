@@ -6,7 +6,7 @@ one), loads it with synthetic studies (invented patients, safe to show, kept
 in ``demo-data/`` so every run offers the same studies), runs the ``pipeline``
 Prefect flow into the default SQLite database (received files go to
 ``demo-storage/``), prints the summary and the table counts, and stops the
-PACS. Re-running it is safe: the second run finds the same studies and moves
+PACS and pacsflow's receiver. Re-running it is safe: the second run finds the same studies and moves
 nothing, because they are all retrieved.
 """
 
@@ -40,6 +40,7 @@ def main() -> int:
     from pacsflow.demo.ports import free_port
     from pacsflow.demo.synthetic import write_synthetic_folder
     from pacsflow.net.nodes import LocalAE, PacsNode
+    from pacsflow.net.receiver_lease import stop_receiver
     from tasks.settings import default_db_url
 
     url = default_db_url()
@@ -74,6 +75,7 @@ def main() -> int:
         )
     finally:
         pacs.stop()
+        stop_receiver(STORAGE)  # the run's C-MOVE receiver: the next demo picks another port
     print(
         f"{result['studies_found']} studies found ({result['studies_new']} new) in "
         f"{result['find_queries']} queries; {result['studies_picked']} picked: "

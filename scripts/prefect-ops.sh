@@ -5,7 +5,9 @@
 #   prefect-ops.sh pool         create the process work pool "pacsflow" (once)
 #   prefect-ops.sh deploy       create/update the deployments of deployments/prefect.yaml
 #   prefect-ops.sh workers [N]  start N workers on the pool (default 1)
-#   prefect-ops.sh stop         stop the workers, then the server
+#   prefect-ops.sh receiver     start the C-MOVE receiver the runs share (PACSFLOW_LOCAL_*,
+#                               PACSFLOW_STORAGE, PACSFLOW_PACS_AET; else runs start one on demand)
+#   prefect-ops.sh stop         stop the workers and the receiver, then the server
 #   prefect-ops.sh status       what runs, and where the UI is
 # Workers take the PACS, storage and database settings from the environment
 # they are started with (PACSFLOW_PACS_AET, ..., PACSFLOW_DB_URL, PACSFLOW_DB_PASSWORD).
@@ -93,10 +95,29 @@ workers)
         echo "worker $i started (log: $run_dir/worker-$i.log)"
     done
     ;;
+receiver)
+    if alive "$run_dir/receiver.pid"; then
+        echo "receiver already running"
+        exit 0
+    fi
+    setsid "$bin/pacsflow" receiver >"$run_dir/receiver.log" 2>&1 < /dev/null &
+    echo $! >"$run_dir/receiver.pid"
+    for _ in $(seq 1 100); do
+        if "$bin/pacsflow" receiver status | grep -q '^receiver '; then
+            "$bin/pacsflow" receiver status
+            exit 0
+        fi
+        alive "$run_dir/receiver.pid" || break
+        sleep 0.2
+    done
+    echo "The receiver did not start; see $run_dir/receiver.log" >&2
+    exit 1
+    ;;
 stop)
     for pid_file in "$run_dir"/worker-*.pid; do
         [ -e "$pid_file" ] && stop_pid "$pid_file"
     done
+    stop_pid "$run_dir/receiver.pid"
     stop_pid "$run_dir/server.pid"
     echo "stopped"
     ;;
@@ -105,9 +126,10 @@ status)
     for pid_file in "$run_dir"/worker-*.pid; do
         [ -e "$pid_file" ] && alive "$pid_file" && echo "$(basename "$pid_file" .pid): running"
     done
+    if alive "$run_dir/receiver.pid"; then "$bin/pacsflow" receiver status; fi
     ;;
 *)
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,14p' "$0" >&2
     exit 2
     ;;
 esac

@@ -12,6 +12,7 @@ from pacsflow.errors import RetryableError
 from pacsflow.net.echo import echo
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.net.receiver_lease import ensure_receiver
 from pacsflow.retrieval.found import record_found_studies
 from pacsflow.retrieval.one_study import (
     RetrievalInterruptedError,
@@ -74,8 +75,11 @@ def transfer_study_task(
     """Claim one study and transfer what it misses (C-MOVE, C-GET or WADO-RS); no ingest.
 
     A transient failure is raised so Prefect retries; the retry keeps the
-    run's claim and moves only what has not arrived.
+    run's claim and moves only what has not arrived. For C-MOVE, a receiver
+    that died since the run began is replaced first.
     """
+    if request.pacs.transport == "c-move":
+        ensure_receiver(request.local, request.storage, request.pacs.ae_title)
     done = transfer_study(engine_for(db_url), request, study_uid, web=web_access())
     if isinstance(done.error, RetryableError):
         raise RetrievalInterruptedError(study_uid, str(request.pacs), str(done.error))

@@ -20,6 +20,8 @@ import pytest
 # Short waits between retries of transient failures (the default is 2, 10, 30 s);
 # read when tasks/retry.py is imported, so set before anything imports it.
 os.environ.setdefault("PACSFLOW_RETRY_DELAYS", "0.2,0.2")
+# Receivers started on demand by a test's runs leave soon after them.
+os.environ.setdefault("PACSFLOW_RECEIVER_IDLE_EXIT", "2")
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -28,12 +30,21 @@ from sqlalchemy.orm import Session
 import flows  # noqa: F401 - applies pacsflow's Prefect defaults before Prefect loads
 from pacsflow.database.engine import make_engine
 from pacsflow.database.schema import initialize_database
+from pacsflow.net.receiver_lease import stop_receiver
 from tests.peers.postgres import PostgresServer
 
 DIALECTS = ["sqlite", "postgresql"]
 _PG_TEMPLATE = "pacsflow_template"
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(autouse=True)
+def _stop_receivers(tmp_path: Path) -> Iterator[None]:
+    """Stop the receivers a test's runs started, so the next test may use the port at once."""
+    yield
+    for status in tmp_path.glob("**/.receiver/status.json"):
+        stop_receiver(status.parent.parent)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -26,6 +26,7 @@ from flows.cli.local_server import (
     using_server,
 )
 from flows.cli.pacs_commands import add_pacs_commands, check_pacs_options
+from flows.cli.receiver_command import add_receiver_command
 from pacsflow.database.dump import check_table_names
 from pacsflow.database.engine import mask_url
 from pacsflow.database.pacsanini_adoption import AdoptionReport
@@ -117,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_pacs_commands(commands)
     add_cohort_commands(commands)
+    add_receiver_command(commands)
     return parser
 
 

@@ -8,10 +8,10 @@ next one; a study's folders are synced before it is marked retrieved.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import struct
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -58,6 +58,7 @@ def naming_uids(ds: Dataset) -> list[str]:
 
 
 _VERSION_NAME = b"PACSFLOW"
+_PART_NUMBERS = itertools.count()
 
 
 def study_folder(storage: Path, study_uid: str) -> Path:
@@ -83,10 +84,9 @@ def sync_study_folder(storage: Path, study_uid: str, *, files: bool = False) -> 
     """fsync the study's folder and its series folders, so the files' names survive a power cut.
 
     Called before a study is marked retrieved: the database commit is durable,
-    so the files it vouches for must be too. The storage SCP syncs each file's
-    contents as it writes it; C-GET and WADO-RS do not (one sync per study
-    costs less than one per file), so they pass ``files=True`` to sync the
-    files' contents here too.
+    so the files it vouches for must be too. The receivers do not sync each
+    file as they write it (one sync per study costs less than one per file),
+    so ``files=True`` syncs the files' contents here too.
     """
     folder = study_folder(storage, study_uid)
     if not folder.is_dir():
@@ -107,11 +107,19 @@ def prepare_storage(storage: Path) -> None:
 
 
 def new_part(storage: Path) -> tuple[int, Path]:
-    """A new partial file under .incoming, named for this process: its descriptor and path."""
-    fd, partial = tempfile.mkstemp(
-        prefix=f"{owner_tag()}:", suffix=".part", dir=storage / INCOMING_FOLDER
-    )
-    return fd, Path(partial)
+    """A new partial file under .incoming, named for this process: its descriptor and path.
+
+    Named ``host:pid:N.part`` with N counted per process (cheaper than
+    ``mkstemp``'s random names, a measurable cost per received instance);
+    ``O_EXCL`` still refuses a name left by a dead process with the same pid.
+    """
+    while True:
+        partial = storage / INCOMING_FOLDER / f"{owner_tag()}:{next(_PART_NUMBERS)}.part"
+        try:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        return fd, partial
 
 
 def write_atomically(storage: Path, chunks: Iterable[bytes], target: Path, *, sync: bool) -> None:

@@ -423,8 +423,8 @@ def _finish_claimed(
     if outcome == "complete" and transferred.counted == []:
         outcome = "no_matching_series"
     if outcome in ("complete", "no_matching_series"):
-        # The storage SCP syncs each file; C-GET and WADO-RS leave it to here.
-        sync_study_folder(request.storage, study_uid, files=request.pacs.transport != "c-move")
+        # The receivers leave syncing to here: one sync per study, not per file.
+        sync_study_folder(request.storage, study_uid, files=True)
     with session_scope(engine) as session:
         record_attempt(
             session,

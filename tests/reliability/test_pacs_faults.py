@@ -212,7 +212,7 @@ def test_failed_sub_operations_and_unknown_destination_are_not_retried(
             _orthanc_ae(server),
             db_url,
             free_port(),
-            storage,
+            tmp_path / "stranger-storage",  # one receiver per folder, with its own AE title
             calling="STRANGER",
             pick=StudyPick(start_date=dt.date(2024, 3, 5)),
         )

@@ -1,0 +1,334 @@
+"""The receiver service: pacsflow's storage SCP as processes of their own, shared by runs.
+
+One supervisor process binds pacsflow's port, holds the storage folder's lock
+and publishes its status (:mod:`pacsflow.net.receiver_files`); it forks
+``workers`` SCP processes that all accept connections on that one socket, so
+the C-STOREs of two C-MOVEs are received on two cores, away from the flow
+process that ingests and talks to Prefect. Every run on the machine (a
+scheduled one, a CLI one) sends its C-MOVEs to this one AE title and port;
+each instance lands in its study's folder whichever run asked for it, and
+the run learns it arrived from the C-MOVE's final response (a worker answers
+a C-STORE only after the file is in place).
+
+A worker that dies is replaced; workers exit when the supervisor dies. A
+receiver started on demand (``idle_exit``) exits once no live run has held a
+lease for that many seconds. Files are not fsynced one by one: the run syncs
+a study's files before marking it retrieved.
+
+Run it as ``python -m pacsflow.net.receiver_service`` (or ``pacsflow
+receiver``); it stops on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from pacsflow.errors import PacsflowError
+from pacsflow.net.nodes import LocalAE, validate_ae_title
+from pacsflow.net.receiver_files import (
+    ReceiverStatus,
+    live_leases,
+    read_status,
+    remove_status,
+    take_lock,
+    write_status,
+)
+from pacsflow.net.storage import StorageSCP, listening_socket
+from pacsflow.net.storage_files import prepare_storage
+
+LOGGER = logging.getLogger("pacsflow.net.receiver_service")  # also when run as __main__
+
+__all__ = [
+    "EXIT_ALREADY_RUNNING",
+    "ReceiverConfig",
+    "ReceiverFailedError",
+    "ReceiverRunningError",
+    "default_workers",
+    "main",
+    "serve",
+]
+
+EXIT_USAGE, EXIT_ERROR, EXIT_ALREADY_RUNNING = 2, 3, 4
+
+_BIND_PATIENCE = 3.0
+"""Seconds to keep trying a port in use: the workers of a killed receiver free it within one."""
+_TICK = 0.5
+_RESTARTS_PER_MINUTE = 10
+"""More replacements of dead workers than this in a minute: something is broken, stop."""
+
+
+def default_workers() -> int:
+    """One receiving process per core, at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+class ReceiverRunningError(PacsflowError):
+    """Another receiver already serves this storage folder."""
+
+
+class ReceiverFailedError(PacsflowError):
+    """The receiving processes keep dying: the receiver gives up."""
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """A receiver: where it listens, where it writes, whom it accepts, how it lives.
+
+    Args:
+        local: pacsflow's AE title, port and bind address.
+        storage: the folder receiving ``<study>/<series>/<sop>.dcm``.
+        allowed_ae_titles: the calling AE titles accepted (the PACS).
+        workers: receiving processes.
+        max_associations: associations each worker serves at once.
+        idle_exit: exit after this many seconds without a live lease; None: never.
+    """
+
+    local: LocalAE
+    storage: Path
+    allowed_ae_titles: tuple[str, ...]
+    workers: int = 1
+    max_associations: int = 8
+    idle_exit: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.allowed_ae_titles:
+            raise ValueError("the receiver needs at least one allowed calling AE title (--allow)")
+        for title in self.allowed_ae_titles:
+            validate_ae_title(title, "calling")
+        if self.workers < 1 or self.max_associations < 1:
+            raise ValueError("workers and max_associations must be at least 1")
+        if self.idle_exit is not None and self.idle_exit <= 0:
+            raise ValueError(f"idle_exit must be positive, not {self.idle_exit}")
+
+
+def serve(config: ReceiverConfig) -> None:
+    """Receive until SIGTERM or SIGINT (or ``idle_exit`` seconds without a lease).
+
+    Raises:
+        ReceiverRunningError: another receiver serves the storage folder.
+        ReceiverFailedError: the receiving processes keep dying.
+        OSError: the port stays in use, or the folder cannot be written.
+    """
+    storage = config.storage.resolve()
+    prepare_storage(storage)
+    lock = take_lock(storage)
+    if lock is None:
+        running = read_status(storage)
+        where = running.describe() if running else "starting"
+        raise ReceiverRunningError(f"a receiver already serves {storage}: {where}")
+    stopping = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda _s, _f: stopping.set())
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    workers: list[BaseProcess] = []
+    try:
+        sock = _bind(config.local)
+        workers = [_start_worker(config, storage, sock, lock) for _ in range(config.workers)]
+        _publish(config, storage, workers)
+        LOGGER.info(
+            "Receiver %s listening on %s:%d with %d processes, writing to %s",
+            config.local.ae_title,
+            config.local.bind_address,
+            config.local.port,
+            len(workers),
+            storage,
+        )
+        _supervise(config, storage, sock, lock, workers, stopping)
+    finally:
+        remove_status(storage, os.getpid())
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        for worker in workers:
+            worker.join(10)
+            if worker.is_alive():
+                worker.kill()
+        os.close(lock)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        LOGGER.info("Receiver %s stopped", config.local.ae_title)
+
+
+def _bind(local: LocalAE) -> socket.socket:
+    """The listening socket; a port in use is retried briefly before giving up."""
+    deadline = time.monotonic() + _BIND_PATIENCE
+    while True:
+        try:
+            return listening_socket(local.bind_address, local.port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _publish(config: ReceiverConfig, storage: Path, workers: list[BaseProcess]) -> None:
+    write_status(
+        storage,
+        ReceiverStatus(
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            ae_title=config.local.ae_title,
+            bind_address=config.local.bind_address,
+            port=config.local.port,
+            allowed_ae_titles=config.allowed_ae_titles,
+            workers=tuple(w.pid or 0 for w in workers),
+            idle_exit=config.idle_exit,
+        ),
+    )
+
+
+def _supervise(
+    config: ReceiverConfig,
+    storage: Path,
+    sock: socket.socket,
+    lock: int,
+    workers: list[BaseProcess],
+    stopping: threading.Event,
+) -> None:
+    """Replace dead workers and watch the leases until told to stop."""
+    last_used = time.monotonic()
+    restarts: list[float] = []
+    while not stopping.wait(_TICK):
+        replaced = False
+        for i, worker in enumerate(workers):
+            if not worker.is_alive():
+                LOGGER.warning(
+                    "Receiving process %s ended (exit code %s); starting another",
+                    worker.pid,
+                    worker.exitcode,
+                )
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < 60] + [now]
+                if len(restarts) > _RESTARTS_PER_MINUTE:
+                    raise ReceiverFailedError(
+                        f"{len(restarts)} receiving processes ended within a minute; "
+                        "see the messages above"
+                    )
+                workers[i] = _start_worker(config, storage, sock, lock)
+                replaced = True
+        if replaced:
+            _publish(config, storage, workers)
+        if config.idle_exit is None:
+            continue
+        if live_leases(storage):
+            last_used = time.monotonic()
+        elif time.monotonic() - last_used > config.idle_exit:
+            # Unpublished first: a run arriving now waits for the next receiver,
+            # unless its lease came in time, and then this one stays.
+            remove_status(storage, os.getpid())
+            if live_leases(storage):
+                _publish(config, storage, workers)
+                last_used = time.monotonic()
+                continue
+            LOGGER.info("No run has used the receiver for %.0f s: stopping", config.idle_exit)
+            return
+
+
+def _start_worker(
+    config: ReceiverConfig, storage: Path, sock: socket.socket, lock: int
+) -> BaseProcess:
+    # fork: the worker inherits the listening socket; the supervisor runs no
+    # other thread, so forking it is safe.
+    context = multiprocessing.get_context("fork")
+    worker = context.Process(
+        target=_work,
+        args=(config, storage, sock, lock, os.getpid()),
+        name="pacsflow-receiver",
+        daemon=False,
+    )
+    worker.start()
+    return worker
+
+
+def _work(
+    config: ReceiverConfig, storage: Path, sock: socket.socket, lock: int, parent: int
+) -> None:
+    """One receiving process: an SCP on the shared socket until SIGTERM or the parent's death."""
+    os.close(lock)  # the lock is the supervisor's alone: it must free it when it dies
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stopping.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the supervisor
+    scp = StorageSCP(
+        config.local,
+        storage,
+        config.allowed_ae_titles,
+        max_associations=config.max_associations,
+        sync_each=False,
+        listening=sock,
+    )
+    scp.start()
+    try:
+        while not stopping.wait(_TICK):
+            if os.getppid() != parent:
+                LOGGER.warning("The receiver's supervisor is gone: stopping")
+                break
+    finally:
+        scp.stop()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pacsflow-receiver",
+        description="pacsflow's storage SCP as a service: receives the C-MOVEs of every run.",
+    )
+    parser.add_argument("--aet", required=True, help="pacsflow's AE title (the move destination)")
+    parser.add_argument("--port", type=int, required=True, help="port to listen on")
+    parser.add_argument("--bind", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--storage", required=True, help="folder receiving the files")
+    parser.add_argument(
+        "--allow",
+        action="append",
+        required=True,
+        metavar="AET",
+        help="a calling AE title accepted (the PACS); repeat for several",
+    )
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--max-associations", type=int, default=8)
+    parser.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry: exit 0 when stopped, 2 bad usage, 3 error, 4 already running."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = ReceiverConfig(
+            local=LocalAE(args.aet, args.port, args.bind),
+            storage=Path(args.storage),
+            allowed_ae_titles=tuple(args.allow),
+            workers=args.workers,
+            max_associations=args.max_associations,
+            idle_exit=args.idle_exit,
+        )
+    except ValueError as exc:
+        print(f"pacsflow receiver: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        serve(config)
+    except ReceiverRunningError as exc:
+        print(f"pacsflow receiver: {exc}", file=sys.stderr)
+        return EXIT_ALREADY_RUNNING
+    except (OSError, ReceiverFailedError) as exc:
+        print(f"pacsflow receiver: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
