@@ -185,10 +185,10 @@ class ReceiverLease:
         self._lease: Path | None = None
 
     def __enter__(self) -> ReceiverStatus:
-        status = ensure_receiver(self.local, self.storage, self.calling)
+        ensure_receiver(self.local, self.storage, self.calling)
         self._lease = new_lease(self.storage.resolve())
-        # Checked again: a receiver on its idle exit may have left meanwhile.
-        return ensure_receiver(self.local, self.storage, self.calling) or status
+        # Checked again, leased: a receiver on its idle exit may have left meanwhile.
+        return ensure_receiver(self.local, self.storage, self.calling)
 
     def __exit__(
         self,
