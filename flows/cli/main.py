@@ -18,6 +18,7 @@ from typing import Any
 
 from flows.cli.args import UsageError, non_negative, positive
 from flows.cli.cohort_commands import add_cohort_commands, check_cohort_options
+from flows.cli.export_command import add_export_command, check_export_options
 from flows.cli.local_server import (
     current_server,
     ensure_server,
@@ -119,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     add_pacs_commands(commands)
     add_cohort_commands(commands)
     add_receiver_command(commands)
+    add_export_command(commands)
     return parser
 
 
@@ -223,6 +225,7 @@ def _preflight(args: argparse.Namespace, db_url: str) -> None:
     if hasattr(args, "pacs_aet"):
         check_pacs_options(args)
     check_cohort_options(args)
+    check_export_options(args)
     if getattr(args, "needs_db", True):
         check_server_reachable(resolve_db_url(db_url))
 

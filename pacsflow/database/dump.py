@@ -6,19 +6,25 @@ import csv
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.orm import Session
 
 from pacsflow.database.models import TABLES
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["PACSANINI_COLUMNS", "check_table_names", "dump_columns", "dump_database"]
+__all__ = [
+    "PACSANINI_COLUMNS",
+    "check_table_names",
+    "dump_columns",
+    "dump_database",
+    "write_table_csv",
+]
 
 _ROWS_PER_FETCH = 1000
 
@@ -96,23 +102,44 @@ def dump_database(
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
-        table: Table = TABLES[name].__table__  # type: ignore[assignment]
         path = folder / f"{name}.csv"
         started = time.perf_counter()
-        rows = 0
-        order = list(table.primary_key.columns)  # ``id``, or a link table's key pair
-        columns = dump_columns(table)
-        query = (
-            select(*(table.c[name] for name in columns))
-            .order_by(*order)
-            .execution_options(yield_per=_ROWS_PER_FETCH)
-        )
-        with path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(columns)
-            for row in session.execute(query):
-                writer.writerow([_csv_value(value) for value in row])
-                rows += 1
+        rows = write_table_csv(session, name, path)
         LOGGER.info("Dumped %d rows of %s in %.2f s", rows, name, time.perf_counter() - started)
         written.append(path)
     return written
+
+
+def write_table_csv(
+    session: Session,
+    name: str,
+    path: Path,
+    *,
+    where: ColumnElement[bool] | None = None,
+    replace: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> int:
+    """Write table ``name`` (its rows matching ``where``) to ``path``; the rows written.
+
+    Columns as :func:`dump_columns` orders them; rows by primary key, streamed.
+    ``replace`` may change a row's values (by column name) before it is written.
+    """
+    table: Table = TABLES[name].__table__  # type: ignore[assignment]
+    columns = dump_columns(table)
+    query = (
+        select(*(table.c[column] for column in columns))
+        .order_by(*table.primary_key.columns)  # ``id``, or a link table's key pair
+        .execution_options(yield_per=_ROWS_PER_FETCH)
+    )
+    if where is not None:
+        query = query.where(where)
+    rows = 0
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        for row in session.execute(query):
+            values = dict(zip(columns, row, strict=True))
+            if replace is not None:
+                values = replace(values)
+            writer.writerow([_csv_value(values[column]) for column in columns])
+            rows += 1
+    return rows

@@ -1,7 +1,8 @@
 """Case 7: patient data and database passwords go nowhere but the pacsflow database.
 
 The full pipeline, a cohort run (its file names items by marker accession
-number and patient ID) and an ingest run from the CLI, verbose (INFO logs of
+number and patient ID), a plain export of the cohort (its manifest checked
+too) and an ingest run from the CLI, verbose (INFO logs of
 Prefect, pacsflow and pynetdicom), with a Prefect of their own whose home is
 a test folder, on PostgreSQL with a password in the URL. The studies carry
 marker names, IDs and birth dates, some of them malformed so that pydicom
@@ -127,6 +128,12 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
     over_web = run_pacsflow(web, work, "-v", "--db", db, "move")
     assert over_web.returncode == 1, over_web.stdout + over_web.stderr  # a part is refused
     assert "1 studies picked: 0 complete, 1 partial" in over_web.stdout
+    # A plain export of the cohort (its files hold the markers, by design): Prefect
+    # gets none of them; the manifest neither.
+    export = run_pacsflow(env, work, "-v", "--db", db, "export", str(tmp_path / "export"),
+                          "--cohort", "request")  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    assert _leaks((tmp_path / "export" / "manifest.json").read_bytes()) == []
     # All ran on the local server the CLI started in that Prefect home: stop it, then search.
     stop = run_pacsflow(env, work, "server", "stop")
     assert "stopped the server" in stop.stdout, stop.stdout + stop.stderr
@@ -143,6 +150,7 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
             ("cohort", cohort),
             ("status", status),
             ("move over DICOMweb", over_web),
+            ("export", export),
         )
         for stream in ("stdout", "stderr")
     }

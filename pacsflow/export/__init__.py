@@ -1,0 +1,1 @@
+"""Exporting selected studies (files, tables, manifest) to a folder a research team receives."""
