@@ -247,6 +247,9 @@ def test_a_cohort_run_from_the_ui_form_reaches_completed(
         # cohort.file: "str" instead of "None" opens its text box.
         page.get_by_role("button", name="str", exact=True).first.click()
         page.locator("textarea").first.fill(str(cohort))
+        # The form checks its values with the server as they change; a Submit
+        # while that request was in flight ended in "Something went wrong" once.
+        page.wait_for_load_state("networkidle")
         page.get_by_role("button", name="Submit", exact=True).click()
         badge = page.get_by_text("Completed", exact=True).first
         expect(badge).to_be_visible(timeout=300_000)
