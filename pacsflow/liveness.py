@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 __all__ = ["owner_is_gone", "owner_tag", "process_alive"]
 
 
 def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host runs (as any user)."""
+    """Whether process ``pid`` of this host runs (as any user).
+
+    A zombie (dead, not yet reaped by its parent: a killed process whose
+    parent never waits, or an orphan of a killed parent) answers signals but
+    runs no more, so it counts as gone.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # it runs, as another user
-    return True
+        pass  # it exists, as another user
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust the signal
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def owner_tag() -> str:
