@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench-ingest bench-retrieve bench-cli bench-cohort demo-deps system-deps venv dev-venv clean \
+.PHONY: demo test lint bench-ingest bench-retrieve bench-cli bench-cohort bench-export demo-deps system-deps venv dev-venv clean \
 	server pool deploy workers stop
 
 # The demo needs Python's venv module and, optionally, Orthanc; the tests need more.
@@ -55,6 +55,9 @@ bench-cli: system-deps dev-venv
 
 bench-cohort: system-deps dev-venv
 	$(BIN)/python -m bench.cohort $(ARGS)
+
+bench-export: dev-venv
+	$(BIN)/python -m bench.export $(ARGS)
 
 demo: demo-deps venv
 	$(BIN)/python scripts/demo.py

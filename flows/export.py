@@ -1,11 +1,16 @@
 """The ``export`` flow: copy selected studies (files and tables) to a folder for a research team.
 
 The studies are a cohort's, or those of a StudyDate range and modalities,
-ingested from a PACS or a folder. Each study's files are an
-``export-study-files`` task (a thread pool, ``workers`` at once); then the
-tables and ``manifest.json`` are written. Re-running it copies only what is
-missing. The copy is plain: the files and tables hold the patient data as
-pacsflow stores it, for the trusted zone only.
+ingested from a PACS or a folder. Each study's files are one task, ``workers``
+at once; then the tables and ``manifest.json`` are written. Re-running it
+writes only what is missing.
+
+A plain copy holds the patient data as pacsflow stores it, for the trusted
+zone only. A pseudonymised one (``pseudonymise``) applies DICOM PS3.15 Annex
+E's Basic Profile with keyed pseudonyms (:mod:`pacsflow.export.pseudonymise`)
+to files, tables and header JSON, in worker processes; the linkage stays in
+pacsflow's database. The key comes from ``$PACSFLOW_PSEUDONYM_KEY`` or the
+Prefect Secret block named by ``key_block``; it is never a flow parameter.
 """
 
 from __future__ import annotations
@@ -16,20 +21,48 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.progress import FlowProgress
+from flows.workers import process_pool
+from pacsflow.export.manifest import plain_settings
+from pacsflow.export.pseudonym_key import PseudonymKey, key_from_env
+from pacsflow.export.pseudonymise import PseudonymProfile
 from pacsflow.export.selection import ExportSelection
 from pacsflow.export.study_files import StudyCopy
 from tasks.database import init_db_task
 from tasks.export import (
+    export_pseudonymised_study_task,
     export_study_files_task,
     select_export_task,
     write_export_manifest_task,
     write_export_tables_task,
+    write_pseudonymised_tables_task,
 )
 
-__all__ = ["export_flow"]
+__all__ = ["export_flow", "pseudonym_key"]
+
+
+def pseudonym_key(key_block: str | None) -> PseudonymKey:
+    """The key in the Prefect Secret block ``key_block``, else in ``$PACSFLOW_PSEUDONYM_KEY``.
+
+    Raises:
+        MissingPseudonymKeyError: no key, or one too short.
+        ValueError: no Secret block of that name.
+    """
+    if key_block:
+        from prefect.blocks.system import Secret
+
+        secret: Any = Secret.load(key_block)  # sync here: this is a sync flow
+        return PseudonymKey(str(secret.get()))
+    return key_from_env()
+
+
+def _runner(workers: int, processes: bool) -> TaskRunner[Any]:
+    # Copying waits on the disk: threads. Pseudonymising is CPU work: processes.
+    if processes and workers > 1:
+        return process_pool(workers)
+    return ThreadPoolTaskRunner(max_workers=max(1, workers))
 
 
 @flow(name="export")
@@ -39,6 +72,10 @@ def export_flow(
     workers: int = 2,
     db_url: str | None = None,
     show_progress: bool = False,
+    pseudonymise: bool = False,
+    retain_patient_characteristics: bool = False,
+    exclude_burned_in: bool = False,
+    key_block: str | None = None,
 ) -> dict[str, Any]:
     """Export the selected studies to ``dest``: ``files/``, ``tables/``, ``manifest.json``.
 
@@ -47,21 +84,32 @@ def export_flow(
         selection: ``cohort`` (a cohort's studies), ``start`` / ``end`` (StudyDate),
             ``modalities`` (studies with a series of one of them); default: every
             ingested study.
-        workers: studies copied at once.
+        workers: studies written at once.
         db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
         show_progress: draw a progress bar when standard error is a terminal.
+        pseudonymise: apply the Annex E Basic Profile with modified dates and keyed pseudonyms.
+        retain_patient_characteristics: keep age, sex, size and weight (pseudonymised only).
+        exclude_burned_in: leave out files whose pixels may hold text (pseudonymised only).
+        key_block: a Prefect Secret block holding the key (default ``$PACSFLOW_PSEUDONYM_KEY``).
 
     Returns:
-        Counts: studies, files copied, files kept (already exported), files
-        missing (unreadable sources), table rows, seconds; and the manifest's path.
+        Counts: studies, files written, files kept (already exported), files
+        missing (unreadable sources), files to review and excluded (pixel text),
+        table rows, seconds (all, and writing the files); and the manifest's path.
     """
     logger = get_run_logger()
     started = time.perf_counter()
     selection = selection or ExportSelection()
     folder = str(Path(dest).resolve())
+    key, profile = None, None
+    settings = plain_settings()
+    if pseudonymise:
+        key = pseudonym_key(key_block)
+        profile = PseudonymProfile(retain_patient_characteristics, exclude_burned_in)
+        settings = profile.settings(key)
     init_db_task(db_url)
-    studies = select_export_task(db_url, selection, folder)
-    logger.info("%d studies to export to %s", len(studies), folder)
+    studies = select_export_task(db_url, selection, folder, settings)
+    logger.info("%d studies to export (%s) to %s", len(studies), settings["profile"], folder)
     copies: list[StudyCopy] = []
     progress = FlowProgress(
         len(studies),
@@ -69,35 +117,52 @@ def export_flow(
         description=f"Exporting {len(studies)} studies",
         show_bar=show_progress,
     )
-    runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=max(1, workers))
-    with runner, progress:
+    files_started = time.perf_counter()
+    with _runner(workers, processes=pseudonymise) as runner, progress:
         futures = [
-            runner.submit(
+            runner.submit(export_pseudonymised_study_task, {
+                "db_url": db_url, "study_uid": uid, "dest": folder, "key": key, "profile": profile,
+            })
+            if pseudonymise
+            else runner.submit(
                 export_study_files_task, {"db_url": db_url, "study_uid": uid, "dest": folder}
             )
             for uid in studies
-        ]
+        ]  # fmt: skip
         for future in futures:
             copies.append(future.result())
             progress.advance(1)
-    rows = write_export_tables_task(db_url, selection, folder)
+    files_seconds = time.perf_counter() - files_started
+    if pseudonymise:
+        rows = write_pseudonymised_tables_task(folder, [c.study_uid for c in copies])
+    else:
+        rows = write_export_tables_task(db_url, selection, folder)
     counts: dict[str, Any] = {
         "studies": len(studies),
         "files_copied": sum(c.copied for c in copies),
         "files_kept": sum(c.kept for c in copies),
         "files_missing": sum(len(c.missing) for c in copies),
+        "files_to_review": sum(len(c.review) for c in copies),
+        "files_excluded": sum(len(c.excluded) for c in copies),
         "rows": rows,
     }
-    manifest = write_export_manifest_task(folder, selection, counts)
-    summary = {**counts, "seconds": round(time.perf_counter() - started, 3), "manifest": manifest}
+    manifest = write_export_manifest_task(folder, selection, counts, settings, copies)
+    summary = {
+        **counts,
+        "seconds": round(time.perf_counter() - started, 3),
+        "files_seconds": round(files_seconds, 3),
+        "manifest": manifest,
+    }
     create_markdown_artifact(
         "\n".join(
             [
-                f"# export to {folder}",
+                f"# {settings['profile']} export to {folder}",
                 "",
                 f"- studies: {counts['studies']}",
-                f"- files copied: {counts['files_copied']}, already there: "
+                f"- files written: {counts['files_copied']}, already there: "
                 f"{counts['files_kept']}, unreadable: {counts['files_missing']}",
+                f"- pixels to review: {counts['files_to_review']}, "
+                f"left out: {counts['files_excluded']}",
                 f"- table rows: {rows}",
             ]
         ),
@@ -105,11 +170,14 @@ def export_flow(
         description="export",
     )
     logger.info(
-        "Done: %d studies, %d files copied, %d already exported, %d unreadable in %.1f s",
+        "Done: %d studies, %d files written, %d already exported, %d unreadable, "
+        "%d to review for pixel text, %d left out in %.1f s",
         counts["studies"],
         counts["files_copied"],
         counts["files_kept"],
         counts["files_missing"],
+        counts["files_to_review"],
+        counts["files_excluded"],
         summary["seconds"],
     )
     return summary

@@ -10,7 +10,8 @@
 #                                 /usr/lib/postgresql/*/bin), util-linux (runuser,
 #                                 setpriv), Orthanc and its DICOMweb plugin (the
 #                                 test PACS), DCMTK (an
-#                                 independent DICOM client) and Chromium (the Prefect
+#                                 independent DICOM client), dicom3tools (dciodvfy
+#                                 checks exported files) and Chromium (the Prefect
 #                                 UI test drives it headless; Playwright never
 #                                 downloads a browser).
 #
@@ -36,6 +37,7 @@ test)
     [ -x /usr/sbin/Orthanc ] || required+=(orthanc)
     [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || required+=(orthanc-dicomweb)
     command -v findscu >/dev/null || required+=(dcmtk)
+    command -v dciodvfy >/dev/null || required+=(dicom3tools)
     [ -x /usr/bin/chromium ] || required+=(chromium)
     ;;
 *)

@@ -1,4 +1,4 @@
-"""Tasks of the ``export`` flow: select the studies, copy their files, write tables and manifest."""
+"""Tasks of the ``export`` flow: select the studies, write their files, tables and manifest."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from prefect.cache_policies import NO_CACHE
 
 from pacsflow.database.session import session_scope
 from pacsflow.export.layout import prepare_destination
-from pacsflow.export.manifest import write_manifest
+from pacsflow.export.linkage import record_linkage
+from pacsflow.export.manifest import start_manifest, write_manifest
+from pacsflow.export.pseudonym_key import PseudonymKey
+from pacsflow.export.pseudonymise import Pseudonymiser, PseudonymProfile
+from pacsflow.export.pseudonymised_files import export_pseudonymised_study
+from pacsflow.export.record_tables import remove_study_rows, write_record_tables
 from pacsflow.export.selection import ExportSelection, selected_query, selected_studies
 from pacsflow.export.study_files import StudyCopy, export_study_files
 from pacsflow.export.tables import write_export_tables
@@ -18,17 +23,22 @@ from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
 
 __all__ = [
+    "export_pseudonymised_study_task",
     "export_study_files_task",
     "select_export_task",
     "write_export_manifest_task",
     "write_export_tables_task",
+    "write_pseudonymised_tables_task",
 ]
 
 
 @task(name="select-export", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def select_export_task(db_url: str | None, selection: ExportSelection, dest: str) -> list[str]:
-    """Prepare ``dest`` and return the selected studies' UIDs, oldest first."""
+def select_export_task(
+    db_url: str | None, selection: ExportSelection, dest: str, settings: dict[str, Any]
+) -> list[str]:
+    """Prepare ``dest`` (bound to ``settings``) and return the selected studies' UIDs."""
     prepare_destination(Path(dest))
+    start_manifest(Path(dest), selection.describe(), settings)
     with session_scope(engine_for(db_url)) as session:
         return selected_studies(session, selection)
 
@@ -40,6 +50,18 @@ def export_study_files_task(db_url: str | None, study_uid: str, dest: str) -> St
         return export_study_files(session, study_uid, Path(dest))
 
 
+@task(name="pseudonymise-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def export_pseudonymised_study_task(
+    db_url: str | None, study_uid: str, dest: str, key: PseudonymKey, profile: PseudonymProfile
+) -> StudyCopy:
+    """Write one study's files pseudonymised and record their linkage in the database."""
+    pseudonymiser = Pseudonymiser(key, profile)
+    with session_scope(engine_for(db_url)) as session:
+        done = export_pseudonymised_study(session, study_uid, Path(dest), pseudonymiser)
+        record_linkage(session, pseudonymiser)
+    return done
+
+
 @task(name="write-export-tables", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def write_export_tables_task(
     db_url: str | None, selection: ExportSelection, dest: str
@@ -49,9 +71,29 @@ def write_export_tables_task(
         return write_export_tables(session, selected_query(session, selection), Path(dest))
 
 
+@task(name="write-pseudonymised-tables", cache_policy=NO_CACHE)
+def write_pseudonymised_tables_task(dest: str, study_uids: list[str]) -> dict[str, int]:
+    """Write the tables from the exported files' rows (pseudonymous study UIDs); rows each."""
+    counts = write_record_tables(Path(dest), study_uids)
+    remove_study_rows(Path(dest))
+    return counts
+
+
 @task(name="write-export-manifest", cache_policy=NO_CACHE)
 def write_export_manifest_task(
-    dest: str, selection: ExportSelection, counts: dict[str, Any]
+    dest: str,
+    selection: ExportSelection,
+    counts: dict[str, Any],
+    settings: dict[str, Any],
+    copies: list[StudyCopy],
 ) -> str:
-    """Write ``manifest.json``; its path."""
-    return str(write_manifest(Path(dest), selection.describe(), counts))
+    """Write the final ``manifest.json``; its path."""
+    path = write_manifest(
+        Path(dest),
+        selection.describe(),
+        counts,
+        settings=settings,
+        pixel_review=[name for c in copies for name in c.review],
+        excluded=[name for c in copies for name in c.excluded],
+    )
+    return str(path)

@@ -17,8 +17,11 @@ def add_export_command(commands: Any) -> None:
         "export",
         help="copy selected studies (files, tables, manifest) to a folder",
         description="Copy the selected ingested studies to DEST: files/<study>/<series>/"
-        "<sop>.dcm, tables/*.csv and manifest.json. A re-run copies only what is missing. "
-        "The copy is plain: it holds the patient data as pacsflow stores it.",
+        "<sop>.dcm, tables/*.csv and manifest.json. A re-run writes only what is missing. "
+        "Without --pseudonymise the copy is plain: it holds the patient data as pacsflow "
+        "stores it. With it, files, tables and header JSON are pseudonymised (DICOM PS3.15 "
+        "Annex E Basic Profile, dates shifted per patient) with keyed pseudonyms: set "
+        "PACSFLOW_PSEUDONYM_KEY (or give --key-block).",
     )
     export.add_argument("dest", help="the export folder (created if missing)")
     export.add_argument("--cohort", metavar="NAME", help="only the studies of this cohort")
@@ -27,7 +30,25 @@ def add_export_command(commands: Any) -> None:
     export.add_argument(
         "--modality", action="append", default=[], help="only studies with a series of it"
     )
-    export.add_argument("--workers", type=positive, default=2, help="studies copied at once (2)")
+    export.add_argument("--workers", type=positive, default=2, help="studies written at once (2)")
+    export.add_argument(
+        "--pseudonymise", action="store_true", help="pseudonymise files, tables and header JSON"
+    )
+    export.add_argument(
+        "--retain-patient-characteristics",
+        action="store_true",
+        help="keep age, sex, size and weight (Annex E option; with --pseudonymise)",
+    )
+    export.add_argument(
+        "--exclude-burned-in",
+        action="store_true",
+        help="leave out files whose pixels may hold text, instead of listing them for review",
+    )
+    export.add_argument(
+        "--key-block",
+        metavar="NAME",
+        help="a Prefect Secret block holding the key (default: $PACSFLOW_PSEUDONYM_KEY)",
+    )
     export.add_argument(
         "--allow-failures", action="store_true", help="exit 0 even when some files were unreadable"
     )
@@ -56,6 +77,21 @@ def check_export_options(args: argparse.Namespace) -> None:
         _selection(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    options = (args.retain_patient_characteristics, args.exclude_burned_in, args.key_block)
+    if not args.pseudonymise:
+        if any(options):
+            raise UsageError(
+                "--retain-patient-characteristics, --exclude-burned-in and --key-block "
+                "go with --pseudonymise"
+            )
+        return
+    if args.key_block is None:
+        from pacsflow.export.pseudonym_key import MissingPseudonymKeyError, key_from_env
+
+        try:
+            key_from_env()
+        except MissingPseudonymKeyError as exc:
+            raise UsageError(str(exc)) from None
 
 
 def _export(args: argparse.Namespace, db_url: str) -> int:
@@ -67,13 +103,23 @@ def _export(args: argparse.Namespace, db_url: str) -> int:
         workers=args.workers,
         db_url=db_url,
         show_progress=not args.no_progress,
+        pseudonymise=args.pseudonymise,
+        retain_patient_characteristics=args.retain_patient_characteristics,
+        exclude_burned_in=args.exclude_burned_in,
+        key_block=args.key_block,
     )
     if args.json:
         print(json.dumps(result))
     else:
+        kind = "pseudonymised" if args.pseudonymise else "copied"
         print(
-            f"{result['studies']} studies exported: {result['files_copied']} files copied, "
+            f"{result['studies']} studies exported: {result['files_copied']} files {kind}, "
             f"{result['files_kept']} already there, {result['files_missing']} unreadable; "
             f"{sum(result['rows'].values())} table rows; manifest {result['manifest']}"
         )
+        if result["files_to_review"] or result["files_excluded"]:
+            print(
+                f"Pixel text: {result['files_to_review']} files to review (listed in the "
+                f"manifest), {result['files_excluded']} left out"
+            )
     return 1 if result["files_missing"] and not args.allow_failures else 0

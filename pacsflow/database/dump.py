@@ -21,6 +21,7 @@ LOGGER = logging.getLogger(__name__)
 __all__ = [
     "PACSANINI_COLUMNS",
     "check_table_names",
+    "csv_value",
     "dump_columns",
     "dump_database",
     "write_table_csv",
@@ -54,7 +55,7 @@ def dump_columns(table: Table) -> list[str]:
     return first + [c.name for c in table.columns if c.name not in first]
 
 
-def _csv_value(value: Any) -> Any:
+def csv_value(value: Any) -> Any:
     # The header JSON is written as JSON text, not as a Python dict's repr.
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
@@ -140,6 +141,6 @@ def write_table_csv(
             values = dict(zip(columns, row, strict=True))
             if replace is not None:
                 values = replace(values)
-            writer.writerow([_csv_value(values[column]) for column in columns])
+            writer.writerow([csv_value(values[column]) for column in columns])
             rows += 1
     return rows

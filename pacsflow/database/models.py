@@ -41,6 +41,7 @@ __all__ = [
     "IngestConflict",
     "IngestError",
     "Patient",
+    "Pseudonym",
     "Series",
     "Study",
     "StudyFind",
@@ -341,6 +342,27 @@ class CohortStudy(Base):
     )
 
 
+class Pseudonym(Base):
+    """The linkage of pseudonymised exports: an original value and its pseudonym.
+
+    Kept only here, in the trusted zone, never exported. Pseudonyms are keyed
+    hashes (:mod:`pacsflow.export.pseudonym_key`), so each is unique to its
+    original and key; ``key_fingerprint`` says which key made it.
+    """
+
+    __tablename__ = "pseudonyms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: ``patient`` (PatientID), ``accession``, ``study``, ``series`` or ``instance`` (UIDs).
+    kind: Mapped[str] = mapped_column(String(16))
+    original: Mapped[str] = mapped_column(Text)
+    pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    key_fingerprint: Mapped[str] = mapped_column(String(16), index=True)
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    __table_args__ = (Index(None, "kind", "original"),)
+
+
 TABLES: dict[str, type[Base]] = {
     model.__tablename__: model
     for model in (
@@ -354,6 +376,7 @@ TABLES: dict[str, type[Base]] = {
         Cohort,
         CohortItem,
         CohortStudy,
+        Pseudonym,
     )
 }
 """Every pacsflow table by name, in dependency order (parents first)."""

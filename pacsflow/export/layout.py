@@ -7,13 +7,14 @@ where a reader would take it for a whole one.
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from pacsflow.dicom.values import is_valid_uid
-from pacsflow.liveness import owner_is_gone, owner_tag
+from pacsflow.liveness import owner_is_gone
+from pacsflow.partial_files import create_part
 
 __all__ = [
     "FILES",
@@ -25,11 +26,11 @@ __all__ = [
     "new_part",
     "prepare_destination",
     "relative_file",
+    "write_atomically",
     "write_text_atomically",
 ]
 
 FILES, TABLES_FOLDER, PARTIAL, MANIFEST = "files", "tables", ".partial", "manifest.json"
-_NUMBERS = itertools.count()
 
 
 def relative_file(study_uid: str, series_uid: str, sop_uid: str) -> str:
@@ -59,29 +60,30 @@ def prepare_destination(dest: Path) -> None:
 
 
 def new_part(dest: Path) -> Path:
-    """A path for a file being written, under ``dest/.partial``, named for this process."""
-    return dest / PARTIAL / f"{owner_tag()}:{next(_NUMBERS)}.part"
+    """A new, empty file under ``dest/.partial``, named for this process."""
+    fd, partial = create_part(dest / PARTIAL)
+    os.close(fd)
+    return partial
 
 
-def copy_atomically(source: Path, target: Path, dest: Path) -> None:
-    """Copy ``source`` to ``target`` through ``dest/.partial``: ``target`` appears whole or not."""
+def write_atomically(target: Path, dest: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(partial)`` for a file under ``dest/.partial``, then rename it to ``target``:
+    ``target`` appears whole or not at all."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = new_part(dest)
     try:
-        shutil.copyfile(source, partial)
+        write(partial)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def copy_atomically(source: Path, target: Path, dest: Path) -> None:
+    """Copy ``source`` to ``target`` through ``dest/.partial``."""
+    write_atomically(target, dest, lambda partial: shutil.copyfile(source, partial))
 
 
 def write_text_atomically(text: str, target: Path, dest: Path) -> None:
     """Write ``text`` (UTF-8) to ``target`` through ``dest/.partial``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = new_part(dest)
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    write_atomically(target, dest, lambda partial: partial.write_text(text, encoding="utf-8"))

@@ -26,6 +26,10 @@ class StudyCopy:
     kept: int = 0
     missing: list[str] = field(default_factory=list)
     """SOP Instance UIDs whose file could not be read (moved, deleted, unreadable)."""
+    excluded: list[str] = field(default_factory=list)
+    """Pseudonymised exports: files left out because their pixels may hold text."""
+    review: list[str] = field(default_factory=list)
+    """Pseudonymised exports: exported files whose pixels may hold text, to review."""
 
 
 def export_study_files(session: Session, study_uid: str, dest: Path) -> StudyCopy:

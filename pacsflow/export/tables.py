@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from pacsflow.database.dump import write_table_csv
 from pacsflow.database.models import Image, Patient, Series, Study
-from pacsflow.export.layout import TABLES_FOLDER, new_part, relative_file
+from pacsflow.export.layout import TABLES_FOLDER, relative_file, write_atomically
 
 __all__ = ["EXPORTED_TABLES", "write_export_tables"]
 
@@ -47,8 +46,8 @@ def write_export_tables(session: Session, studies: Select[Any], dest: Path) -> d
     conditions = _conditions(studies)
     counts = {}
     for name in EXPORTED_TABLES:
-        partial = new_part(dest)
-        try:
+
+        def write(partial: Path, name: str = name) -> None:
             counts[name] = write_table_csv(
                 session,
                 name,
@@ -56,8 +55,6 @@ def write_export_tables(session: Session, studies: Select[Any], dest: Path) -> d
                 where=conditions[name],
                 replace=_exported_path if name == "images" else None,
             )
-            os.replace(partial, dest / TABLES_FOLDER / f"{name}.csv")
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+
+        write_atomically(dest / TABLES_FOLDER / f"{name}.csv", dest, write)
     return counts

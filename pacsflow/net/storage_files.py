@@ -8,7 +8,6 @@ next one; a study's folders are synced before it is marked retrieved.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import struct
@@ -20,7 +19,8 @@ from pydicom.tag import BaseTag
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 
 from pacsflow.dicom.values import is_valid_uid
-from pacsflow.liveness import owner_is_gone, owner_tag
+from pacsflow.liveness import owner_is_gone
+from pacsflow.partial_files import create_part
 
 LOGGER = logging.getLogger(__name__)
 
@@ -58,7 +58,6 @@ def naming_uids(ds: Dataset) -> list[str]:
 
 
 _VERSION_NAME = b"PACSFLOW"
-_PART_NUMBERS = itertools.count()
 
 
 def study_folder(storage: Path, study_uid: str) -> Path:
@@ -107,19 +106,8 @@ def prepare_storage(storage: Path) -> None:
 
 
 def new_part(storage: Path) -> tuple[int, Path]:
-    """A new partial file under .incoming, named for this process: its descriptor and path.
-
-    Named ``host:pid:N.part`` with N counted per process (cheaper than
-    ``mkstemp``'s random names, a measurable cost per received instance);
-    ``O_EXCL`` still refuses a name left by a dead process with the same pid.
-    """
-    while True:
-        partial = storage / INCOMING_FOLDER / f"{owner_tag()}:{next(_PART_NUMBERS)}.part"
-        try:
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        except FileExistsError:
-            continue
-        return fd, partial
+    """A new partial file under .incoming, named for this process: its descriptor and path."""
+    return create_part(storage / INCOMING_FOLDER)
 
 
 def write_atomically(storage: Path, chunks: Iterable[bytes], target: Path, *, sync: bool) -> None:

@@ -101,6 +101,7 @@ def test_deployments_list_the_flows_with_their_schedules(
         "init-db/migrate",
         "dump-db/csv",
         "export/copy",
+        "export/pseudonymised",
     ):
         assert name in listed
     nightly = _prefect(env, "deployment", "inspect", "pipeline/nightly")

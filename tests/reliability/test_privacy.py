@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 SCP_PORT = free_port()
 PASSWORD = "Pw9SecretQzv"  # noqa: S105 - the marker of a password
 TOKEN = "Tk7BearerQzv"  # noqa: S105 - the marker of a DICOMweb token
+PSEUDONYM_KEY = "Pk3PseudonymKeyQzv"  # the marker of a pseudonymisation key
 NAME, ID, BIRTH = "Zqxmarker^Privatus", "ZQXID7781", "19070311"
 ACCESSION = "ZQXACC55"
 MARKERS = [
@@ -44,6 +45,7 @@ MARKERS = [
     "ZQXBAD",
     PASSWORD,
     TOKEN,
+    PSEUDONYM_KEY,
 ]
 
 
@@ -134,6 +136,16 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
                           "--cohort", "request")  # fmt: skip
     assert export.returncode == 0, export.stdout + export.stderr
     assert _leaks((tmp_path / "export" / "manifest.json").read_bytes()) == []
+    # A pseudonymised one: nothing of the markers anywhere in it, nor in Prefect.
+    research = tmp_path / "research"
+    pseudonymised = run_pacsflow({**env, "PACSFLOW_PSEUDONYM_KEY": PSEUDONYM_KEY}, work, "-v",
+                                 "--db", db, "export", str(research), "--cohort", "request",
+                                 "--pseudonymise")  # fmt: skip
+    assert pseudonymised.returncode == 0, pseudonymised.stdout + pseudonymised.stderr
+    research_files = [p for p in research.rglob("*") if p.is_file()]
+    assert len(research_files) > 5
+    for path in research_files:
+        assert _leaks(path.read_bytes()) == [], path
     # All ran on the local server the CLI started in that Prefect home: stop it, then search.
     stop = run_pacsflow(env, work, "server", "stop")
     assert "stopped the server" in stop.stdout, stop.stdout + stop.stderr
@@ -151,6 +163,7 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
             ("status", status),
             ("move over DICOMweb", over_web),
             ("export", export),
+            ("pseudonymised export", pseudonymised),
         )
         for stream in ("stdout", "stderr")
     }
