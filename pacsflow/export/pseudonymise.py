@@ -60,6 +60,18 @@ _DICOM_ROOT = "1.2.840.10008."
 """Well-known UIDs (classes, coding schemes, contexts) are the standard's and are kept."""
 _META_SENDERS = frozenset({0x00020016, 0x00020017, 0x00020018})  # AE titles of the file meta
 _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+_FREE_TEXT_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
+_CODE_TAGS = frozenset(
+    {
+        0x00080100,  # CodeValue
+        0x00080102,  # CodingSchemeDesignator
+        0x00080103,  # CodingSchemeVersion
+        0x00080104,  # CodeMeaning
+        0x00080119,  # LongCodeValue
+        0x00080120,  # URNCodeValue
+    }
+)
+"""Terms of coding schemes, kept inside cleaned sequences: they name concepts, not people."""
 _TOKEN_LENGTH = 16  # fits every text VR, SH and CS included
 _MIN_OFFSET_WEEKS, _OFFSET_WEEKS = 52, 470
 _PIXEL_REVIEW_MODALITIES = frozenset({"US", "SC", "OT", "XC", "ES", "DOC"})
@@ -211,15 +223,20 @@ class Pseudonymiser:
     def _token(self, purpose: str, value: str) -> str:
         return "X" + self.key.token(purpose, value, _TOKEN_LENGTH - 1)
 
-    def _apply(self, ds: Dataset, patient_id: str, offset: dt.timedelta) -> None:
+    def _apply(
+        self, ds: Dataset, patient_id: str, offset: dt.timedelta, *, clean: bool = False
+    ) -> None:
         """Apply the rules to each element of ``ds``, and to the items of its sequences.
 
         Elements are decided on their tag and VR while still raw (undecoded);
         only those that change are decoded, so the rest are written back as
-        they were read, byte for byte and without cost.
+        they were read, byte for byte and without cost. Inside a sequence the
+        profile replaces (``D``, e.g. an SR's Content Sequence), ``clean``:
+        free text the table does not name (e.g. TextValue) gets a keyed dummy
+        too; coded terms (CodeValue, CodeMeaning...) and coded strings are kept.
         """
         for tag in list(ds.keys()):
-            if tag.is_private:
+            if tag.is_private or tag.element == 0:  # group lengths (retired) would be wrong
                 del ds[tag]
                 continue
             if tag in _PATIENT_CHARACTERISTICS and self.profile.retain_patient_characteristics:
@@ -247,16 +264,20 @@ class Pseudonymiser:
                 if action == "Z":
                     ds[tag].value = []
                 else:
+                    inner = clean or (action is not None and "D" in action)
                     for item in ds[tag].value:
-                        self._apply(item, patient_id, offset)
+                        self._apply(item, patient_id, offset, clean=inner)
+            elif action is None and clean and vr in _FREE_TEXT_VRS and tag not in _CODE_TAGS:
+                self._replace_text(ds[tag])
             elif action is None or vr == "TM":
                 continue  # kept (times too: dates move by whole weeks)
             elif action == "Z" or vr not in _TEXT_VRS or "D" not in action:
                 ds[tag].value = None
             else:
-                element = ds[tag]
-                tokens = [self._token("text", str(v)) if v else v for v in _values(element)]
-                _set_values(element, tokens)
+                self._replace_text(ds[tag])
+
+    def _replace_text(self, element: DataElement) -> None:
+        _set_values(element, [self._token("text", str(v)) if v else v for v in _values(element)])
 
     def _replace_uid(self, element: DataElement) -> None:
         if element.value in (None, "") or keyword_for_tag(element.tag).endswith(

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -181,6 +182,34 @@ def test_pipeline_deployment_runs_on_the_worker(deployed: tuple[dict[str, str], 
     assert summary.flow_run_id == run.id
     assert "| studies complete | 2 |" in summary.data
     assert "| images added | 5 |" in summary.data
+
+
+def test_the_pseudonymised_export_deployment_reads_its_key_from_a_secret_block(
+    deployed: tuple[dict[str, str], Path],
+) -> None:
+    """The worker has no PACSFLOW_PSEUDONYM_KEY: the key comes from the Secret block."""
+    from prefect.blocks.system import Secret
+    from pydantic import SecretStr
+
+    env, work = deployed
+    assert "PACSFLOW_PSEUDONYM_KEY" not in env
+    dest = work / "research"
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        Secret(value=SecretStr("a-deployment-key-kept-in-prefect")).save(
+            "pacsflow-pseudonym-key", overwrite=True
+        )
+        run = cast(
+            FlowRun,
+            run_deployment("export/pseudonymised", parameters={"dest": str(dest)}, timeout=600),
+        )
+    assert run.state is not None
+    assert run.state.is_completed(), (work / "worker-1.log").read_text()[-3000:]
+    manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["profile"], manifest["complete"]) == ("pseudonymised", True)
+    images = table_counts(env["PACSFLOW_DB_URL"])["images"]
+    assert (
+        len(list((dest / "files").rglob("*.dcm"))) == images == manifest["counts"]["rows"]["images"]
+    )
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -132,3 +132,20 @@ def test_anything_after_the_pixel_data_makes_the_whole_file_go_through_the_rules
     out = (tmp_path / "out.dcm").read_bytes()
     assert b"MARKAFTERPIXELS" not in out
     assert pydicom.dcmread(tmp_path / "out.dcm").PixelData == ds.PixelData
+
+
+def test_free_text_in_a_replaced_sequence_is_replaced_and_coded_terms_are_kept() -> None:
+    concept = Dataset()
+    concept.CodeValue, concept.CodingSchemeDesignator = "121071", "DCM"
+    concept.CodeMeaning = "Finding"
+    item = Dataset()
+    item.RelationshipType, item.ValueType = "CONTAINS", "TEXT"
+    item.ConceptNameCodeSequence = Sequence([concept])
+    item.TextValue = "Seen by Dr Markerdoc, patient Zoe Marker"
+    ds = make_dataset()
+    ds.ContentSequence = Sequence([item])  # D in the table: its free text is replaced
+    _pseudonymised(ds)
+    cleaned = ds.ContentSequence[0]
+    assert "Marker" not in cleaned.TextValue
+    assert (cleaned.RelationshipType, cleaned.ValueType) == ("CONTAINS", "TEXT")
+    assert cleaned.ConceptNameCodeSequence[0].CodeMeaning == "Finding"
