@@ -28,6 +28,7 @@ from flows.workers import process_pool
 from pacsflow.export.manifest import plain_settings
 from pacsflow.export.pseudonym_key import PseudonymKey, key_from_env
 from pacsflow.export.pseudonymise import PseudonymProfile
+from pacsflow.export.record_tables import new_rows_run
 from pacsflow.export.selection import ExportSelection
 from pacsflow.export.study_files import StudyCopy
 from tasks.database import init_db_task
@@ -103,6 +104,7 @@ def export_flow(
     folder = str(Path(dest).resolve())
     key, profile = None, None
     settings = plain_settings()
+    run = new_rows_run()
     if pseudonymise:
         key = pseudonym_key(key_block)
         profile = PseudonymProfile(retain_patient_characteristics, exclude_burned_in)
@@ -122,6 +124,7 @@ def export_flow(
         futures = [
             runner.submit(export_pseudonymised_study_task, {
                 "db_url": db_url, "study_uid": uid, "dest": folder, "key": key, "profile": profile,
+                "run": run,
             })
             if pseudonymise
             else runner.submit(
@@ -134,7 +137,7 @@ def export_flow(
             progress.advance(1)
     files_seconds = time.perf_counter() - files_started
     if pseudonymise:
-        rows = write_pseudonymised_tables_task(folder, [c.study_uid for c in copies])
+        rows = write_pseudonymised_tables_task(folder, run, [c.study_uid for c in copies])
     else:
         rows = write_export_tables_task(db_url, selection, folder)
     counts: dict[str, Any] = {

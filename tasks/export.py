@@ -52,12 +52,17 @@ def export_study_files_task(db_url: str | None, study_uid: str, dest: str) -> St
 
 @task(name="pseudonymise-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def export_pseudonymised_study_task(
-    db_url: str | None, study_uid: str, dest: str, key: PseudonymKey, profile: PseudonymProfile
+    db_url: str | None,
+    study_uid: str,
+    dest: str,
+    key: PseudonymKey,
+    profile: PseudonymProfile,
+    run: str,
 ) -> StudyCopy:
     """Write one study's files pseudonymised and record their linkage in the database."""
     pseudonymiser = Pseudonymiser(key, profile)
     with session_scope(engine_for(db_url)) as session:
-        done = export_pseudonymised_study(session, study_uid, Path(dest), pseudonymiser)
+        done = export_pseudonymised_study(session, study_uid, Path(dest), pseudonymiser, run)
         record_linkage(session, pseudonymiser)
     return done
 
@@ -72,10 +77,10 @@ def write_export_tables_task(
 
 
 @task(name="write-pseudonymised-tables", cache_policy=NO_CACHE)
-def write_pseudonymised_tables_task(dest: str, study_uids: list[str]) -> dict[str, int]:
-    """Write the tables from the exported files' rows (pseudonymous study UIDs); rows each."""
-    counts = write_record_tables(Path(dest), study_uids)
-    remove_study_rows(Path(dest))
+def write_pseudonymised_tables_task(dest: str, run: str, study_uids: list[str]) -> dict[str, int]:
+    """Write the tables from the rows run ``run`` saved (pseudonymous study UIDs); rows each."""
+    counts = write_record_tables(Path(dest), run, study_uids)
+    remove_study_rows(Path(dest), run)
     return counts
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "FILES",
     "MANIFEST",
     "PARTIAL",
+    "ROWS",
     "TABLES_FOLDER",
     "copy_atomically",
     "exported_file",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 FILES, TABLES_FOLDER, PARTIAL, MANIFEST = "files", "tables", ".partial", "manifest.json"
+ROWS = ".rows"
+"""Pseudonymised exports: each run's table rows, ``.rows/<host:pid:token>/<study>.jsonl``."""
 
 
 def relative_file(study_uid: str, series_uid: str, sop_uid: str) -> str:
@@ -51,12 +54,17 @@ def exported_file(dest: Path, study_uid: str, series_uid: str, sop_uid: str) -> 
 
 
 def prepare_destination(dest: Path) -> None:
-    """Create the export's folders; delete partial files of dead exports of this host."""
+    """Create the export's folders; delete the partial files and saved rows of dead
+    exports of this host."""
     for folder in (FILES, TABLES_FOLDER, PARTIAL):
         (dest / folder).mkdir(parents=True, exist_ok=True)
     for part in (dest / PARTIAL).iterdir():
         if owner_is_gone(part.name):
             part.unlink(missing_ok=True)
+    rows = dest / ROWS
+    for run in rows.iterdir() if rows.is_dir() else ():
+        if owner_is_gone(run.name):
+            shutil.rmtree(run, ignore_errors=True)
 
 
 def new_part(dest: Path) -> Path:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from pacsflow.errors import PermanentError
-from pacsflow.export.layout import MANIFEST, write_text_atomically
+from pacsflow.export.layout import MANIFEST, new_part, write_text_atomically
 
 __all__ = [
     "ExportMismatchError",
@@ -57,7 +58,22 @@ def write_manifest(
     copy, ``pseudonymised`` names the Annex E options and the key's fingerprint),
     the selection, the counts, the files whose pixels need review and those left
     out, the time and the pacsflow version that wrote it."""
-    settings = settings or plain_settings()
+    text = _manifest_text(
+        selection, counts, settings or plain_settings(), complete, pixel_review, excluded
+    )
+    target = dest / MANIFEST
+    write_text_atomically(text, target, dest)
+    return target
+
+
+def _manifest_text(
+    selection: dict[str, Any],
+    counts: dict[str, Any],
+    settings: dict[str, Any],
+    complete: bool,
+    pixel_review: list[str] | None,
+    excluded: list[str] | None,
+) -> str:
     manifest = {
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "pacsflow_version": _pacsflow_version(),
@@ -73,9 +89,7 @@ def write_manifest(
             "tables": "tables/patients.csv, studies.csv, series.csv, images.csv",
         },
     }
-    target = dest / MANIFEST
-    write_text_atomically(json.dumps(manifest, indent=2) + "\n", target, dest)
-    return target
+    return json.dumps(manifest, indent=2) + "\n"
 
 
 def read_manifest(dest: Path) -> dict[str, Any]:
@@ -90,9 +104,17 @@ def start_manifest(dest: Path, selection: dict[str, Any], settings: dict[str, An
     Raises:
         ExportMismatchError: ``dest`` holds an export made with other settings.
     """
-    if not (dest / MANIFEST).is_file():
-        write_manifest(dest, selection, {}, settings=settings, complete=False)
+    # Created only if absent (a hard link fails on an existing name), so of two
+    # exports starting at once into a new folder with other settings, one is refused.
+    partial = new_part(dest)
+    try:
+        partial.write_text(_manifest_text(selection, {}, settings, False, None, None), "utf-8")
+        os.link(partial, dest / MANIFEST)
         return
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
     existing = read_manifest(dest)
     bound = existing.get("settings") or {"profile": existing.get("profile")}
     if bound != settings:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from pacsflow.database.models import Image
 from pacsflow.dicom.records import ImageRecord, dcm2records
 from pacsflow.errors import PacsflowError
-from pacsflow.export.layout import exported_file, relative_file, write_atomically
+from pacsflow.export.layout import relative_file, write_atomically
 from pacsflow.export.pixel_tail import append_pixel_tail, pixel_tail_start
 from pacsflow.export.pseudonymise import Pseudonymiser, needs_pixel_review
 from pacsflow.export.record_tables import write_study_rows
@@ -37,6 +37,7 @@ def export_pseudonymised_study(
     study_uid: str,
     dest: Path,
     pseudonymiser: Pseudonymiser,
+    run: str,
 ) -> StudyCopy:
     """Write the study's files pseudonymised to ``dest/files/<study>/<series>/<sop>.dcm``.
 
@@ -44,7 +45,8 @@ def export_pseudonymised_study(
     cannot be read or pseudonymised is listed as missing and never written as
     it was; with the profile's ``exclude_burned_in``, files whose pixels may
     hold text are left out (listed as excluded), else listed for review. The
-    study's table rows go to ``dest/.rows`` (:mod:`pacsflow.export.record_tables`).
+    study's table rows go to the run ``run``'s folder under ``dest/.rows``
+    (:mod:`pacsflow.export.record_tables`).
     """
     p = pseudonymiser
     done = StudyCopy(p.uid(study_uid))
@@ -57,7 +59,7 @@ def export_pseudonymised_study(
     for series_uid, sop_uid, filepath in rows:
         uids = (p.uid(study_uid), p.uid(series_uid), p.uid(sop_uid))
         relative = relative_file(*uids)
-        target = exported_file(dest, *uids)
+        target = dest / relative
         try:
             ds: pydicom.Dataset | None
             if target.is_file():
@@ -77,7 +79,7 @@ def export_pseudonymised_study(
             continue
         if needs_pixel_review(ds):
             done.review.append(relative)
-    write_study_rows(dest, done.study_uid, records)
+    write_study_rows(dest, run, done.study_uid, records)
     return done
 
 
