@@ -24,7 +24,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from pacsflow.errors import InvalidDicomError
 
-__all__ = ["read_header", "silence_pydicom_value_warnings"]
+__all__ = ["read_header", "read_header_and_pixel_offset", "silence_pydicom_value_warnings"]
 
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _GROUP_0008 = (b"\x08\x00", b"\x00\x08")  # little and big endian
@@ -40,6 +40,20 @@ def read_header(path: str | PathLike[str]) -> Dataset:
 
     Raises:
         InvalidDicomError: the file is not DICOM, cannot be read, or is truncated.
+    """
+    return read_header_and_pixel_offset(path)[0]
+
+
+def read_header_and_pixel_offset(path: str | PathLike[str]) -> tuple[Dataset, int | None]:
+    """:func:`read_header`, and where the rest of the file (the pixel data element) starts
+    when its bytes may be copied as they are after a rewritten header.
+
+    That offset is given when the pixel data element, little-endian, runs
+    exactly to the end of the file (or when there is nothing after the
+    header); None when something follows it, or for deflated and big-endian files.
+
+    Raises:
+        InvalidDicomError: as :func:`read_header`.
     """
     try:
         status = os.stat(path)
@@ -61,7 +75,7 @@ def read_header(path: str | PathLike[str]) -> Dataset:
                 ds = dcmread(fp, stop_before_pixels=True, force=True)
                 if not _looks_like_dataset(ds):
                     raise InvalidDicomError(path, _NOT_DICOM) from None
-            problem = _truncation(ds, fp, size)
+            problem, rest = _truncation(ds, fp, size)
     except InvalidDicomError:
         raise
     except OSError as exc:
@@ -72,7 +86,7 @@ def read_header(path: str | PathLike[str]) -> Dataset:
         raise InvalidDicomError(path, f"truncated: {problem}")
     if not len(ds):
         raise InvalidDicomError(path, "no data elements after the file meta information")
-    return ds
+    return ds, rest
 
 
 def _looks_like_dataset(ds: Dataset) -> bool:
@@ -81,57 +95,81 @@ def _looks_like_dataset(ds: Dataset) -> bool:
     return bool(tags) and min(tags).group == 0x0008 and 0x00080016 in ds and 0x00080018 in ds
 
 
-def _truncation(ds: Dataset, fp: BinaryIO, size: int) -> str | None:
-    """Why the file looks truncated, or None when it looks whole."""
+def _truncation(ds: Dataset, fp: BinaryIO, size: int) -> tuple[str | None, int | None]:
+    """Why the file looks truncated (None when it looks whole), and where its
+    copyable rest starts (see :func:`read_header_and_pixel_offset`)."""
     meta = getattr(ds, "file_meta", None)
     if meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
-        return None  # read through a decompressor: file offsets say nothing
+        return None, None  # read through a decompressor: file offsets say nothing
     position = fp.tell()
     if position < size:
         return _pixel_data_truncation(ds, fp, position, size)
     if not len(ds):
-        return None
+        return None, None
     last = ds.get_item(max(ds.keys()))
     if isinstance(last, RawDataElement) and last.length != _UNDEFINED_LENGTH:
         held = len(last.value) if last.value is not None else 0
         if held < last.length:
-            return f"element {last.tag} declares {last.length} bytes, the file holds {held}"
+            return f"element {last.tag} declares {last.length} bytes, the file holds {held}", None
         stray = size - (last.value_tell + last.length)
         if stray > 0:
-            return f"{stray} bytes after element {last.tag} are an incomplete element"
-    return None
+            return f"{stray} bytes after element {last.tag} are an incomplete element", None
+    return None, size
 
 
-def _pixel_data_truncation(ds: Dataset, fp: BinaryIO, position: int, size: int) -> str | None:
-    """Check the element reading stopped at (pixel data) fits in the file."""
+def _pixel_data_truncation(
+    ds: Dataset, fp: BinaryIO, position: int, size: int
+) -> tuple[str | None, int | None]:
+    """Check the element reading stopped at (pixel data) fits in the file; and whether
+    it ends the file (then its offset is returned, for a copy of its bytes)."""
     implicit, little = ds.original_encoding
     if implicit is None or little is None:
-        return None
+        return None, None
     header = fp.read(12)
     endian = "<" if little else ">"
     # Some writers switch to implicit VR for the pixel data element: no VR letters.
     if implicit or not header[4:6].isalpha():
         if len(header) < 8:
-            return "the pixel data element header is cut off"
+            return "the pixel data element header is cut off", None
         length = struct.unpack(f"{endian}L", header[4:8])[0]
         header_length = 8
     else:
         if len(header) < 8:
-            return "the pixel data element header is cut off"
+            return "the pixel data element header is cut off", None
         if header[4:6] in _LONG_VRS:
             if len(header) < 12:
-                return "the pixel data element header is cut off"
+                return "the pixel data element header is cut off", None
             length = struct.unpack(f"{endian}L", header[8:12])[0]
             header_length = 12
         else:
             length = struct.unpack(f"{endian}H", header[6:8])[0]
             header_length = 8
     if length == _UNDEFINED_LENGTH:
-        return None  # encapsulated: fragments would have to be walked; trust it
-    available = size - position - header_length
-    if available < length:
-        return f"pixel data declares {length} bytes, the file holds {max(available, 0)}"
-    return None
+        # Encapsulated: truncation is not judged (trusted, as before); the end is found
+        # by walking the fragments, for the copy only.
+        end = _fragments_end(fp, position + header_length, endian)
+    else:
+        available = size - position - header_length
+        if available < length:
+            return f"pixel data declares {length} bytes, the file holds {max(available, 0)}", None
+        end = position + header_length + length
+    return None, position if end == size and little else None
+
+
+def _fragments_end(fp: BinaryIO, position: int, endian: str) -> int | None:
+    """Where the encapsulated fragments starting at ``position`` end (after the sequence
+    delimiter); None when they are cut off or malformed."""
+    while True:
+        fp.seek(position)
+        item = fp.read(8)
+        if len(item) < 8:
+            return None
+        group, element, length = struct.unpack(f"{endian}HHL", item)
+        if (group, element) == (0xFFFE, 0xE0DD):
+            return position + 8
+        if (group, element) != (0xFFFE, 0xE000) or length == _UNDEFINED_LENGTH:
+            return None
+        position += 8 + length
 
 
 def silence_pydicom_value_warnings() -> None:

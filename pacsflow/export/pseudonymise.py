@@ -157,7 +157,8 @@ def _vr_of(element: DataElement | RawDataElement, tag: BaseTag) -> str:
 
 
 def _set_values(element: DataElement, values: list[Any]) -> None:
-    element.value = values if len(values) > 1 else values[0]
+    if values:  # an empty multi-value stays as it is
+        element.value = values if len(values) > 1 else values[0]
 
 
 class Pseudonymiser:

@@ -10,19 +10,19 @@ so files, tables and header JSON carry the same pseudonyms.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from functools import partial
 from pathlib import Path
 
 import pydicom
-from pydicom.errors import InvalidDicomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pacsflow.database.models import Image
+from pacsflow.dicom.reading import read_header_and_pixel_offset
 from pacsflow.dicom.records import ImageRecord, dcm2records
-from pacsflow.errors import PacsflowError
 from pacsflow.export.layout import relative_file, write_atomically
-from pacsflow.export.pixel_tail import append_pixel_tail, pixel_tail_start
 from pacsflow.export.pseudonymise import Pseudonymiser, needs_pixel_review
 from pacsflow.export.record_tables import write_study_rows
 from pacsflow.export.study_files import StudyCopy
@@ -72,8 +72,9 @@ def export_pseudonymised_study(
                     continue
                 done.copied += 1
             records.append(dcm2records(ds, filepath=relative))
-        except (OSError, ValueError, InvalidDicomError, PacsflowError) as exc:
-            # Only pseudonyms in the log: it goes to Prefect, outside the trusted zone.
+        except Exception as exc:  # malformed input may fail in pydicom in many ways
+            # The file is listed, never written as it was. Only pseudonyms in the log:
+            # it goes to Prefect, outside the trusted zone.
             LOGGER.warning("%s not exported: %s", relative, type(exc).__name__)
             done.missing.append(uids[2])
             continue
@@ -87,21 +88,45 @@ def write_pseudonymised(
     source: Path, target: Path, dest: Path, pseudonymiser: Pseudonymiser
 ) -> pydicom.Dataset | None:
     """Write ``source`` pseudonymised to ``target``; its header, or None if it is left out
-    for its pixels. The pixel data is copied as bytes when it ends the file
-    (:mod:`pacsflow.export.pixel_tail`), else the whole dataset is rewritten."""
-    with source.open("rb") as fp:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True)
-        tail = pixel_tail_start(fp, ds)
+    for its pixels.
+
+    The header is read and checked as the ingest reads it (a truncated file is
+    refused). When the pixel data ends the file, its bytes are copied as they
+    are after the new header; otherwise the whole dataset is read and goes
+    through the rules.
+
+    Raises:
+        InvalidDicomError: the source is not DICOM, unreadable or truncated.
+    """
+    ds, rest = read_header_and_pixel_offset(source)
     if pseudonymiser.profile.exclude_burned_in and needs_pixel_review(ds):
         return None
-    if tail is None:
+    if rest is None:
         ds = pydicom.dcmread(source)
     pseudonymiser.pseudonymise(ds)
-    write_atomically(target, dest, partial(_save, ds, source, tail))
+    write_atomically(target, dest, partial(_save, ds, source, rest))
     return ds
 
 
-def _save(ds: pydicom.Dataset, source: Path, tail: int | None, path: Path) -> None:
+def _save(ds: pydicom.Dataset, source: Path, rest: int | None, path: Path) -> None:
     ds.save_as(path, enforce_file_format=True)
-    if tail is not None:
-        append_pixel_tail(source, tail, path)
+    if rest is not None:
+        _append(source, rest, path)
+
+
+def _append(source: Path, start: int, target: Path) -> None:
+    """Append the bytes of ``source`` from ``start`` to its end to ``target``: in the
+    kernel (``copy_file_range``), or through a buffer where it cannot."""
+    with source.open("rb") as rest, target.open("r+b") as out:
+        out.seek(0, os.SEEK_END)
+        offset, remaining = start, os.fstat(rest.fileno()).st_size - start
+        try:
+            while remaining > 0:
+                copied = os.copy_file_range(rest.fileno(), out.fileno(), remaining, offset)
+                if copied == 0:
+                    break
+                offset, remaining = offset + copied, remaining - copied
+        except OSError:  # e.g. a file system or kernel without it
+            rest.seek(offset)
+            out.seek(0, os.SEEK_END)
+            shutil.copyfileobj(rest, out, 1 << 20)

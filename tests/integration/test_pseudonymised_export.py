@@ -273,3 +273,23 @@ def test_a_pseudonymised_export_without_a_key_is_refused(
     assert alone.returncode == 2, alone.stderr
     assert "--pseudonymise" in alone.stderr
     assert not dest.exists()
+
+
+def test_a_truncated_or_foreign_source_is_reported_and_never_written(
+    marked: tuple[str, list[list[Dataset]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_url, studies = marked
+    monkeypatch.setenv(KEY_ENV, KEY)
+    cut, foreign = studies[0][0], studies[0][1]
+    cut_path = tmp_path / "source" / cut.StudyInstanceUID / f"{cut.SOPInstanceUID}.dcm"
+    cut_path.write_bytes(cut_path.read_bytes()[:-100])  # the pixel data is cut short
+    foreign_path = tmp_path / "source" / foreign.StudyInstanceUID / f"{foreign.SOPInstanceUID}.dcm"
+    foreign_path.write_bytes(b"MARKPID4711 is not a DICOM file" * 10)
+    dest = tmp_path / "damaged"
+    result = export_flow(dest=str(dest), db_url=db_url, pseudonymise=True, workers=1)
+    assert (result["files_copied"], result["files_missing"]) == (6, 2)
+    assert len(_files(dest)) == 6
+    assert len(_rows(dest / "tables" / "images.csv")) == 6
+    for path in dest.rglob("*"):
+        if path.is_file():
+            assert b"MARKPID" not in path.read_bytes(), path
