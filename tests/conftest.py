@@ -103,13 +103,18 @@ def _new_pg_database(admin_url: str, template: str | None) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def new_empty_pg_database(admin_url: str) -> str:
+    """A new, empty database on the tests' PostgreSQL server; its URL (psycopg2)."""
+    return _new_pg_database(admin_url, None)
+
+
 @pytest.fixture(params=DIALECTS)
 def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """URL of a database with no pacsflow schema (PostgreSQL: the database exists, empty)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.sqlite'}"
     admin_url: str = request.getfixturevalue("pg_admin_url")
-    return _new_pg_database(admin_url, None)
+    return new_empty_pg_database(admin_url)
 
 
 @pytest.fixture

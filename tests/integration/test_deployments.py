@@ -19,11 +19,13 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from sqlalchemy import make_url
 from sqlalchemy.orm import Session
 
 from pacsflow.cohorts.status import cohort_report
 from pacsflow.database.engine import make_engine
 from pacsflow.demo.synthetic import make_study, write_dataset
+from tests.conftest import new_empty_pg_database
 from tests.helpers import latest_artifact, table_counts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
@@ -59,11 +61,18 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
 
 @pytest.fixture(scope="module")
 def deployed(
-    orthanc: OrthancServer, tmp_path_factory: pytest.TempPathFactory
+    orthanc: OrthancServer, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str
 ) -> Iterator[tuple[dict[str, str], Path]]:
-    """A Prefect server with pacsflow deployed and two workers, started by the ops script."""
+    """A Prefect server with pacsflow deployed and two workers, started by the ops script.
+
+    The server keeps its state in PostgreSQL, as the README advises for a shared
+    installation: on SQLite, writes by the server's services, the worker and
+    the UI at once end in "database is locked" and HTTP 500 under load, which
+    the UI shows as "Oops. Something went wrong." (seen in CI).
+    """
     work = tmp_path_factory.mktemp("deployments")
     port = free_port()
+    prefect_db = make_url(new_empty_pg_database(pg_admin_url)).set(drivername="postgresql+asyncpg")
     env = {
         **os.environ,
         "PACSFLOW_RUN_DIR": str(work),
@@ -77,6 +86,7 @@ def deployed(
         "PACSFLOW_LOCAL_PORT": str(SCP_PORT),
         "PACSFLOW_STORAGE": str(work / "storage"),
         "PACSFLOW_DB_URL": f"sqlite:///{work / 'pacsflow.sqlite'}",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db.render_as_string(hide_password=False),
     }
     try:
         assert f"Prefect server on http://127.0.0.1:{port}" in run_ops(env, "server")
@@ -132,7 +142,8 @@ def test_deployments_list_the_flows_with_their_schedules(
     schema = deployment.parameter_openapi_schema
     assert schema is not None
     properties = schema["properties"]
-    assert list(properties) == [
+    # The form's order is each property's "position" (JSONB on PostgreSQL keeps no key order).
+    assert sorted(properties, key=lambda name: properties[name]["position"]) == [
         "dates",
         "pacs",
         "local",
