@@ -22,6 +22,7 @@ from typing import Any
 from pacsflow.database.dump import csv_value
 from pacsflow.dicom.records import ImageRecord
 from pacsflow.export.layout import ROWS, TABLES_FOLDER, write_atomically, write_text_atomically
+from pacsflow.export.tables import EXPORTED_TABLES
 from pacsflow.liveness import owner_tag
 
 __all__ = ["new_rows_run", "remove_study_rows", "write_record_tables", "write_study_rows"]
@@ -55,46 +56,60 @@ def _instances(dest: Path, run: str, study_uids: Iterable[str]) -> Iterator[dict
                 yield from (json.loads(line) for line in rows)
 
 
-def _table_rows(name: str, instance: dict[str, Any]) -> dict[str, Any]:
-    if name == "patients":
-        return dict(instance["patient"])
-    if name == "studies":
-        return {"patient_id": instance["patient"]["patient_id"], **instance["study"]}
-    if name == "series":
-        return {"study_uid": instance["study"]["study_uid"], **instance["series"]}
-    return dict(instance["image"])
-
-
 _KEYS = {"patients": "patient_id", "studies": "study_uid", "series": "series_uid"}
+
+
+def _parent_rows(instance: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An instance's rows of the patients, studies and series tables."""
+    return {
+        "patients": dict(instance["patient"]),
+        "studies": {"patient_id": instance["patient"]["patient_id"], **instance["study"]},
+        "series": {"study_uid": instance["study"]["study_uid"], **instance["series"]},
+    }
+
+
+def _write_csv(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write ``rows`` (columns: the first row's keys) to ``path``; how many."""
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer: Any = None
+        for row in rows:
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow({column: csv_value(value) for column, value in row.items()})
+            count += 1
+    return count
 
 
 def write_record_tables(dest: Path, run: str, study_uids: list[str]) -> dict[str, int]:
     """Write ``tables/{patients,studies,series,images}.csv`` from the rows run ``run``
     saved for the (pseudonymous) ``study_uids``; rows per table. Each file is
-    renamed into place whole."""
+    renamed into place whole.
+
+    The saved rows are read once: images are streamed to their table while the
+    (few) distinct patients, studies and series are kept for theirs.
+    """
+    parents: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in _KEYS}
     counts: dict[str, int] = {}
-    for name in ("patients", "studies", "series", "images"):
+
+    def images() -> Iterator[dict[str, Any]]:
+        for instance in _instances(dest, run, study_uids):
+            for name, row in _parent_rows(instance).items():
+                parents[name].setdefault(row[_KEYS[name]], row)
+            yield instance["image"]
+
+    def write_images(partial: Path) -> None:
+        counts["images"] = _write_csv(partial, images())
+
+    write_atomically(dest / TABLES_FOLDER / "images.csv", dest, write_images)
+    for name in _KEYS:
 
         def write(partial: Path, name: str = name) -> None:
-            seen: set[str] = set()
-            counts[name] = 0
-            with partial.open("w", newline="", encoding="utf-8") as out:
-                writer: Any = None
-                for instance in _instances(dest, run, study_uids):
-                    row = _table_rows(name, instance)
-                    key = _KEYS.get(name)
-                    if key is not None:
-                        if row[key] in seen:
-                            continue
-                        seen.add(row[key])
-                    if writer is None:
-                        writer = csv.DictWriter(out, fieldnames=list(row))
-                        writer.writeheader()
-                    writer.writerow({column: csv_value(value) for column, value in row.items()})
-                    counts[name] += 1
+            counts[name] = _write_csv(partial, parents[name].values())
 
         write_atomically(dest / TABLES_FOLDER / f"{name}.csv", dest, write)
-    return counts
+    return {name: counts[name] for name in EXPORTED_TABLES}
 
 
 def remove_study_rows(dest: Path, run: str) -> None:
