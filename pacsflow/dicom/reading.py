@@ -41,7 +41,7 @@ def read_header(path: str | PathLike[str]) -> Dataset:
     Raises:
         InvalidDicomError: the file is not DICOM, cannot be read, or is truncated.
     """
-    return read_header_and_pixel_offset(path)[0]
+    return _read_checked(path, find_rest=False)[0]
 
 
 def read_header_and_pixel_offset(path: str | PathLike[str]) -> tuple[Dataset, int | None]:
@@ -55,6 +55,11 @@ def read_header_and_pixel_offset(path: str | PathLike[str]) -> tuple[Dataset, in
     Raises:
         InvalidDicomError: as :func:`read_header`.
     """
+    return _read_checked(path, find_rest=True)
+
+
+def _read_checked(path: str | PathLike[str], *, find_rest: bool) -> tuple[Dataset, int | None]:
+    # find_rest: walk encapsulated fragments to find their end (the ingest does not need it).
     try:
         status = os.stat(path)
         if not stat.S_ISREG(status.st_mode):
@@ -75,7 +80,7 @@ def read_header_and_pixel_offset(path: str | PathLike[str]) -> tuple[Dataset, in
                 ds = dcmread(fp, stop_before_pixels=True, force=True)
                 if not _looks_like_dataset(ds):
                     raise InvalidDicomError(path, _NOT_DICOM) from None
-            problem, rest = _truncation(ds, fp, size)
+            problem, rest = _truncation(ds, fp, size, find_rest=find_rest)
     except InvalidDicomError:
         raise
     except OSError as exc:
@@ -95,7 +100,9 @@ def _looks_like_dataset(ds: Dataset) -> bool:
     return bool(tags) and min(tags).group == 0x0008 and 0x00080016 in ds and 0x00080018 in ds
 
 
-def _truncation(ds: Dataset, fp: BinaryIO, size: int) -> tuple[str | None, int | None]:
+def _truncation(
+    ds: Dataset, fp: BinaryIO, size: int, *, find_rest: bool
+) -> tuple[str | None, int | None]:
     """Why the file looks truncated (None when it looks whole), and where its
     copyable rest starts (see :func:`read_header_and_pixel_offset`)."""
     meta = getattr(ds, "file_meta", None)
@@ -103,7 +110,7 @@ def _truncation(ds: Dataset, fp: BinaryIO, size: int) -> tuple[str | None, int |
         return None, None  # read through a decompressor: file offsets say nothing
     position = fp.tell()
     if position < size:
-        return _pixel_data_truncation(ds, fp, position, size)
+        return _pixel_data_truncation(ds, fp, position, size, find_rest=find_rest)
     if not len(ds):
         return None, None
     last = ds.get_item(max(ds.keys()))
@@ -118,7 +125,7 @@ def _truncation(ds: Dataset, fp: BinaryIO, size: int) -> tuple[str | None, int |
 
 
 def _pixel_data_truncation(
-    ds: Dataset, fp: BinaryIO, position: int, size: int
+    ds: Dataset, fp: BinaryIO, position: int, size: int, *, find_rest: bool
 ) -> tuple[str | None, int | None]:
     """Check the element reading stopped at (pixel data) fits in the file; and whether
     it ends the file (then its offset is returned, for a copy of its bytes)."""
@@ -147,7 +154,7 @@ def _pixel_data_truncation(
     if length == _UNDEFINED_LENGTH:
         # Encapsulated: truncation is not judged (trusted, as before); the end is found
         # by walking the fragments, for the copy only.
-        end = _fragments_end(fp, position + header_length, endian)
+        end = _fragments_end(fp, position + header_length, endian) if find_rest else None
     else:
         available = size - position - header_length
         if available < length:
