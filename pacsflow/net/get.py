@@ -67,7 +67,8 @@ def get_study(
         sop_classes: the study's SOP classes, each proposed in the usual transfer
             syntaxes; used when ``kinds`` is None.
         kinds: the study's (SOP class, transfer syntax) pairs (see :func:`study_kinds`);
-            pynetdicom's common storage classes, uncompressed, when neither is given.
+            pynetdicom's 120 common storage classes, each offering every syntax, when
+            neither is given.
 
     Returns:
         The final responses added up (Success, or Warning when sub-operations
