@@ -37,7 +37,7 @@ from pacsflow.ingest.folder_ingest import ingest_folder
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.dicomweb.wado import retrieve_study_wado
-from pacsflow.net.get import get_study, study_sop_classes
+from pacsflow.net.get import get_study, study_kinds
 from pacsflow.net.move import MoveResult, move_study
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import query_channel
@@ -236,14 +236,14 @@ def _transfer(
         with DicomWebClient(pacs.web_url, web) as client:
             return retrieve_study_wado(client, request.storage, study_uid, series_uids=series_uids)
     with query_channel(request.local, pacs, timeouts=request.timeouts) as ask:
-        sop_classes = study_sop_classes(ask, study_uid)
+        kinds = study_kinds(ask, study_uid, series_uids)
     return get_study(
         request.local,
         pacs,
         study_uid,
         request.storage,
         series_uids=series_uids,
-        sop_classes=sop_classes,
+        kinds=kinds,
         timeouts=request.timeouts,
     )
 
