@@ -166,7 +166,9 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 
 def add_pacs_commands(commands: Any) -> None:
     """Add ``echo``, ``find``, ``move`` and ``run`` to the ``pacsflow`` sub-commands."""
-    echo = commands.add_parser("echo", help="C-ECHO the PACS: is it there, does it accept us?")
+    echo = commands.add_parser(
+        "echo", help="C-ECHO the PACS, then a C-FIND: is it there, does it accept our queries?"
+    )
     add_node_options(echo, storage=False)
     echo.set_defaults(run=_echo, needs_db=False)
 
@@ -221,6 +223,7 @@ def _pacs(args: argparse.Namespace) -> PacsNode:
         args.pacs_port,
         getattr(args, "transport", None),
         getattr(args, "dicomweb_url", None),
+        source="cli",
     )
 
 
@@ -280,8 +283,10 @@ def _echo(args: argparse.Namespace, _db_url: str) -> int:
 
     pacs = _pacs(args)
     seconds = echo(_local(args), pacs, web=web_access())
-    what = "a QIDO-RS query" if pacs.transport == "dicomweb" else "the C-ECHO"
-    print(f"{pacs} answered {what} in {seconds * 1000:.1f} ms")
+    if pacs.transport == "dicomweb":
+        print(f"{pacs} answered a QIDO-RS query in {seconds * 1000:.1f} ms; queries accepted")
+    else:
+        print(f"{pacs} answered the C-ECHO in {seconds * 1000:.1f} ms; C-FIND accepted")
     return EXIT_OK
 
 
