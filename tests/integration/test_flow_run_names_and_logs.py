@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-from prefect.client.schemas.objects import Log
+from prefect.client.schemas.objects import Log, State
 from prefect.logging.handlers import APILogHandler
-from prefect.states import State
 
 from flows.cohort import cohort_flow
 from flows.dates import DateRange
@@ -83,14 +82,18 @@ def test_runs_without_a_pacs_are_named_by_what_they_do(db_url: str, tmp_path: Pa
 def test_ingest_and_export_runs_are_named_by_their_folders_and_log_their_lines(
     db_url: str, tmp_path: Path
 ) -> None:
-    write_synthetic_folder(tmp_path / "ward-7", n_studies=1, series_per_study=1, images_per_series=2)
-    logging.getLogger("pacsflow").setLevel(logging.INFO)  # as `pacsflow --verbose` does
+    folder = tmp_path / "ward-7"
+    write_synthetic_folder(folder, n_studies=1, series_per_study=1, images_per_series=2)
+    pacsflow_logger = logging.getLogger("pacsflow")
+    level = pacsflow_logger.level
+    pacsflow_logger.setLevel(logging.INFO)  # as `pacsflow --verbose` does
     try:
-        ingest = ingest_dir(str(tmp_path / "ward-7"), db_url=db_url, return_state=True)
+        ingest = ingest_dir(str(folder), db_url=db_url, return_state=True)
         export = export_flow(str(tmp_path / "for-study-x"), db_url=db_url, return_state=True)
     finally:
-        logging.getLogger("pacsflow").setLevel(logging.NOTSET)
-    assert ingest.is_completed() and export.is_completed()
+        pacsflow_logger.setLevel(level)
+    assert ingest.is_completed()
+    assert export.is_completed()
     assert _run_name(ingest) == "ingest ward-7"
     assert _run_name(export) == "export for-study-x"
     for state in (ingest, export):
