@@ -24,6 +24,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.progress import FlowProgress
+from flows.run_names import export_run_name
 from flows.workers import process_pool
 from pacsflow.export.manifest import plain_settings
 from pacsflow.export.pseudonym_key import PseudonymKey, key_from_env
@@ -66,7 +67,7 @@ def _runner(workers: int, processes: bool) -> TaskRunner[Any]:
     return ThreadPoolTaskRunner(max_workers=max(1, workers))
 
 
-@flow(name="export")
+@flow(name="export", flow_run_name=export_run_name)
 def export_flow(
     dest: str,
     selection: ExportSelection | None = None,
