@@ -293,6 +293,7 @@ def _echo(args: argparse.Namespace, _db_url: str) -> int:
 def _find(args: argparse.Namespace, db_url: str) -> int:
     from flows.dates import DateRange
     from flows.find_studies import find_studies_flow
+    from flows.summaries import UNDATED_STUDIES_HINT
 
     result: dict[str, Any] = find_studies_flow(
         dates=DateRange(args.start, args.end),
@@ -311,6 +312,7 @@ def _find(args: argparse.Namespace, db_url: str) -> int:
         )
         for window in result["incomplete_windows"]:
             print(f"  still capped, studies may be missing: {window}")
+        print(f"  note: {UNDATED_STUDIES_HINT}")
     return EXIT_OK
 
 
@@ -350,11 +352,14 @@ def _run(args: argparse.Namespace, db_url: str) -> int:
 
 
 def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    from flows.summaries import UNDATED_STUDIES_HINT
+
     if args.json:
         print(json.dumps(result, default=str))
     else:
         if "studies_found" in result:
             print(f"{result['studies_found']} studies found ({result['studies_new']} new)")
+            print(f"  note: {UNDATED_STUDIES_HINT}")
         print(
             f"{result['studies_picked']} studies picked: {result['studies_complete']} complete, "
             f"{result['studies_partial']} partial, {result['studies_failed']} failed, "
