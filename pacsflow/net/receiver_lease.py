@@ -80,7 +80,8 @@ def _check_matches(status: ReceiverStatus, local: LocalAE, calling: str, storage
     if (status.ae_title, status.port) != (local.ae_title, local.port):
         raise ReceiverMismatchError(
             f"the receiver serving {storage} is {status.describe()}, not {local.ae_title} on "
-            f"port {local.port}: stop it (pacsflow receiver --stop) or use its AE title and port"
+            f"port {local.port}: stop it (pacsflow receiver stop --storage {storage}) or use its "
+            "AE title and port"
         )
     if calling not in status.allowed_ae_titles:
         raise ReceiverMismatchError(

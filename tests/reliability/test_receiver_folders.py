@@ -53,9 +53,6 @@ def test_an_idle_receiver_for_another_folder_gives_way_and_keeps_its_files(
     local = LocalAE("PACSFLOW", port)
     folder_a, folder_b = (tmp_path / "storage-a").resolve(), (tmp_path / "storage-b").resolve()
     first = ensure_receiver(local, folder_a, "STORESCU", runtime=runtime)  # as a run does
-    holder = port_holder(runtime, port)
-    assert holder is not None
-    assert (holder.storage, holder.pid) == (folder_a, first.pid)
     sent_a = _send(tmp_path, port, "a")
 
     with ReceiverLease(local, folder_b, "STORESCU", runtime=runtime) as second:
@@ -88,6 +85,8 @@ def test_a_receiver_a_run_leases_keeps_the_port_and_the_other_run_is_told_whose_
         f"(pid {os.getpid()}); use another --local-port or wait"
     )
     assert running_receiver(folder_a) == first, "the leased receiver stays"
+    sent_a = _send(tmp_path, port, "a")
+    assert _stored(folder_a) == sent_a, "and keeps receiving for its run"
     assert running_receiver(folder_b) is None
     assert list(folder_b.glob(".receiver/leases/*")) == [], "no lease left behind"
     lease.unlink()
