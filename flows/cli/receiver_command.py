@@ -18,6 +18,7 @@ from flows.cli.args import UsageError, positive
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE
 from pacsflow.net.receiver_files import running_receiver
 from pacsflow.net.receiver_lease import stop_receiver
+from pacsflow.net.receiver_ports import default_runtime_folder, port_holder
 from pacsflow.net.receiver_service import default_workers
 from tasks.settings import ENV, resolve_local, resolve_storage
 
@@ -97,6 +98,15 @@ def _receiver(args: argparse.Namespace, _db_url: str) -> int:
         raise UsageError(str(exc)) from None
     if not all(allowed):
         raise UsageError(f"whom to accept: give --allow AET or set ${ENV['pacs_ae_title']}")
+    holder = port_holder(default_runtime_folder(), local.port)
+    if holder is not None and holder.storage != storage:
+        print(
+            f"port {local.port} is held by pacsflow's receiver for {holder.storage} "
+            f"(pid {holder.pid}): stop it (pacsflow receiver stop --storage {holder.storage}) "
+            "or use another --local-port",
+            file=sys.stderr,
+        )
+        return 3
     command = [sys.executable, "-m", "pacsflow.net.receiver_service",
                "--aet", local.ae_title, "--port", str(local.port), "--bind", local.bind_address,
                "--storage", str(storage), "--workers", str(args.workers)]  # fmt: skip

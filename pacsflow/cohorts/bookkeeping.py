@@ -3,9 +3,12 @@
 A cohort is known by its name. Running it again with the same file reuses
 its items; a file with other rows under the same name is refused, so one
 name always means one list. The series filter is stored on the first run;
-a re-run without one applies the stored filter, and a re-run with another
-filter is refused. Functions take a session and never commit, except
-:func:`record_item_finds`, which commits one transaction per batch.
+a re-run without one applies the stored filter. It binds the cohort once a
+study of the cohort has been tried under it: a re-run with another filter
+is then refused, and until then (a first run that failed before its first
+study: PACS unreachable, receiver not started) it replaces the stored one.
+Functions take a session and never commit, except :func:`record_item_finds`,
+which commits one transaction per batch.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, Table, exists, select, update
 from sqlalchemy.orm import Session
 
 from pacsflow.cohorts.cohort_file import CohortItemKeys
@@ -129,6 +132,9 @@ def record_cohort(
         cohort = session.scalar(by_name)  # created meanwhile by another first run
         assert cohort is not None
     stored_filter = SeriesFilter.from_json(cohort.series_filter)
+    differs = wanted is not None and wanted.to_json() != stored_filter.to_json()
+    if differs and wanted is not None and _rebind_filter(session, cohort, wanted):
+        stored_filter = wanted
     if wanted is not None and wanted.to_json() != stored_filter.to_json():
         raise CohortMismatchError(
             f"cohort {name!r} was recorded with the series filter "
@@ -139,6 +145,38 @@ def record_cohort(
     if items is not None:
         _check_same_rows(name, stored, items)
     return RecordedCohort(cohort.id, name, len(stored), stored_filter, False)
+
+
+def _rebind_filter(session: Session, cohort: Cohort, wanted: SeriesFilter) -> bool:
+    """Store ``wanted`` in place of the cohort's filter, unless a study was tried under it.
+
+    "Tried under it": a study linked to one of its items whose last try,
+    since the cohort was created, applied the stored filter. The update is
+    conditional on the filter read, so of two runs rebinding at once one wins
+    and the other is refused.
+    """
+    tried = exists().where(
+        _LINKS.c.study_find_id == _FIND.c.id,
+        _LINKS.c.cohort_item_id == CohortItem.id,
+        CohortItem.cohort_id == cohort.id,
+        _FIND.c.attempts > 0,
+        _FIND.c.last_attempt_on >= cohort.created_on,
+        _FIND.c.series_filter.is_not_distinct_from(cohort.series_filter),
+    )
+    if session.scalar(select(tried)):
+        return False
+    done = session.execute(
+        update(_COHORTS)
+        .where(
+            _COHORTS.c.id == cohort.id,
+            _COHORTS.c.series_filter.is_not_distinct_from(cohort.series_filter),
+        )
+        .values(series_filter=wanted.to_json())
+    )
+    if not getattr(done, "rowcount", 0):
+        return False
+    session.expire(cohort)
+    return True
 
 
 def _create(

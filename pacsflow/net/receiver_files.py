@@ -23,7 +23,9 @@ from pathlib import Path
 from pacsflow.liveness import owner_is_gone, owner_tag, process_alive
 
 __all__ = [
+    "RECEIVER_FOLDER",
     "ReceiverStatus",
+    "lease_owners",
     "live_leases",
     "lock_is_held",
     "log_path",
@@ -135,12 +137,17 @@ def new_lease(storage: Path) -> Path:
     return Path(lease)
 
 
-def live_leases(storage: Path) -> int:
-    """How many leases are held by live processes; those of dead ones are deleted."""
-    live = 0
+def lease_owners(storage: Path) -> list[str]:
+    """The ``host:pid`` of each live process holding a lease; dead ones' leases are deleted."""
+    owners = []
     for lease in (receiver_folder(storage) / "leases").iterdir():
         if owner_is_gone(lease.name):
             lease.unlink(missing_ok=True)
         else:
-            live += 1
-    return live
+            owners.append(":".join(lease.name.split(":")[:2]))
+    return owners
+
+
+def live_leases(storage: Path) -> int:
+    """How many leases are held by live processes; those of dead ones are deleted."""
+    return len(lease_owners(storage))

@@ -7,11 +7,17 @@ receiver``, the ops script, or an earlier run), or starts one in a session of
 its own (so cancelling the run does not kill it) with an idle exit, and holds
 a lease so the receiver does not leave while the run needs it. Two
 overlapping runs therefore share one receiver, one AE title and one port.
+
+A port serves one folder at a time: a run for another folder finds the
+receiver holding its port (:mod:`pacsflow.net.receiver_ports`) and asks it
+to give way, which one started on demand does when no live run leases it;
+otherwise the run fails with a message naming that folder and who uses it.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,12 +28,14 @@ from pacsflow.errors import PermanentError
 from pacsflow.net.nodes import LocalAE
 from pacsflow.net.receiver_files import (
     ReceiverStatus,
+    lease_owners,
     live_leases,
     lock_is_held,
     log_path,
     new_lease,
     running_receiver,
 )
+from pacsflow.net.receiver_ports import PortHolder, default_runtime_folder, port_holder
 from pacsflow.net.receiver_service import EXIT_ALREADY_RUNNING, default_workers
 
 __all__ = [
@@ -35,6 +43,7 @@ __all__ = [
     "IDLE_EXIT_ENV",
     "ReceiverLease",
     "ReceiverMismatchError",
+    "ReceiverPortBusyError",
     "ReceiverStartError",
     "ensure_receiver",
     "stop_receiver",
@@ -53,6 +62,10 @@ class ReceiverMismatchError(PermanentError):
     """The receiver serving the storage folder listens or accepts differently from this run."""
 
 
+class ReceiverPortBusyError(ReceiverStartError):
+    """pacsflow's receiver for another storage folder holds the port, and stays."""
+
+
 def _idle_exit() -> float:
     raw = os.environ.get(IDLE_EXIT_ENV, "")
     try:
@@ -67,7 +80,8 @@ def _check_matches(status: ReceiverStatus, local: LocalAE, calling: str, storage
     if (status.ae_title, status.port) != (local.ae_title, local.port):
         raise ReceiverMismatchError(
             f"the receiver serving {storage} is {status.describe()}, not {local.ae_title} on "
-            f"port {local.port}: stop it (pacsflow receiver --stop) or use its AE title and port"
+            f"port {local.port}: stop it (pacsflow receiver stop --storage {storage}) or use its "
+            "AE title and port"
         )
     if calling not in status.allowed_ae_titles:
         raise ReceiverMismatchError(
@@ -80,7 +94,39 @@ _STARTED: list[subprocess.Popen[bytes]] = []
 """Receivers this process started: kept, so they are reaped and not reported as leaked."""
 
 
-def _spawn(local: LocalAE, storage: Path, calling: str) -> tuple[subprocess.Popen[bytes], int]:
+def _busy_port(local: LocalAE, holder: PortHolder) -> ReceiverPortBusyError:
+    where = f"port {local.port} is held by pacsflow's receiver for {holder.storage}"
+    if holder.status is not None and holder.status.idle_exit is None:
+        return ReceiverPortBusyError(
+            f"{where}, started by an operator (pid {holder.pid}); stop it (pacsflow receiver "
+            f"stop --storage {holder.storage}) or use another --local-port"
+        )
+    pids = [owner.partition(":")[2] for owner in lease_owners(holder.storage)]
+    runs = (
+        f"runs (pids {', '.join(pids)})" if len(pids) > 1 else f"a run (pid {''.join(pids) or '?'})"
+    )
+    return ReceiverPortBusyError(f"{where}, in use by {runs}; use another --local-port or wait")
+
+
+def _give_way(pid: int, storage: Path, patience: float = 5.0) -> None:
+    """Ask the on-demand receiver ``pid`` of ``storage`` to leave if no run leases it.
+
+    It decides itself (unpublishing its status, then counting leases, as on
+    its idle exit), so a run taking a lease meanwhile keeps it. Returns once
+    it left, or after ``patience`` seconds: the caller looks again.
+    """
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + patience
+    while lock_is_held(storage) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _spawn(
+    local: LocalAE, storage: Path, calling: str, runtime: Path
+) -> tuple[subprocess.Popen[bytes], int]:
     """Start a receiver in a session of its own; also return where its output starts in the log."""
     _STARTED[:] = [started for started in _STARTED if started.poll() is None]
     log = log_path(storage)
@@ -90,7 +136,8 @@ def _spawn(local: LocalAE, storage: Path, calling: str) -> tuple[subprocess.Pope
             [sys.executable, "-m", "pacsflow.net.receiver_service",
              "--aet", local.ae_title, "--port", str(local.port), "--bind", local.bind_address,
              "--storage", str(storage), "--allow", calling,
-             "--workers", str(default_workers()), "--idle-exit", str(_idle_exit())],
+             "--workers", str(default_workers()), "--idle-exit", str(_idle_exit()),
+             "--runtime", str(runtime)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
         )  # fmt: skip
     _STARTED.append(child)
@@ -104,7 +151,12 @@ def _log_since(storage: Path, offset: int) -> str:
 
 
 def ensure_receiver(
-    local: LocalAE, storage: Path, calling: str, *, timeout: float = 30.0
+    local: LocalAE,
+    storage: Path,
+    calling: str,
+    *,
+    timeout: float = 30.0,
+    runtime: Path | None = None,
 ) -> ReceiverStatus:
     """The receiver serving ``storage``, started when none runs.
 
@@ -113,21 +165,32 @@ def ensure_receiver(
         storage: the run's storage folder.
         calling: the PACS's AE title, which the receiver must accept.
         timeout: seconds to wait for a receiver to listen.
+        runtime: where receivers record their ports (default
+            :func:`~pacsflow.net.receiver_ports.default_runtime_folder`).
 
     A receiver that serves the folder with another AE title or port, or
     does not accept ``calling``, is stopped and replaced when it was started
-    on demand and no run holds a lease on it.
+    on demand and no run holds a lease on it; so is one serving another
+    folder on ``local.port``.
 
     Raises:
         ReceiverMismatchError: such a receiver was started by an operator, or
             a run still uses it.
+        ReceiverPortBusyError: the receiver for another folder holds the port
+            and stays (the message names the folder, and the runs using it).
         ReceiverStartError: none could be started (the message says why).
     """
     storage = storage.resolve()
+    runtime = runtime or default_runtime_folder()
     deadline = time.monotonic() + timeout
     child: subprocess.Popen[bytes] | None = None
     offset = 0
     while True:
+        if time.monotonic() > deadline:
+            raise ReceiverStartError(
+                f"no receiver listened for {storage} within {timeout:.0f} s; "
+                f"see {log_path(storage)}"
+            )
         status = running_receiver(storage)
         if status is not None:
             try:
@@ -136,21 +199,28 @@ def ensure_receiver(
                 # One started on demand that no run uses any more gives way.
                 if status.idle_exit is None or live_leases(storage):
                     raise
-                stop_receiver(storage)
+                _give_way(status.pid, storage)
                 continue
             return status
+        holder = port_holder(runtime, local.port)
+        if holder is not None and holder.storage != storage:
+            if holder.status is None:
+                pass  # starting, or deciding whether to leave: look again
+            elif holder.status.idle_exit is None or live_leases(holder.storage):
+                raise _busy_port(local, holder)
+            else:
+                _give_way(holder.pid, holder.storage)
+                continue
         # A receiver that holds the lock but has not published yet is starting.
-        if not lock_is_held(storage) and (child is None or child.poll() is not None):
+        elif not lock_is_held(storage) and (child is None or child.poll() is not None):
             if child is not None and child.returncode != EXIT_ALREADY_RUNNING:
+                if port_holder(runtime, local.port) is not None:
+                    child = None  # it lost the port to another folder's receiver: look again
+                    continue
                 raise ReceiverStartError(
                     f"the receiver for {storage} did not start: {_log_since(storage, offset)}"
                 )
-            child, offset = _spawn(local, storage, calling)
-        if time.monotonic() > deadline:
-            raise ReceiverStartError(
-                f"no receiver listened for {storage} within {timeout:.0f} s; "
-                f"see {log_path(storage)}"
-            )
+            child, offset = _spawn(local, storage, calling, runtime)
         time.sleep(0.05)
 
 
@@ -176,19 +246,27 @@ class ReceiverLease:
         local: the AE title and port the run's C-MOVEs name as destination.
         storage: the run's storage folder.
         calling: the PACS's AE title.
+        runtime: where receivers record their ports (see :func:`ensure_receiver`).
     """
 
-    def __init__(self, local: LocalAE, storage: Path, calling: str) -> None:
+    def __init__(
+        self, local: LocalAE, storage: Path, calling: str, *, runtime: Path | None = None
+    ) -> None:
         self.local = local
         self.storage = storage
         self.calling = calling
+        self.runtime = runtime
         self._lease: Path | None = None
 
     def __enter__(self) -> ReceiverStatus:
-        ensure_receiver(self.local, self.storage, self.calling)
+        ensure_receiver(self.local, self.storage, self.calling, runtime=self.runtime)
         self._lease = new_lease(self.storage.resolve())
         # Checked again, leased: a receiver on its idle exit may have left meanwhile.
-        return ensure_receiver(self.local, self.storage, self.calling)
+        try:
+            return ensure_receiver(self.local, self.storage, self.calling, runtime=self.runtime)
+        except BaseException:
+            self._drop_lease()
+            raise
 
     def __exit__(
         self,
@@ -196,6 +274,9 @@ class ReceiverLease:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self._drop_lease()
+
+    def _drop_lease(self) -> None:
         if self._lease is not None:
             self._lease.unlink(missing_ok=True)
             self._lease = None

@@ -12,8 +12,11 @@ a C-STORE only after the file is in place).
 
 A worker that dies is replaced; workers exit when the supervisor dies. A
 receiver started on demand (``idle_exit``) exits once no live run has held a
-lease for that many seconds. Files are not fsynced one by one: the run syncs
-a study's files before marking it retrieved.
+lease for that many seconds, or at once on SIGUSR1 (a run for another storage
+folder needs its port) if no live run holds one. Once it listens, it records
+its port for such runs to find (:mod:`pacsflow.net.receiver_ports`). Files
+are not fsynced one by one: the run syncs a study's files before marking it
+retrieved.
 
 Run it as ``python -m pacsflow.net.receiver_service`` (or ``pacsflow
 receiver``); it stops on SIGTERM or SIGINT.
@@ -45,6 +48,7 @@ from pacsflow.net.receiver_files import (
     take_lock,
     write_status,
 )
+from pacsflow.net.receiver_ports import default_runtime_folder, forget_port, record_port
 from pacsflow.net.storage import StorageSCP, listening_socket
 from pacsflow.net.storage_files import prepare_storage
 
@@ -93,6 +97,8 @@ class ReceiverConfig:
         workers: receiving processes.
         max_associations: associations each worker serves at once.
         idle_exit: exit after this many seconds without a live lease; None: never.
+        runtime: the folder recording which receiver holds which port (default
+            :func:`~pacsflow.net.receiver_ports.default_runtime_folder`).
     """
 
     local: LocalAE
@@ -101,6 +107,7 @@ class ReceiverConfig:
     workers: int = 1
     max_associations: int = 8
     idle_exit: float | None = None
+    runtime: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.allowed_ae_titles:
@@ -128,16 +135,20 @@ def serve(config: ReceiverConfig) -> None:
         running = read_status(storage)
         where = running.describe() if running else "starting"
         raise ReceiverRunningError(f"a receiver already serves {storage}: {where}")
-    stopping = threading.Event()
+    stopping, giving_way = threading.Event(), threading.Event()
     previous = {
         sig: signal.signal(sig, lambda _s, _f: stopping.set())
         for sig in (signal.SIGTERM, signal.SIGINT)
     }
+    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, lambda _s, _f: giving_way.set())
+    runtime = config.runtime or default_runtime_folder()
     workers: list[BaseProcess] = []
+    recorded = False
     try:
         sock = _bind(config.local)
         workers = [_start_worker(config, storage, sock, lock) for _ in range(config.workers)]
         _publish(config, storage, workers)
+        recorded = record_port(runtime, config.local.port, storage)
         LOGGER.info(
             "Receiver %s listening on %s:%d with %d processes, writing to %s",
             config.local.ae_title,
@@ -146,9 +157,11 @@ def serve(config: ReceiverConfig) -> None:
             len(workers),
             storage,
         )
-        _supervise(config, storage, sock, lock, workers, stopping)
+        _supervise(config, storage, sock, lock, workers, stopping, giving_way)
     finally:
         remove_status(storage, os.getpid())
+        if recorded:  # while the port is still ours: no newer record can exist yet
+            forget_port(runtime, config.local.port)
         for worker in workers:
             if worker.is_alive():
                 worker.terminate()
@@ -197,8 +210,9 @@ def _supervise(
     lock: int,
     workers: list[BaseProcess],
     stopping: threading.Event,
+    giving_way: threading.Event,
 ) -> None:
-    """Replace dead workers and watch the leases until told to stop."""
+    """Replace dead workers and watch the leases until told to stop (or to give way)."""
     last_used = time.monotonic()
     restarts: list[float] = []
     while not stopping.wait(_TICK):
@@ -222,10 +236,12 @@ def _supervise(
         if replaced:
             _publish(config, storage, workers)
         if config.idle_exit is None:
-            continue
+            continue  # an operator's receiver neither idles out nor gives way
+        asked = giving_way.is_set()
+        giving_way.clear()
         if live_leases(storage):
             last_used = time.monotonic()
-        elif time.monotonic() - last_used > config.idle_exit:
+        elif asked or time.monotonic() - last_used > config.idle_exit:
             # Unpublished first: a run arriving now waits for the next receiver,
             # unless its lease came in time, and then this one stays.
             remove_status(storage, os.getpid())
@@ -233,7 +249,10 @@ def _supervise(
                 _publish(config, storage, workers)
                 last_used = time.monotonic()
                 continue
-            LOGGER.info("No run has used the receiver for %.0f s: stopping", config.idle_exit)
+            if asked:
+                LOGGER.info("A run for another folder needs the port, none uses this one: stopping")
+            else:
+                LOGGER.info("No run has used the receiver for %.0f s: stopping", config.idle_exit)
             return
 
 
@@ -298,6 +317,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--max-associations", type=int, default=8)
     parser.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS")
+    parser.add_argument(
+        "--runtime",
+        default=None,
+        metavar="FOLDER",
+        help="where receivers record their ports (default /tmp/pacsflow-<uid>)",
+    )
     return parser
 
 
@@ -315,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             max_associations=args.max_associations,
             idle_exit=args.idle_exit,
+            runtime=Path(args.runtime) if args.runtime else None,
         )
     except ValueError as exc:
         print(f"pacsflow receiver: {exc}", file=sys.stderr)
