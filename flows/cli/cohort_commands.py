@@ -13,9 +13,7 @@ import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from flows.cli.args import UsageError
 from flows.cli.pacs_commands import (
@@ -25,8 +23,11 @@ from flows.cli.pacs_commands import (
     series_filter,
     site,
 )
-from pacsflow.cohorts.bookkeeping import CohortMismatchError, UnknownCohortError
-from pacsflow.cohorts.cohort_file import CohortFileError, CohortSource, read_cohort_file
+
+if TYPE_CHECKING:  # imported where used: pacsflow --help loads neither pydicom nor these
+    from sqlalchemy import Engine
+
+    from pacsflow.cohorts.cohort_file import CohortSource
 
 __all__ = ["add_cohort_commands", "check_cohort_options"]
 
@@ -67,6 +68,8 @@ def add_cohort_commands(commands: Any) -> None:
 
 
 def _source(args: argparse.Namespace) -> CohortSource:
+    from pacsflow.cohorts.cohort_file import CohortSource
+
     try:
         return CohortSource(file=args.file, name=args.name)
     except ValueError as exc:
@@ -79,6 +82,8 @@ def check_cohort_options(args: argparse.Namespace) -> None:
     Raises:
         UsageError: with one line naming the row and the problem.
     """
+    from pacsflow.cohorts.cohort_file import CohortFileError, read_cohort_file
+
     if getattr(args, "cohort_command", None) != "run":
         return
     _source(args)
@@ -92,6 +97,8 @@ def check_cohort_options(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace, db_url: str) -> int:
     from flows.cohort import cohort_flow
     from flows.options import CohortSelection
+    from pacsflow.cohorts.bookkeeping import CohortMismatchError
+    from pacsflow.cohorts.cohort_file import CohortFileError, CohortSource
 
     source = _source(args)
     try:
@@ -143,6 +150,7 @@ def _engine(db_url: str) -> Engine:
 
 
 def _report(db_url: str, name: str) -> dict[str, Any]:
+    from pacsflow.cohorts.bookkeeping import UnknownCohortError
     from pacsflow.cohorts.status import cohort_report
     from pacsflow.database.session import session_scope
 

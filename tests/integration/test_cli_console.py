@@ -1,0 +1,153 @@
+"""What ``pacsflow`` prints: its own short lines by default, Prefect's tracebacks with ``-v``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+from tests.peers.ports import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_cli_help_loads_neither_pydicom_nor_prefect() -> None:
+    """``pacsflow --help`` answers fast: the heavy libraries wait for a command that needs them."""
+    script = (
+        "import sys\n"
+        "from flows.cli.main import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('pydicom', 'pynetdicom', 'prefect', 'alembic') "
+        "if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert "usage: pacsflow" in done.stdout
+
+
+def test_cli_default_batch_size_is_the_ingests() -> None:
+    from flows.cli.main import DEFAULT_BATCH_SIZE
+    from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE as BATCH_DEFAULT
+
+    assert DEFAULT_BATCH_SIZE == BATCH_DEFAULT
+
+
+def test_cli_bad_usage_is_one_line(run_cli: RunCli) -> None:
+    bad_date = run_cli("run", "2024-13-01")
+    assert bad_date.returncode == 2
+    assert bad_date.stderr.splitlines() == [
+        "pacsflow run: argument start: bad date '2024-13-01': use YYYY-MM-DD, YYYYMMDD, "
+        "today or yesterday (see pacsflow run --help)"
+    ]
+    no_command = run_cli()
+    assert no_command.returncode == 2
+    assert len(no_command.stderr.splitlines()) == 1
+
+
+def test_cli_quietly_stops_when_its_reader_closes_the_pipe(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``pacsflow ... | head -2``: no BrokenPipeError, the status of a command ended by SIGPIPE."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has gone before pacsflow writes its first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "server", "status"],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert done.stderr == ""
+    assert done.returncode == 141
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_cli_unreachable_pacs_shows_its_retries_then_one_line(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    port = free_port()  # nothing listens there
+    env = {"PACSFLOW_PACS_AET": "ORTHANC", "PACSFLOW_PACS_HOST": "127.0.0.1",
+           "PACSFLOW_PACS_PORT": str(port)}  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'down.sqlite'}"
+    down = run_cli("--db", url, "find", "2024-06-01", **env)
+    assert down.returncode == 3, down.stderr
+    lines = down.stderr.strip().splitlines()
+    unreachable = (
+        f"ORTHANC@127.0.0.1:{port} cannot be reached (Connection refused); is the PACS running?"
+    )
+    assert lines == [
+        f"pacsflow find: retrying in 0.2 s (1 of 2): {unreachable}",
+        f"pacsflow find: retrying in 0.2 s (2 of 2): {unreachable}",
+        f"pacsflow find: {unreachable}",
+    ]
+    verbose = run_cli("--db", url, "-v", "find", "2024-06-01", **env)
+    assert verbose.returncode == 3
+    assert "Traceback" in verbose.stderr
+    assert "prefect.task_runs" in verbose.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_cli_ctrl_c_says_a_rerun_resumes(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """Ctrl-C while a find waits on a PACS that accepted the connection and says nothing."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(240)
+        env = {**cli_env, "PACSFLOW_PACS_AET": "ORTHANC", "PACSFLOW_PACS_HOST": "127.0.0.1",
+               "PACSFLOW_PACS_PORT": str(silent.getsockname()[1])}  # fmt: skip
+        url = f"sqlite:///{tmp_path / 'interrupted.sqlite'}"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "--db", url, "find", "2024-06-01"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+            connection, _ = silent.accept()  # the find task runs: it waits for the answer
+            with connection:
+                process.send_signal(signal.SIGINT)
+                _, stderr = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines() == [
+        "pacsflow find: interrupted; nothing is lost, run the same command again to resume"
+    ]
+
+
+@pytest.mark.integration
+def test_cli_os_error_is_one_line_naming_the_path(run_cli: RunCli, tmp_path: Path) -> None:
+    """As root no folder is read-only: /sys refuses a new folder to anyone (EPERM)."""
+    url = f"sqlite:///{tmp_path / 'export.sqlite'}"
+    assert run_cli("--db", url, "init-db").returncode == 0
+    dest = "/sys/pacsflow-export-test"
+    done = run_cli("--db", url, "export", dest, "--no-progress")
+    assert done.returncode == 3, done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"pacsflow export: {dest}: operation not permitted; ")
+    assert "permissions" in lines[0]
