@@ -21,6 +21,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from flows.dates import resolve_retrieval_window
 from flows.move_studies import move_studies_flow
 from flows.options import CohortSelection, Retrieval
+from flows.run_names import cohort_run_name
 from flows.summaries import check_complete, summary_markdown
 from pacsflow.cohorts.cohort_file import CohortSource
 from pacsflow.net.nodes import LocalAE, PacsNode
@@ -34,7 +35,7 @@ from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 __all__ = ["cohort_flow"]
 
 
-@flow(name="cohort")
+@flow(name="cohort", flow_run_name=cohort_run_name)
 def cohort_flow(
     cohort: CohortSource,
     pacs: PacsNode | None = None,

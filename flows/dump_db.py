@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from flows.run_names import dump_run_name
 from tasks.database import dump_db_task
 
 __all__ = ["dump_db"]
 
 
-@flow(name="dump-db")
+@flow(name="dump-db", flow_run_name=dump_run_name)
 def dump_db(output: str, db_url: str | None = None, tables: list[str] | None = None) -> list[str]:
     """Dump the tables to ``<output>/<table>.csv``.
 

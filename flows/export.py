@@ -3,7 +3,9 @@
 The studies are a cohort's, or those of a StudyDate range and modalities,
 ingested from a PACS or a folder. Each study's files are one task, ``workers``
 at once; then the tables and ``manifest.json`` are written. Re-running it
-writes only what is missing.
+writes only what is missing. The selection is made before anything is
+written: an unknown cohort fails, and a selection of no study leaves ``dest``
+as it was (not created, not bound to the export's settings).
 
 A plain copy holds the patient data as pacsflow stores it, for the trusted
 zone only. A pseudonymised one (``pseudonymise``) applies DICOM PS3.15 Annex
@@ -24,6 +26,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.progress import FlowProgress
+from flows.run_names import export_run_name
 from flows.workers import process_pool
 from pacsflow.export.manifest import plain_settings
 from pacsflow.export.pseudonym_key import PseudonymKey, key_from_env
@@ -31,10 +34,12 @@ from pacsflow.export.pseudonymise import PseudonymProfile
 from pacsflow.export.record_tables import new_rows_run
 from pacsflow.export.selection import ExportSelection
 from pacsflow.export.study_files import StudyCopy
+from pacsflow.export.tables import EXPORTED_TABLES
 from tasks.database import init_db_task
 from tasks.export import (
     export_pseudonymised_study_task,
     export_study_files_task,
+    prepare_export_task,
     select_export_task,
     write_export_manifest_task,
     write_export_tables_task,
@@ -66,7 +71,20 @@ def _runner(workers: int, processes: bool) -> TaskRunner[Any]:
     return ThreadPoolTaskRunner(max_workers=max(1, workers))
 
 
-@flow(name="export")
+def _nothing_selected(started: float) -> dict[str, Any]:
+    """The summary of an export that selected no study."""
+    files = ("files_copied", "files_kept", "files_missing", "files_to_review", "files_excluded")
+    return {
+        "studies": 0,
+        **dict.fromkeys(files, 0),
+        "rows": dict.fromkeys(EXPORTED_TABLES, 0),
+        "seconds": round(time.perf_counter() - started, 3),
+        "files_seconds": 0.0,
+        "manifest": None,
+    }
+
+
+@flow(name="export", flow_run_name=export_run_name)
 def export_flow(
     dest: str,
     selection: ExportSelection | None = None,
@@ -96,7 +114,12 @@ def export_flow(
     Returns:
         Counts: studies, files written, files kept (already exported), files
         missing (unreadable sources), files to review and excluded (pixel text),
-        table rows, seconds (all, and writing the files); and the manifest's path.
+        table rows, seconds (all, and writing the files); and the manifest's path
+        (None when no study was selected: nothing was written).
+
+    Raises:
+        UnknownCohortError: ``selection.cohort`` is not a cohort of the database.
+        UnwritableDestinationError: ``dest`` cannot be created or written.
     """
     logger = get_run_logger()
     started = time.perf_counter()
@@ -110,7 +133,11 @@ def export_flow(
         profile = PseudonymProfile(retain_patient_characteristics, exclude_burned_in)
         settings = profile.settings(key)
     init_db_task(db_url)
-    studies = select_export_task(db_url, selection, folder, settings)
+    studies = select_export_task(db_url, selection)
+    if not studies:
+        logger.info("No ingested study matches the selection: nothing written to %s", folder)
+        return _nothing_selected(started)
+    prepare_export_task(folder, selection, settings)
     logger.info("%d studies to export (%s) to %s", len(studies), settings["profile"], folder)
     copies: list[StudyCopy] = []
     progress = FlowProgress(

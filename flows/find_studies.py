@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from flows.dates import DateRange, resolve_range
+from flows.run_names import find_run_name
 from pacsflow.net.nodes import LocalAE, PacsNode
 from tasks.database import init_db_task
 from tasks.pacs import find_studies_task
@@ -16,7 +17,7 @@ from tasks.settings import resolve_local, resolve_pacs
 __all__ = ["find_studies_flow"]
 
 
-@flow(name="find-studies")
+@flow(name="find-studies", flow_run_name=find_run_name)
 def find_studies_flow(
     dates: DateRange | None = None,
     pacs: PacsNode | None = None,

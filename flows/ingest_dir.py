@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.progress import FlowProgress
+from flows.run_names import ingest_run_name
 from flows.summaries import ingest_summary_table
 from flows.workers import process_pool
 from pacsflow.database.engine import mask_url
@@ -69,7 +70,7 @@ def _ingest_batches(
     )
 
 
-@flow(name="ingest-dir")
+@flow(name="ingest-dir", flow_run_name=ingest_run_name)
 def ingest_dir(
     src: str,
     db_url: str | None = None,

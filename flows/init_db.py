@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.run_names import init_db_run_name
 from pacsflow.database.engine import mask_url
 from tasks.database import init_db_task
 from tasks.settings import resolve_db_url
@@ -13,7 +14,7 @@ from tasks.settings import resolve_db_url
 __all__ = ["init_db"]
 
 
-@flow(name="init-db")
+@flow(name="init-db", flow_run_name=init_db_run_name)
 def init_db(db_url: str | None = None, echo: bool = False) -> dict[str, Any]:
     """Create the database if missing and bring its schema to the newest revision.
 

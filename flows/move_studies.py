@@ -31,6 +31,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 from flows.dates import resolve_retrieval_window
 from flows.options import Retrieval
 from flows.progress import FlowProgress
+from flows.run_names import move_run_name
 from flows.summaries import check_complete, move_summary, summary_markdown
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.receiver_lease import ReceiverLease
@@ -78,7 +79,7 @@ def _outcome_of(future: PrefectFuture[StudyOutcome], study_uid: str) -> StudyOut
     )
 
 
-@flow(name="move-studies")
+@flow(name="move-studies", flow_run_name=move_run_name)
 def move_studies_flow(
     pacs: PacsNode | None = None,
     local: LocalAE | None = None,

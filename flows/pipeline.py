@@ -20,6 +20,7 @@ from flows.dates import DateRange, resolve_range, resolve_retrieval_window
 from flows.find_studies import find_studies_flow
 from flows.move_studies import move_studies_flow
 from flows.options import Retrieval, Selection
+from flows.run_names import pipeline_run_name
 from flows.summaries import check_complete, summary_markdown
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.retrieval.attempts import StudyPick
@@ -30,7 +31,7 @@ from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 __all__ = ["pipeline"]
 
 
-@flow(name="pipeline")
+@flow(name="pipeline", flow_run_name=pipeline_run_name)
 def pipeline(
     dates: DateRange | None = None,
     pacs: PacsNode | None = None,

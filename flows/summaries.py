@@ -11,6 +11,7 @@ from pacsflow.ingest.batch import BatchResult
 from pacsflow.retrieval.one_study import StudyOutcome
 
 __all__ = [
+    "UNDATED_STUDIES_HINT",
     "IncompleteRunError",
     "check_complete",
     "ingest_summary_table",
@@ -20,15 +21,27 @@ __all__ = [
 
 _MAX_LISTED = 50  # incomplete studies listed in the summary artifact
 
+UNDATED_STUDIES_HINT = (
+    "a date range never finds studies without a valid StudyDate (empty, or not YYYYMMDD): "
+    "use a cohort by PatientID or StudyInstanceUID for those (pacsflow cohort run)"
+)
+"""Said by every date-range find: the PACS cannot match an undated study to a range."""
+
 
 def summary_markdown(title: str, summary: dict[str, Any]) -> str:
-    """The run's counts, and the incomplete studies, as a Markdown artifact body."""
+    """The run's counts, and the incomplete studies, as a Markdown artifact body.
+
+    A date-range run's summary (one with ``find_queries``) also says that
+    undated studies cannot be found that way (:data:`UNDATED_STUDIES_HINT`).
+    """
     lines = [f"# {title}", "", "| metric | value |", "|---|---|"]
     lines += [
         f"| {key.replace('_', ' ')} | {value} |"
         for key, value in summary.items()
         if not isinstance(value, list | dict)
     ]
+    if "find_queries" in summary:
+        lines += ["", f"Note: {UNDATED_STUDIES_HINT}."]
     incomplete = summary.get("incomplete", [])
     if incomplete:
         lines += ["", "## Studies not retrieved completely", ""]

@@ -9,7 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from pacsflow.database.session import session_scope
-from pacsflow.export.layout import prepare_destination
+from pacsflow.export.layout import prepare_destination, remove_partial_folder
 from pacsflow.export.linkage import record_linkage
 from pacsflow.export.manifest import start_manifest, write_manifest
 from pacsflow.export.pseudonym_key import PseudonymKey
@@ -25,6 +25,7 @@ from tasks.retry import TRANSIENT_RETRIES
 __all__ = [
     "export_pseudonymised_study_task",
     "export_study_files_task",
+    "prepare_export_task",
     "select_export_task",
     "write_export_manifest_task",
     "write_export_tables_task",
@@ -33,14 +34,17 @@ __all__ = [
 
 
 @task(name="select-export", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def select_export_task(
-    db_url: str | None, selection: ExportSelection, dest: str, settings: dict[str, Any]
-) -> list[str]:
-    """Prepare ``dest`` (bound to ``settings``) and return the selected studies' UIDs."""
-    prepare_destination(Path(dest))
-    start_manifest(Path(dest), selection.describe(), settings)
+def select_export_task(db_url: str | None, selection: ExportSelection) -> list[str]:
+    """The selected studies' UIDs (an unknown cohort raises ``UnknownCohortError``)."""
     with session_scope(engine_for(db_url)) as session:
         return selected_studies(session, selection)
+
+
+@task(name="prepare-export", cache_policy=NO_CACHE)
+def prepare_export_task(dest: str, selection: ExportSelection, settings: dict[str, Any]) -> None:
+    """Create ``dest`` and bind it to ``settings`` (or check that it is bound to them)."""
+    prepare_destination(Path(dest))
+    start_manifest(Path(dest), selection.describe(), settings)
 
 
 @task(name="export-study-files", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -92,7 +96,8 @@ def write_export_manifest_task(
     settings: dict[str, Any],
     copies: list[StudyCopy],
 ) -> str:
-    """Write the final ``manifest.json``; its path."""
+    """Write the final ``manifest.json`` and remove ``.partial`` if nothing is left in it;
+    the manifest's path."""
     path = write_manifest(
         Path(dest),
         selection.describe(),
@@ -101,4 +106,5 @@ def write_export_manifest_task(
         pixel_review=[name for c in copies for name in c.review],
         excluded=[name for c in copies for name in c.excluded],
     )
+    remove_partial_folder(Path(dest))
     return str(path)

@@ -36,8 +36,9 @@ __all__ = [
 
 @task(name="echo", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def echo_task(local: LocalAE, pacs: PacsNode) -> float:
-    """C-ECHO the PACS (a QIDO-RS query for ``dicomweb``) before any work, so a PACS
-    that is down, or refuses pacsflow, fails the run early."""
+    """C-ECHO the PACS, then a C-FIND that matches nothing (a QIDO-RS query for
+    ``dicomweb``), before any work, so a PACS that is down, or refuses pacsflow's
+    AE title or queries, fails the run early (a refusal is permanent: not retried)."""
     return echo(local, pacs, web=web_access())
 
 

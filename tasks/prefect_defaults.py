@@ -20,6 +20,12 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     # Task and flow results may hold identifiers: never written to disk unless asked.
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    # pacsflow's own log lines (loggers pacsflow.*) go to the run's logs in the UI too;
+    # its console output is unchanged (Prefect adds only its API handler to them).
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "pacsflow",
+    # A pacsflow line outside a flow run (a receiver thread, the CLI itself) stays on
+    # the console only, without a warning that it could not be sent.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 """Prefect settings pacsflow applies unless the user set them (see the README)."""
 

@@ -11,7 +11,7 @@ task connects, so that it never travels in flow parameters.
 from __future__ import annotations
 
 import os
-from typing import cast
+from typing import Literal, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_STORAGE",
     "ENV",
     "MissingSettingError",
+    "SettingSource",
     "check_db_url",
     "default_db_url",
     "resolve_db_url",
@@ -169,29 +170,65 @@ _OPTIONS = {
 }
 
 
+_PARAMETERS = {
+    "pacs_ae_title": "pacs.ae_title",
+    "pacs_host": "pacs.host",
+    "pacs_port": "pacs.port",
+    "local_ae_title": "local.ae_title",
+    "local_port": "local.port",
+    "local_bind_address": "local.bind_address",
+    "storage": "storage",
+    "transport": "pacs.transport",
+    "dicomweb_url": "pacs.dicomweb_url",
+}
+"""Setting -> the flow (and deployment) parameter giving it."""
+
+_LABELS = {
+    "pacs_ae_title": "PACS AE title",
+    "pacs_host": "PACS host",
+    "pacs_port": "PACS port",
+    "local_ae_title": "local AE title",
+    "local_port": "local port",
+    "local_bind_address": "local bind address",
+    "storage": "storage folder",
+    "transport": "transport",
+    "dicomweb_url": "DICOMweb URL",
+}
+
+SettingSource = Literal["flow", "cli"]
+"""Who gives the settings, so a message names what that user can set: a flow
+(or deployment) parameter such as ``pacs.ae_title``, or a ``pacsflow`` option
+such as ``--pacs-aet``; the environment variable either way."""
+
+
 class MissingSettingError(ValueError):
     """A required setting is neither given nor in the environment, or is malformed."""
 
 
-def _text(name: str, value: str | int | None) -> str:
+def _where(name: str, source: SettingSource) -> str:
+    """How a user of ``source`` gives the setting ``name``: its option or flow parameter,
+    or its environment variable."""
+    if source == "cli":
+        return f"give {_OPTIONS[name]} or set ${ENV[name]}"
+    return f"give the flow parameter {_PARAMETERS[name]} or set ${ENV[name]} where the flow runs"
+
+
+def _text(name: str, value: str | int | None, source: SettingSource = "flow") -> str:
     if value is not None and str(value).strip():
         return str(value)
     from_env = os.environ.get(ENV[name], "").strip() or _DEFAULTS.get(name)
     if not from_env:
-        raise MissingSettingError(
-            f"no {name.replace('_', ' ')}: set ${ENV[name]}, or give {_OPTIONS[name]} "
-            f"(pacsflow command) or {name} (flow parameter)"
-        )
+        raise MissingSettingError(f"no {_LABELS[name]}: {_where(name, source)}")
     return from_env
 
 
-def _port(name: str, value: int | None) -> int:
-    text = _text(name, value)
+def _port(name: str, value: int | None, source: SettingSource = "flow") -> int:
+    text = _text(name, value, source)
     try:
         return int(text)
     except ValueError:
         raise MissingSettingError(
-            f"{name.replace('_', ' ')} {text!r} (${ENV[name]}) is not a port number"
+            f"{_LABELS[name]} {text!r} (${ENV[name]}) is not a port number"
         ) from None
 
 
@@ -201,6 +238,8 @@ def resolve_pacs(
     port: int | None,
     transport: str | None = None,
     dicomweb_url: str | None = None,
+    *,
+    source: SettingSource = "flow",
 ) -> PacsNode:
     """The PACS: each value given, else from ``$PACSFLOW_PACS_AET/HOST/PORT``,
     ``$PACSFLOW_TRANSPORT`` (default c-move) and ``$PACSFLOW_PACS_DICOMWEB_URL``.
@@ -208,26 +247,33 @@ def resolve_pacs(
     A ``dicomweb`` PACS needs its URL only: its AE title, host and port
     default to DICOMWEB and the URL's host and port.
 
+    Args:
+        source: who gives the values (a flow, or the ``pacsflow`` command), so
+            that a message names the parameter, or the option, to give.
+
     Raises:
         MissingSettingError: a value is missing or malformed (naming its variable).
         ValueError: an invalid AE title, port or URL.
     """
-    chosen = _text("transport", transport).strip().lower()
+    chosen = _text("transport", transport, source).strip().lower()
     if chosen not in TRANSPORTS:
+        given = _OPTIONS["transport"] if source == "cli" else _PARAMETERS["transport"]
         raise MissingSettingError(
-            f"transport {chosen!r} (--transport, ${ENV['transport']}) is not one of "
+            f"transport {chosen!r} ({given}, ${ENV['transport']}) is not one of "
             f"{', '.join(TRANSPORTS)}"
         )
     url = dicomweb_url or os.environ.get(ENV["dicomweb_url"], "").strip() or None
     if chosen != "dicomweb":
         node = PacsNode(
-            _text("pacs_ae_title", ae_title), _text("pacs_host", host), _port("pacs_port", port)
+            _text("pacs_ae_title", ae_title, source),
+            _text("pacs_host", host, source),
+            _port("pacs_port", port, source),
         )
         return PacsNode(node.ae_title, node.host, node.port, cast(Transport, chosen), url)
     if url is None:
         raise MissingSettingError(
-            f"the dicomweb transport needs the PACS's DICOMweb URL: set ${ENV['dicomweb_url']}, "
-            "or give --dicomweb-url (pacsflow command) or pacs.dicomweb_url (flow parameter)"
+            "the dicomweb transport needs the PACS's DICOMweb URL: "
+            + _where("dicomweb_url", source)
         )
     parts = urlsplit(check_dicomweb_url(url))
     default_port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,10 +45,13 @@ def add_cohort_commands(commands: Any) -> None:
     run = actions.add_parser(
         "run",
         help="find and retrieve the studies of a cohort file",
-        description="Columns (a header row, any case): AccessionNumber, PatientID and/or "
-        "StudyInstanceUID (each row needs one), optionally StudyDate (YYYYMMDD or "
-        "YYYYMMDD-YYYYMMDD) and ModalitiesInStudy. Exit 0 when every item was found and "
-        "retrieved, 1 when one was not, 2 bad usage or file, 3 when the run failed.",
+        description="Columns (a header row; case, spaces, _ - . # ignored; usual spellings "
+        "such as 'Accession Number', 'MRN', 'Study UID' accepted): AccessionNumber, PatientID "
+        "and/or StudyInstanceUID (each row needs one), optionally StudyDate (YYYYMMDD, "
+        "YYYY-MM-DD or YYYYMMDD-YYYYMMDD) and ModalitiesInStudy; other columns are ignored "
+        "and a repeated row is counted once (both said on standard error). Exit 0 when every "
+        "item was found and retrieved, 1 when one was not, 2 bad usage or file, 3 when the "
+        "run failed.",
     )
     run.add_argument("file", help="the cohort file (CSV)")
     run.add_argument("--name", help="the cohort's name (default: the file's name without .csv)")
@@ -79,19 +83,24 @@ def _source(args: argparse.Namespace) -> CohortSource:
 def check_cohort_options(args: argparse.Namespace) -> None:
     """Refuse a bad cohort file, name or series filter before anything starts.
 
+    A good file's notes (ignored columns, repeated rows counted once) are
+    printed on standard error, one line each.
+
     Raises:
         UsageError: with one line naming the row and the problem.
     """
-    from pacsflow.cohorts.cohort_file import CohortFileError, read_cohort_file
-
     if getattr(args, "cohort_command", None) != "run":
         return
+    from pacsflow.cohorts.cohort_file import CohortFileError, load_cohort_file
+
     _source(args)
     series_filter(args)
     try:
-        read_cohort_file(args.file)
+        checked = load_cohort_file(args.file)
     except CohortFileError as exc:
         raise UsageError(str(exc)) from None
+    for note in checked.notes:  # on standard error: --json keeps standard output
+        print(f"pacsflow cohort run: {args.file}: {note}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, db_url: str) -> int:

@@ -1,9 +1,14 @@
-"""``pacsflow export``: copy selected studies (files and tables) to a folder."""
+"""``pacsflow export``: copy selected studies (files and tables) to a folder.
+
+Before anything starts, the options, the key, DEST and the cohort are checked:
+each refusal is one line and exit 2, and DEST is left as it was.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from flows.cli.args import UsageError, parse_date, positive
@@ -23,7 +28,9 @@ def add_export_command(commands: Any) -> None:
         "Annex E Basic Profile, dates shifted per patient) with keyed pseudonyms: set "
         "PACSFLOW_PSEUDONYM_KEY (or give --key-block).",
     )
-    export.add_argument("dest", help="the export folder (created if missing)")
+    export.add_argument(
+        "dest", help="the export folder (created if missing; not when no study is selected)"
+    )
     export.add_argument("--cohort", metavar="NAME", help="only the studies of this cohort")
     export.add_argument("--from", dest="start", type=parse_date, help="only studies from this day")
     export.add_argument("--to", dest="end", type=parse_date, help="only studies up to this day")
@@ -66,10 +73,12 @@ def _selection(args: argparse.Namespace) -> Any:
 
 
 def check_export_options(args: argparse.Namespace) -> None:
-    """Refuse a bad selection before anything starts.
+    """Refuse a bad selection, a missing key, a DEST it cannot write or an unknown cohort
+    before anything starts.
 
     Raises:
         UsageError: naming the problem.
+        DatabaseUnreachableError: ``--cohort`` is given and the database cannot be reached.
     """
     if args.command != "export":
         return
@@ -77,6 +86,18 @@ def check_export_options(args: argparse.Namespace) -> None:
         _selection(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _check_pseudonym_options(args)
+    from pacsflow.export.layout import UnwritableDestinationError, check_destination
+
+    try:
+        check_destination(Path(args.dest).resolve())
+    except UnwritableDestinationError as exc:
+        raise UsageError(str(exc)) from None
+    if args.cohort is not None:
+        _check_cohort(args.db, args.cohort)
+
+
+def _check_pseudonym_options(args: argparse.Namespace) -> None:
     options = (args.retain_patient_characteristics, args.exclude_burned_in, args.key_block)
     if not args.pseudonymise:
         if any(options):
@@ -92,6 +113,32 @@ def check_export_options(args: argparse.Namespace) -> None:
             key_from_env()
         except MissingPseudonymKeyError as exc:
             raise UsageError(str(exc)) from None
+
+
+def _check_cohort(db: str | None, name: str) -> None:
+    """Refuse a cohort the database does not hold (a typo would export nothing)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pacsflow.database.schema import check_server_reachable
+    from pacsflow.export.selection import UnknownCohortError, check_cohort
+    from tasks.engines import engine_for
+    from tasks.settings import default_db_url, resolve_db_url, split_password
+
+    db_url, _password = split_password(db or default_db_url())  # as main() does
+    url = resolve_db_url(db_url)
+    check_server_reachable(url)
+    sqlite_file = make_url(url).database if make_url(url).get_backend_name() == "sqlite" else None
+    try:
+        if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).is_file():
+            raise UnknownCohortError.named(name)  # and no empty database file is created
+        check_cohort(engine_for(db_url), name)
+    except UnknownCohortError as exc:
+        raise UsageError(str(exc)) from None
+    except SQLAlchemyError:
+        # E.g. a PostgreSQL database that does not exist yet (the export creates it):
+        # the export itself selects before it writes anything.
+        return
 
 
 def _export(args: argparse.Namespace, db_url: str) -> int:
@@ -110,6 +157,8 @@ def _export(args: argparse.Namespace, db_url: str) -> int:
     )
     if args.json:
         print(json.dumps(result))
+    elif result["manifest"] is None:
+        print(f"no ingested study matches the selection: nothing exported to {args.dest}")
     else:
         kind = "pseudonymised" if args.pseudonymise else "copied"
         print(

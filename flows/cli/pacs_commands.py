@@ -166,7 +166,9 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 
 def add_pacs_commands(commands: Any) -> None:
     """Add ``echo``, ``find``, ``move`` and ``run`` to the ``pacsflow`` sub-commands."""
-    echo = commands.add_parser("echo", help="C-ECHO the PACS: is it there, does it accept us?")
+    echo = commands.add_parser(
+        "echo", help="C-ECHO the PACS, then a C-FIND: is it there, does it accept our queries?"
+    )
     add_node_options(echo, storage=False)
     echo.set_defaults(run=_echo, needs_db=False)
 
@@ -221,6 +223,7 @@ def _pacs(args: argparse.Namespace) -> PacsNode:
         args.pacs_port,
         getattr(args, "transport", None),
         getattr(args, "dicomweb_url", None),
+        source="cli",
     )
 
 
@@ -280,14 +283,17 @@ def _echo(args: argparse.Namespace, _db_url: str) -> int:
 
     pacs = _pacs(args)
     seconds = echo(_local(args), pacs, web=web_access())
-    what = "a QIDO-RS query" if pacs.transport == "dicomweb" else "the C-ECHO"
-    print(f"{pacs} answered {what} in {seconds * 1000:.1f} ms")
+    if pacs.transport == "dicomweb":
+        print(f"{pacs} answered a QIDO-RS query in {seconds * 1000:.1f} ms; queries accepted")
+    else:
+        print(f"{pacs} answered the C-ECHO in {seconds * 1000:.1f} ms; C-FIND accepted")
     return EXIT_OK
 
 
 def _find(args: argparse.Namespace, db_url: str) -> int:
     from flows.dates import DateRange
     from flows.find_studies import find_studies_flow
+    from flows.summaries import UNDATED_STUDIES_HINT
 
     result: dict[str, Any] = find_studies_flow(
         dates=DateRange(args.start, args.end),
@@ -306,6 +312,7 @@ def _find(args: argparse.Namespace, db_url: str) -> int:
         )
         for window in result["incomplete_windows"]:
             print(f"  still capped, studies may be missing: {window}")
+        print(f"  note: {UNDATED_STUDIES_HINT}")
     return EXIT_OK
 
 
@@ -345,11 +352,14 @@ def _run(args: argparse.Namespace, db_url: str) -> int:
 
 
 def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    from flows.summaries import UNDATED_STUDIES_HINT
+
     if args.json:
         print(json.dumps(result, default=str))
     else:
         if "studies_found" in result:
             print(f"{result['studies_found']} studies found ({result['studies_new']} new)")
+            print(f"  note: {UNDATED_STUDIES_HINT}")
         print(
             f"{result['studies_picked']} studies picked: {result['studies_complete']} complete, "
             f"{result['studies_partial']} partial, {result['studies_failed']} failed, "

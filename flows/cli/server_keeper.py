@@ -2,10 +2,11 @@
 
 Run by :mod:`flows.cli.local_server` as ``python -m flows.cli.server_keeper
 FOLDER PORT IDLE_SECONDS`` in a session of its own. It starts ``prefect
-server start`` on 127.0.0.1:PORT as its child, then checks every few
-seconds: when no ``pacsflow`` command is using the server (``clients/<pid>``
-of a live process) and the last one ended more than IDLE_SECONDS ago, or
-when the server died, it stops the server, removes the record and exits.
+server start`` on 127.0.0.1:PORT as its child (its UI told to call the
+API there, not on port 4200), then checks every few seconds: when no
+``pacsflow`` command is using the server (``clients/<pid>`` of a live
+process) and the last one ended more than IDLE_SECONDS ago, or when the
+server died, it stops the server, removes the record and exits.
 SIGTERM (``pacsflow server stop``) stops both at once.
 """
 
@@ -55,12 +56,23 @@ def _forget(folder: Path) -> None:
             record.unlink()
 
 
+def server_environment(port: int) -> dict[str, str]:
+    """This process's environment, with the server's UI told where its API is.
+
+    Without it the UI asks the API on port 4200 ("Can't connect to Server API").
+    """
+    api = f"http://127.0.0.1:{port}/api"
+    return {**os.environ, "PREFECT_SERVER_UI_API_URL": api, "PREFECT_UI_API_URL": api}
+
+
 def main(argv: list[str]) -> int:
     """Start the server, watch it, stop it when idle; the exit status."""
     folder, port, idle = Path(argv[0]), int(argv[1]), float(argv[2])
     (folder / "last-used").touch()
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    server = subprocess.Popen([*command, "--port", str(port)], stdin=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], stdin=subprocess.DEVNULL, env=server_environment(port)
+    )
 
     def on_term(_signum: int, _frame: FrameType | None) -> None:
         raise SystemExit(0)

@@ -182,6 +182,11 @@ def _create(
 def _check_same_rows(
     name: str, stored: Sequence[CohortItemKeys], items: Sequence[CohortItemKeys]
 ) -> None:
+    # A cohort recorded before repeated rows were left out holds them; compare without.
+    distinct: dict[tuple[object, ...], CohortItemKeys] = {}
+    for item in stored:
+        distinct.setdefault(item.keys(), item)
+    stored = list(distinct.values())
     for old, new in zip(stored, items, strict=False):
         if old.keys() != new.keys():
             raise CohortMismatchError(

@@ -1,14 +1,26 @@
 """The cohort file: a CSV list of accession numbers, patient IDs or study UIDs, one item a row.
 
-Columns (a header row, names case-insensitive): any of ``AccessionNumber``,
-``PatientID``, ``StudyInstanceUID`` (the keys; a row needs at least one), and
-optionally ``StudyDate`` (``YYYYMMDD`` or ``YYYYMMDD-YYYYMMDD``) and
-``ModalitiesInStudy`` (e.g. ``CT`` or ``CT\\MR``) to narrow a row. The keys of
-a row are matched together (all must hold). Commas, semicolons or tabs
-separate the columns; a UTF-8 byte order mark (Excel) is accepted.
+Columns (a header row): any of ``AccessionNumber``, ``PatientID``,
+``StudyInstanceUID`` (the keys; a row needs at least one), and optionally
+``StudyDate`` (``YYYYMMDD`` or ``YYYYMMDD-YYYYMMDD``, or with dashes:
+``YYYY-MM-DD``) and ``ModalitiesInStudy`` (e.g. ``CT`` or ``CT\\MR``) to narrow
+a row. Header names are matched ignoring case, spaces, ``_``, ``-``, ``.`` and
+``#``, with the usual spellings ("Accession Number", "Acc No", "MRN",
+"Patient ID", "Study UID", "Study Date", "Modality", ...; see ``_ALIASES``).
+Other columns (e.g. "Patient Name") are ignored, and named once in a note.
+The keys of a row are matched together (all must hold).
 
-The whole file is checked before anything runs. Errors name the row and the
-problem but never quote a key: the keys identify patients.
+What spreadsheets write is accepted: a UTF-8 byte order mark, UTF-16
+("Unicode Text"), commas, semicolons (European Excel) or tabs, a ``sep=;``
+first line, CRLF or CR line ends, quoted values, blank rows (``;;;``) and
+unnamed empty columns. A row repeating an earlier row's keys is counted once
+(a note names both rows). A key that a spreadsheet turned into a number in
+scientific notation (``1.23E+10``) has lost digits: the file is refused. A
+lost leading zero cannot be seen and a trailing ``.0`` may be real, so those
+values are used as written (a note names the rows ending in ``.0``).
+
+The whole file is checked before anything runs. Errors and notes name the
+row and the problem but never quote a key: the keys identify patients.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,11 +37,15 @@ from pathlib import Path
 from pacsflow.dicom.values import is_valid_uid
 from pacsflow.errors import PermanentError
 
+LOGGER = logging.getLogger(__name__)
+
 __all__ = [
     "KEY_COLUMNS",
+    "CohortFile",
     "CohortFileError",
     "CohortItemKeys",
     "CohortSource",
+    "load_cohort_file",
     "read_cohort_file",
 ]
 
@@ -36,9 +53,30 @@ KEY_COLUMNS = ("AccessionNumber", "PatientID", "StudyInstanceUID")
 """The columns that name studies; a row needs at least one of them."""
 
 _NARROWING = ("StudyDate", "ModalitiesInStudy")
-_COLUMNS = {name.lower(): name for name in (*KEY_COLUMNS, *_NARROWING)}
+#: Header spellings, normalised by :func:`_normalised` (case, spaces, ``_-.#`` ignored).
+_ALIASES = {
+    "AccessionNumber": (
+        "accessionnumber", "accession", "accessionno", "accessionnr", "accessionnum",
+        "accnumber", "accno", "accnr", "accnum", "acc",
+    ),
+    "PatientID": (
+        "patientid", "patid", "patientidentifier", "mrn", "medicalrecordnumber",
+        "patientnumber", "patientno", "patientnr",
+    ),
+    "StudyInstanceUID": ("studyinstanceuid", "studyuid", "studyiuid", "studyinstance"),
+    "StudyDate": ("studydate", "examdate", "examinationdate"),
+    "ModalitiesInStudy": ("modalitiesinstudy", "modalities", "modality"),
+}  # fmt: skip
+_COLUMNS = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
+_IGNORED_IN_HEADERS = re.compile(r"[\s_.#-]+")
 _MAX_LENGTH = {"AccessionNumber": 16, "PatientID": 64, "StudyInstanceUID": 64}  # PS3.5 VRs
-_DATE_RE = re.compile(r"(\d{8})(?:-(\d{8}))?")
+# YYYYMMDD, YYYY-MM-DD, YYYY.MM.DD or YYYY/MM/DD; a range joins two with "-".
+_DATE_RE = re.compile(
+    r"(?P<first>\d{4}(?P<s1>[-./]?)\d{2}(?P=s1)\d{2})"
+    r"(?:\s*-\s*(?P<last>\d{4}(?P<s2>[-./]?)\d{2}(?P=s2)\d{2}))?"
+)
+_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?E[+-]?\d+", re.IGNORECASE)
+_SEP_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 _MODALITY_RE = re.compile(r"[A-Z0-9_]{1,16}")
 _MODALITY_SEPARATORS = re.compile(r"[\\/\s|]+")
 _MAX_BYTES = 50 * 1024 * 1024
@@ -108,35 +146,102 @@ class CohortSource:
         return Path(self.file).stem
 
 
+@dataclass(frozen=True)
+class CohortFile:
+    """A checked cohort file: its items, and what was left out of them.
+
+    Attributes:
+        items: one per distinct row, in file order (a repeated row is left out).
+        ignored_columns: header names that are not cohort columns, in order.
+        repeats: ``(row, earlier_row)`` for each row repeating an earlier one.
+        decimal_rows: rows with a key ending in ``.0`` (used as written).
+    """
+
+    items: list[CohortItemKeys]
+    ignored_columns: tuple[str, ...] = ()
+    repeats: tuple[tuple[int, int], ...] = ()
+    decimal_rows: tuple[int, ...] = ()
+
+    @property
+    def notes(self) -> list[str]:
+        """One line per thing left out or worth a look (names and rows, never values)."""
+        notes: list[str] = []
+        if self.ignored_columns:
+            names = ", ".join(repr(name[:40]) for name in self.ignored_columns)
+            notes.append(f"ignored columns (not cohort columns): {names}")
+        notes += [f"row {row} repeats row {earlier}; counted once" for row, earlier in self.repeats]
+        if self.decimal_rows:
+            notes.append(
+                f"{_rows(self.decimal_rows)}: a key ends in '.0' (did a spreadsheet turn it "
+                "into a number?); used as written"
+            )
+        return notes
+
+
+def _rows(rows: tuple[int, ...]) -> str:
+    shown = ", ".join(str(r) for r in rows[:10])
+    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
+
+
 def read_cohort_file(path: str | Path) -> list[CohortItemKeys]:
-    """Read and check a cohort file; return its items in file order.
+    """Read and check a cohort file; return its distinct items in file order.
+
+    Raises:
+        CohortFileError: the file is missing, unreadable, empty or malformed; the
+            message names the row (data rows count from 1) and the problem.
+    """
+    return load_cohort_file(path).items
+
+
+def load_cohort_file(path: str | Path) -> CohortFile:
+    """Read and check a cohort file: its distinct items, and notes on what was left out.
+
+    The caller shows the notes (ignored columns, repeated rows) where its user
+    reads them; they are logged at INFO only, not to say them twice.
 
     Raises:
         CohortFileError: the file is missing, unreadable, empty or malformed; the
             message names the row (data rows count from 1) and the problem.
     """
     source = Path(path)
+    text = _text(source)
+    lines = text.splitlines()
+    first_line = lines[0] if lines else ""
+    sep_line = _SEP_LINE.fullmatch(first_line.strip())
+    if sep_line:  # Excel's separator hint
+        text = text[len(first_line) :].lstrip("\r\n")
+        first_line = text.splitlines()[0] if text.strip() else ""
+    if not first_line.strip(" ,;\t"):
+        raise CohortFileError(f"{source}: empty, or no header on the first line")
+    delimiter = sep_line.group(1) if sep_line else _delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns, ignored = _columns(source, next(reader))
+    cohort = _distinct(source, list(_items(source, columns, reader)), ignored)
+    for note in cohort.notes:
+        LOGGER.info("%s: %s", source, note)
+    return cohort
+
+
+def _text(source: Path) -> str:
     try:
         if source.stat().st_size > _MAX_BYTES:
             raise CohortFileError(f"{source}: larger than {_MAX_BYTES // 2**20} MB")
-        text = source.read_text(encoding="utf-8-sig")
+        raw = source.read_bytes()
     except FileNotFoundError:
         raise CohortFileError(f"{source}: no such file") from None
     except IsADirectoryError:
         raise CohortFileError(f"{source}: a folder, not a CSV file") from None
-    except UnicodeDecodeError as exc:
-        raise CohortFileError(f"{source}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise CohortFileError(f"{source}: cannot be read: {exc.strerror}") from None
-    first_line = text.split("\n", 1)[0]
-    if not first_line.strip():
-        raise CohortFileError(f"{source}: empty, or no header on the first line")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
-    columns = _columns(source, next(reader))
-    items = list(_items(source, columns, reader))
-    if not items:
-        raise CohortFileError(f"{source}: a header but no data rows")
-    return items
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise CohortFileError(
+            f"{source}: not UTF-8 text (byte {exc.start}); in Excel, save it as "
+            "'CSV UTF-8 (Comma delimited)'"
+        ) from None
 
 
 def _delimiter(header: str) -> str:
@@ -144,38 +249,76 @@ def _delimiter(header: str) -> str:
     return max((",", ";", "\t"), key=header.count)
 
 
-def _columns(source: Path, header: list[str]) -> list[str]:
-    """The canonical column names of the header, in order."""
-    columns: list[str] = []
+def _normalised(name: str) -> str:
+    return _IGNORED_IN_HEADERS.sub("", name).lower()
+
+
+def _columns(source: Path, header: list[str]) -> tuple[list[str | None], tuple[str, ...]]:
+    """The canonical name of each header cell (None: ignored), and the ignored names."""
+    columns: list[str | None] = []
+    ignored: list[str] = []
+    first_of: dict[str, tuple[int, str]] = {}
     for position, raw in enumerate(header, start=1):
         name = raw.strip()
-        canonical = _COLUMNS.get(name.lower())
-        if canonical is None:
-            known = ", ".join((*KEY_COLUMNS, *_NARROWING))
-            shown = name[:40] if name else "(empty)"
-            raise CohortFileError(
-                f"{source}: header: unknown column {position} {shown!r} (known: {known})"
-            )
-        if canonical in columns:
-            raise CohortFileError(f"{source}: header: column {canonical} appears twice")
+        canonical = _COLUMNS.get(_normalised(name))
         columns.append(canonical)
+        if canonical is None:
+            if name:
+                ignored.append(name)
+            continue
+        if canonical in first_of:
+            earlier, earlier_name = first_of[canonical]
+            raise CohortFileError(
+                f"{source}: header: columns {earlier} {earlier_name[:40]!r} and {position} "
+                f"{name[:40]!r} both mean {canonical}; keep one"
+            )
+        first_of[canonical] = (position, name)
     if not any(c in KEY_COLUMNS for c in columns):
+        shown = ", ".join(repr(n[:40]) for n in ignored[:10]) or "none"
         raise CohortFileError(
-            f"{source}: header: no key column; give at least one of {', '.join(KEY_COLUMNS)}"
+            f"{source}: header: no key column; give at least one of {', '.join(KEY_COLUMNS)} "
+            f"(the header's columns: {shown})"
         )
-    return columns
+    return columns, tuple(ignored)
 
 
-def _items(source: Path, columns: list[str], rows: Iterable[list[str]]) -> Iterable[CohortItemKeys]:
+def _distinct(source: Path, items: list[CohortItemKeys], ignored: tuple[str, ...]) -> CohortFile:
+    """Leave out the rows repeating an earlier row's keys."""
+    if not items:
+        raise CohortFileError(f"{source}: a header but no data rows")
+    first_row: dict[tuple[object, ...], int] = {}
+    distinct: list[CohortItemKeys] = []
+    repeats: list[tuple[int, int]] = []
+    for item in items:
+        earlier = first_row.setdefault(item.keys(), item.row)
+        if earlier == item.row:
+            distinct.append(item)
+        else:
+            repeats.append((item.row, earlier))
+    decimal = tuple(
+        item.row
+        for item in distinct
+        if any(k and k.endswith(".0") for k in (item.accession_number, item.patient_id))
+    )
+    return CohortFile(distinct, ignored, tuple(repeats), decimal)
+
+
+def _items(
+    source: Path, columns: list[str | None], rows: Iterable[list[str]]
+) -> Iterable[CohortItemKeys]:
     number = 0
     for cells in rows:
-        if not cells:  # a blank line
+        if not any(cell.strip() for cell in cells):  # a blank line, or one of empty cells
             continue
         number += 1
         where = f"{source}: row {number}"
+        if len(cells) > len(columns) and not any(c.strip() for c in cells[len(columns) :]):
+            cells = cells[: len(columns)]  # empty cells beyond the header (trailing separators)
         if len(cells) != len(columns):
             raise CohortFileError(f"{where}: {len(cells)} values for {len(columns)} columns")
-        values = {c: cell.strip() or None for c, cell in zip(columns, cells, strict=True)}
+        values = {
+            c: cell.strip() or None for c, cell in zip(columns, cells, strict=True) if c is not None
+        }
         for key in KEY_COLUMNS:
             _check_key(where, key, values.get(key))
         if not any(values.get(k) for k in KEY_COLUMNS):
@@ -199,6 +342,12 @@ def _check_key(where: str, column: str, value: str | None) -> None:
             f"{where}: {column} holds a wildcard or a backslash (* ? \\); "
             "cohorts match exact values"
         )
+    if _SCIENTIFIC.fullmatch(value):
+        raise CohortFileError(
+            f"{where}: {column} is a number in scientific notation (like 1.23E+10): a "
+            "spreadsheet rounded it and its digits are lost; format the column as Text and "
+            "enter or paste the values again"
+        )
     if len(value) > _MAX_LENGTH[column]:
         raise CohortFileError(
             f"{where}: {column} is longer than DICOM allows ({_MAX_LENGTH[column]} characters)"
@@ -211,15 +360,16 @@ def _study_date(where: str, value: str | None) -> str | None:
     if value is None:
         return None
     match = _DATE_RE.fullmatch(value)
-    problem = "is not YYYYMMDD or YYYYMMDD-YYYYMMDD"
+    problem = "is not YYYYMMDD, YYYY-MM-DD or a range of them (YYYYMMDD-YYYYMMDD)"
     if match:
+        ends = [re.sub(r"\D", "", d) for d in (match["first"], match["last"]) if d]
         try:
-            days = [dt.datetime.strptime(d, "%Y%m%d").date() for d in match.groups() if d]
+            days = [dt.datetime.strptime(d, "%Y%m%d").date() for d in ends]
         except ValueError:
             problem = "is not a calendar date"
         else:
             if len(days) == 1 or days[0] <= days[1]:
-                return value
+                return "-".join(ends)
             problem = "ends before it starts"
     raise CohortFileError(f"{where}: StudyDate {problem}")
 

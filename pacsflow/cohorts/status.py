@@ -49,15 +49,19 @@ class CohortReport:
     series_filter: str
     last_run_on: dt.datetime | None
     items: list[ItemStatus] = field(default_factory=list)
+    #: Distinct studies matched by the items (a study two items name counts once).
+    studies_found: int = 0
+    #: Distinct studies of those that are retrieved.
+    studies_retrieved: int = 0
 
     def counts(self) -> dict[str, int]:
-        """Items per status, and the studies found and retrieved."""
+        """Items per status, and the distinct studies found and retrieved."""
         counts = {f"items_{status}": 0 for status in STATUSES}
         for item in self.items:
             counts[f"items_{item.status}"] += 1
         counts["items_total"] = len(self.items)
-        counts["studies_found"] = sum(i.studies_found for i in self.items)
-        counts["studies_retrieved"] = sum(i.studies_retrieved for i in self.items)
+        counts["studies_found"] = self.studies_found
+        counts["studies_retrieved"] = self.studies_retrieved
         return counts
 
     @property
@@ -93,7 +97,8 @@ def cohort_report(session: Session, name: str, *, store: bool = False) -> Cohort
 
     Args:
         store: also write each item's status and counts to ``cohort_items``, and
-            the time to ``cohorts.last_run_on`` (the end of a run).
+            the time to ``cohorts.last_run_on`` (the end of a run; the report
+            then shows that time).
 
     Raises:
         UnknownCohortError: no cohort has that name.
@@ -119,15 +124,28 @@ def cohort_report(session: Session, name: str, *, store: bool = False) -> Cohort
         .group_by(CohortItem.id)
         .order_by(CohortItem.row_number)
     )
+    if store:
+        cohort.last_run_on = utc_now()
+    distinct = (
+        select(StudyFind.id, StudyFind.retrieved_on)
+        .join(CohortStudy, CohortStudy.study_find_id == StudyFind.id)
+        .join(CohortItem, CohortItem.id == CohortStudy.cohort_item_id)
+        .where(CohortItem.cohort_id == cohort.id)
+        .distinct()
+        .subquery()
+    )
+    studies, studies_retrieved = session.execute(
+        select(func.count(), func.count(distinct.c.retrieved_on)).select_from(distinct)
+    ).one()
     report = CohortReport(
         name=cohort.name,
         created_on=cohort.created_on,
         source_file=cohort.source_file,
         series_filter=SeriesFilter.from_json(cohort.series_filter).describe(),
         last_run_on=cohort.last_run_on,
+        studies_found=studies,
+        studies_retrieved=studies_retrieved,
     )
-    if store:
-        cohort.last_run_on = utc_now()
     for item_id, row, queried_on, error, found, done, tried, unmatched in rows:
         status = _status(found, done, tried, queried_on is not None, error)
         report.items.append(ItemStatus(row, status, found, done, unmatched, error))

@@ -6,17 +6,28 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Engine, Select, exists, inspect, select
 from sqlalchemy.orm import Session
 
 from pacsflow.database.models import Cohort, CohortItem, CohortStudy, Series, Study, StudyFind
 from pacsflow.errors import PermanentError
 
-__all__ = ["ExportSelection", "UnknownCohortError", "selected_query", "selected_studies"]
+__all__ = [
+    "ExportSelection",
+    "UnknownCohortError",
+    "check_cohort",
+    "selected_query",
+    "selected_studies",
+]
 
 
 class UnknownCohortError(PermanentError):
     """The export names a cohort the database does not hold."""
+
+    @classmethod
+    def named(cls, name: str) -> UnknownCohortError:
+        """The error for the cohort ``name``, saying how to list the cohorts."""
+        return cls(f"no cohort named {name!r} (pacsflow cohort list shows them)")
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,31 @@ class ExportSelection:
         }
 
 
+def _cohort_id(session: Session, name: str) -> int:
+    """The id of the cohort named ``name``.
+
+    Raises:
+        UnknownCohortError: no cohort has that name.
+    """
+    found = session.scalar(select(Cohort.id).where(Cohort.name == name))
+    if found is None:
+        raise UnknownCohortError.named(name)
+    return found
+
+
+def check_cohort(engine: Engine, name: str) -> None:
+    """Check that the database holds the cohort ``name`` (one without pacsflow's tables
+    holds none).
+
+    Raises:
+        UnknownCohortError: no cohort has that name.
+    """
+    if not inspect(engine).has_table(Cohort.__tablename__):
+        raise UnknownCohortError.named(name)
+    with Session(engine) as session:
+        _cohort_id(session, name)
+
+
 def selected_studies(session: Session, selection: ExportSelection) -> list[str]:
     """The StudyInstanceUIDs of the ingested studies selected, oldest first.
 
@@ -80,15 +116,13 @@ def selected_query(session: Session, selection: ExportSelection) -> Select[Any]:
             )
         )
     if selection.cohort is not None:
-        cohort_id = session.scalar(select(Cohort.id).where(Cohort.name == selection.cohort))
-        if cohort_id is None:
-            raise UnknownCohortError(f"no cohort named {selection.cohort!r} in the database")
+        cohort = _cohort_id(session, selection.cohort)
         query = query.where(
             Study.study_uid.in_(
                 select(StudyFind.study_uid)
                 .join(CohortStudy, CohortStudy.study_find_id == StudyFind.id)
                 .join(CohortItem, CohortItem.id == CohortStudy.cohort_item_id)
-                .where(CohortItem.cohort_id == cohort_id)
+                .where(CohortItem.cohort_id == cohort)
             )
         )
     return query

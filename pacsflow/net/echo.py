@@ -1,17 +1,100 @@
-"""C-ECHO: is the PACS there, and does it accept pacsflow's AE (or its DICOMweb credentials)?"""
+"""Echo: is the PACS there, and does it accept pacsflow's queries?
+
+A C-ECHO alone proves little: Orthanc, like many PACS, answers any calling
+AE title's C-ECHO, then aborts the association at its first C-FIND when that
+AE title is not among its known modalities. So :func:`echo` sends a C-ECHO,
+then, on the same association, a one-answer C-FIND that cannot match (a
+study-level query for the nil-UUID StudyInstanceUID, asking for that key
+only), and reports a refused query as :class:`QueriesRefusedError`.
+"""
 
 from __future__ import annotations
 
 import time
 
-from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pydicom.dataset import Dataset
+from pynetdicom.association import Association
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    StudyRootQueryRetrieveInformationModelFind,
+    Verification,
+)
 
-from pacsflow.net.association import DimseFailureError, DimseTimeoutError, open_association
+from pacsflow.errors import PermanentError
+from pacsflow.net.association import (
+    AssociationAbortedError,
+    DimseFailureError,
+    DimseTimeoutError,
+    PendingTally,
+    c_find_answers,
+    open_association,
+)
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 
-__all__ = ["echo"]
+__all__ = ["PROBE_STUDY_UID", "QueriesRefusedError", "echo", "probe_identifier"]
+
+PROBE_STUDY_UID = "2.25.0"
+"""The StudyInstanceUID the probing C-FIND asks for: the nil UUID's, which no study has."""
+
+_FIND = StudyRootQueryRetrieveInformationModelFind
+_PROBE = "the probing C-FIND"
+
+
+class QueriesRefusedError(PermanentError):
+    """The PACS answers the C-ECHO but refuses pacsflow's C-FIND (aborts, or a Failure status).
+
+    Its configuration must change (pacsflow's AE title allowed to query): a
+    retry meets the same answer.
+    """
+
+
+def probe_identifier() -> Dataset:
+    """A STUDY-level C-FIND identifier that matches no study and asks for StudyInstanceUID only."""
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.StudyInstanceUID = PROBE_STUDY_UID
+    return ds
+
+
+def _allow_hint(local: LocalAE) -> str:
+    return (
+        f"add {local.ae_title} to the PACS's known modalities "
+        "(Orthanc: DicomModalities), allowed to query"
+    )
+
+
+def _check_echo(node: PacsNode, assoc: Association) -> float:
+    started = time.perf_counter()
+    status = assoc.send_c_echo()
+    elapsed = time.perf_counter() - started
+    if not status or "Status" not in status:
+        raise DimseTimeoutError(f"{node} did not answer the C-ECHO in time")
+    code = int(status.Status)
+    if code != 0x0000:
+        raise DimseFailureError(f"{node} answered the C-ECHO with status 0x{code:04X}", code)
+    return elapsed
+
+
+def _check_find(local: LocalAE, node: PacsNode, assoc: Association) -> None:
+    if not any(str(cx.abstract_syntax) == _FIND for cx in assoc.accepted_contexts):
+        raise QueriesRefusedError(
+            f"{node} answered the C-ECHO, but refused to negotiate Study Root C-FIND "
+            f"with {local.ae_title}: {_allow_hint(local)}"
+        )
+    try:
+        _, code = c_find_answers(
+            assoc, PendingTally(assoc), node, probe_identifier(), _FIND, _PROBE
+        )
+    except AssociationAbortedError:
+        raise QueriesRefusedError(
+            f"{node} answered the C-ECHO, but aborted our C-FIND: {_allow_hint(local)}"
+        ) from None
+    if code != 0x0000:
+        raise QueriesRefusedError(
+            f"{node} answered the C-ECHO, but refused our C-FIND with status "
+            f"0x{code:04X}: {_allow_hint(local)}"
+        )
 
 
 def echo(
@@ -21,31 +104,28 @@ def echo(
     timeouts: Timeouts | None = None,
     web: WebAccess | None = None,
 ) -> float:
-    """Send a C-ECHO to ``node``; return the round trip in seconds.
+    """C-ECHO ``node``, then check that it accepts a C-FIND; return the C-ECHO's round trip
+    in seconds.
 
-    A ``dicomweb`` node is asked a one-answer QIDO-RS query instead, which
-    also checks pacsflow's credentials (``web``).
+    A ``dicomweb`` node is asked a one-answer QIDO-RS query instead (its round
+    trip is returned), which also checks pacsflow's credentials (``web``).
 
     Raises:
+        QueriesRefusedError: the PACS answered the C-ECHO but refused the C-FIND
+            (aborted the association, or answered with a non-success status).
         DicomWebAuthError / DicomWebError / DicomWebBusyError: the DICOMweb
             server refused the query (see :class:`DicomWebClient`).
         PacsUnreachableError / AssociationBusyError / AssociationAbortedError /
             DimseTimeoutError: retryable failures.
         AssociationRejectedError: the PACS rejected the association for good.
-        DimseFailureError: the PACS answered with a non-success status.
+        DimseFailureError: the PACS answered the C-ECHO with a non-success status.
     """
     if node.transport == "dicomweb":
         with DicomWebClient(node.web_url, web) as client:
             started = time.perf_counter()
             client.get_json(client.path("studies"), {"limit": "1"})
             return time.perf_counter() - started
-    with open_association(local, node, [Verification], timeouts=timeouts) as assoc:
-        started = time.perf_counter()
-        status = assoc.send_c_echo()
-        elapsed = time.perf_counter() - started
-    if not status or "Status" not in status:
-        raise DimseTimeoutError(f"{node} did not answer the C-ECHO in time")
-    code = int(status.Status)
-    if code != 0x0000:
-        raise DimseFailureError(f"{node} answered the C-ECHO with status 0x{code:04X}", code)
+    with open_association(local, node, [Verification, _FIND], timeouts=timeouts) as assoc:
+        elapsed = _check_echo(node, assoc)
+        _check_find(local, node, assoc)
     return elapsed

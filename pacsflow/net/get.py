@@ -2,12 +2,13 @@
 
 For a PACS that cannot connect to pacsflow (no inbound port, NAT, a
 firewall): no storage SCP is needed. pacsflow proposes the C-GET model plus
-one storage context per SOP class the study holds (SOPClassesInStudy, asked
-by a study-level query; pynetdicom's 120 common storage classes when the PACS
-does not say), with every transfer syntax, in the SCP role: at most 128
-contexts, the protocol's limit. It accepts PDUs of any size (``max_pdu=0``),
-which the PACS then sends in fewer, larger pieces. The files are written as
-the storage SCP writes them, synced per study rather than per file.
+one storage context per (SOP class, transfer syntax) the study may need
+(:mod:`pacsflow.net.get_contexts`), compressed syntaxes included, in the SCP
+role: at most 128 contexts, the protocol's limit. The PACS sends each
+instance as stored, and it is written as received, never transcoded. It
+accepts PDUs of any size (``max_pdu=0``), which the PACS then sends in
+fewer, larger pieces. The files are written as the storage SCP writes them,
+synced per study rather than per file.
 """
 
 from __future__ import annotations
@@ -16,53 +17,37 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydicom.dataset import Dataset
-from pynetdicom import ALL_TRANSFER_SYNTAXES, build_context, build_role, evt
-from pynetdicom.presentation import PresentationContext, StoragePresentationContexts
+from pynetdicom import build_role, evt
+from pynetdicom.presentation import PresentationContext
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelGet,
 )
 
-from pacsflow.dicom.values import is_valid_uid
-from pacsflow.net.association import open_association
+from pacsflow.errors import PermanentError
+from pacsflow.net.association import DimseFailureError, open_association
+from pacsflow.net.get_contexts import (
+    MAX_STORAGE_CONTEXTS,
+    StudyKinds,
+    plan_storage_contexts,
+    study_kinds,
+)
 from pacsflow.net.move import MoveResult, retrieve_each
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
-from pacsflow.net.queries import Ask
 from pacsflow.net.receiver import InstanceReceiver
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["MAX_STORAGE_CONTEXTS", "get_study", "study_sop_classes"]
-
-MAX_STORAGE_CONTEXTS = 127
-"""Storage contexts proposed at most: 128 presentation contexts, one for the C-GET model."""
-
-
-def study_sop_classes(ask: Ask, study_uid: str) -> list[str]:
-    """The SOP classes of the study's instances (SOPClassesInStudy); empty if the PACS
-    does not say.
-    """
-    query = Dataset()
-    query.QueryRetrieveLevel = "STUDY"
-    query.StudyInstanceUID = study_uid
-    query.SOPClassesInStudy = ""
-    answers, _ = ask(query, f"the query of the SOP classes of study {study_uid}")
-    classes: set[str] = set()
-    for answer in answers:
-        value = answer.get("SOPClassesInStudy")
-        if value is None:
-            continue
-        values = [value] if isinstance(value, str) else list(value)
-        classes.update(str(v).strip() for v in values if is_valid_uid(str(v).strip()))
-    return sorted(classes)
+__all__ = [
+    "MAX_STORAGE_CONTEXTS",
+    "StorageNotNegotiatedError",
+    "get_study",
+    "study_kinds",
+]
 
 
-def _storage_contexts(sop_classes: Sequence[str]) -> list[PresentationContext]:
-    if not sop_classes or len(sop_classes) > MAX_STORAGE_CONTEXTS:
-        classes = [str(c.abstract_syntax) for c in StoragePresentationContexts]
-    else:
-        classes = list(sop_classes)
-    return [build_context(uid, ALL_TRANSFER_SYNTAXES) for uid in classes[:MAX_STORAGE_CONTEXTS]]
+class StorageNotNegotiatedError(PermanentError):
+    """A C-GET failed for instances whose (SOP class, transfer syntax) did not fit in the
+    association's presentation contexts."""
 
 
 def get_study(
@@ -73,26 +58,37 @@ def get_study(
     *,
     series_uids: Sequence[str] = (),
     sop_classes: Sequence[str] = (),
+    kinds: StudyKinds | None = None,
     timeouts: Timeouts | None = None,
 ) -> MoveResult:
     """C-GET the study (or one SERIES-level C-GET per ``series_uids``) into ``storage``.
 
     Args:
-        sop_classes: the study's SOP classes (see :func:`study_sop_classes`);
-            pynetdicom's common storage classes when empty.
+        sop_classes: the study's SOP classes, each proposed in the usual transfer
+            syntaxes; used when ``kinds`` is None.
+        kinds: the study's (SOP class, transfer syntax) pairs (see :func:`study_kinds`);
+            pynetdicom's 120 common storage classes, each offering every syntax, when
+            neither is given.
 
     Returns:
         The final responses added up (Success, or Warning when sub-operations
         failed, e.g. an instance of a SOP class not proposed).
 
     Raises:
+        StorageNotNegotiatedError: instances failed and some pairs could not be
+            proposed (128-context limit): the message names them (permanent).
         DimseFailureError: a Failure, Refused or Cancel status (permanent).
         PacsUnreachableError / AssociationBusyError / AssociationAbortedError /
             DimseTimeoutError: retryable failures.
         AssociationRejectedError: the PACS rejected the association for good.
     """
-    contexts = _storage_contexts(sop_classes)
-    roles = [build_role(str(c.abstract_syntax), scp_role=True) for c in contexts]
+    if kinds is None:
+        kinds = dict.fromkeys(((c, None) for c in sop_classes), 0)
+    plan = plan_storage_contexts(kinds)
+    untold = plan.left_out_message()
+    if untold:
+        LOGGER.warning("C-GET of study %s from %s: %s", study_uid, node, untold)
+    roles = [build_role(uid, scp_role=True) for uid in _classes(plan.contexts)]
     receiver = InstanceReceiver(storage, sync_each=False)
     model = StudyRootQueryRetrieveInformationModelGet
     with open_association(
@@ -100,16 +96,31 @@ def get_study(
         node,
         [model],
         timeouts=timeouts,
-        contexts=contexts,
+        contexts=plan.contexts,
         roles=roles,
         handlers=[(evt.EVT_C_STORE, receiver.on_c_store)],
         max_pdu=0,
     ) as assoc:
-        return retrieve_each(
-            assoc,
-            node,
-            "C-GET",
-            study_uid,
-            series_uids,
-            lambda identifier: assoc.send_c_get(identifier, model),
+        try:
+            result = retrieve_each(
+                assoc,
+                node,
+                "C-GET",
+                study_uid,
+                series_uids,
+                lambda identifier: assoc.send_c_get(identifier, model),
+            )
+        except DimseFailureError as exc:
+            if not untold:
+                raise
+            raise StorageNotNegotiatedError(f"{exc}: {untold}") from exc
+    if untold and not result.succeeded:
+        raise StorageNotNegotiatedError(
+            f"{node} failed {result.failed} instances of the C-GET of study {study_uid}: {untold}"
         )
+    return result
+
+
+def _classes(contexts: Sequence[PresentationContext]) -> list[str]:
+    """The SOP classes of ``contexts``, once each (one role item per abstract syntax)."""
+    return list(dict.fromkeys(str(c.abstract_syntax) for c in contexts))

@@ -50,6 +50,7 @@ _MEANINGS = {
     0xA801: "move destination unknown: the PACS must list the destination's AE title, "
     "host and port",
     0xA900: "the identifier does not match the SOP class",
+    0xB000: "a warning: one or more sub-operations failed",
     0xFE00: "cancelled",
 }
 
@@ -207,9 +208,13 @@ def final_response(
         )
         if code in (0x0000, _WARNING):
             return result
+        counts = (
+            f"{result.completed} sent, {result.failed} failed"
+            if result.completed or result.failed or result.warning
+            else "no sub-operation counts"  # Orthanc's Failure: "0 sent, 0 failed" is untrue
+        )
         raise DimseFailureError(
-            f"{node} answered {what} with status 0x{code:04X} "
-            f"({move_meaning(code)}); {result.completed} sent, {result.failed} failed",
+            f"{node} answered {what} with status 0x{code:04X} ({move_meaning(code)}); {counts}",
             code,
         )
     raise DimseTimeoutError(f"{node} ended {what} without a final status")

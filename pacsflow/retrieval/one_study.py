@@ -37,8 +37,8 @@ from pacsflow.ingest.folder_ingest import ingest_folder
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.dicomweb.wado import retrieve_study_wado
-from pacsflow.net.get import get_study, study_sop_classes
-from pacsflow.net.move import MoveResult, move_study
+from pacsflow.net.get import get_study, study_kinds
+from pacsflow.net.move import MoveResult, move_meaning, move_study
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import query_channel
 from pacsflow.net.storage_files import prepare_storage, study_folder, sync_study_folder
@@ -236,14 +236,14 @@ def _transfer(
         with DicomWebClient(pacs.web_url, web) as client:
             return retrieve_study_wado(client, request.storage, study_uid, series_uids=series_uids)
     with query_channel(request.local, pacs, timeouts=request.timeouts) as ask:
-        sop_classes = study_sop_classes(ask, study_uid)
+        kinds = study_kinds(ask, study_uid, series_uids)
     return get_study(
         request.local,
         pacs,
         study_uid,
         request.storage,
         series_uids=series_uids,
-        sop_classes=sop_classes,
+        kinds=kinds,
         timeouts=request.timeouts,
     )
 
@@ -459,14 +459,20 @@ def _judge(
     expected: int | None,
 ) -> tuple[Outcome, str | None]:
     """The outcome of a try, and the reason when it is not complete."""
+    arrived = f"{received} of {expected if expected is not None else '?'} instances arrived"
     if error is not None:
         kind: Outcome = "failed" if isinstance(error, PermanentError) else "partial"
-        return kind, f"{error} ({received} of {expected if expected is not None else '?'} stored)"
+        return kind, f"{error}; {arrived}"
     if move is not None and not move.succeeded:
+        ended = f"the {_TRANSFER_NAMES[pacs.transport]} ended with status 0x{move.status:04X}"
+        if not (move.completed or move.failed or move.warning):  # "0 sent, 0 failed" is untrue
+            return (
+                "partial",
+                f"{ended} ({move_meaning(move.status)}) with no sub-operation counts; {arrived}",
+            )
         return "partial", (
-            f"the {_TRANSFER_NAMES[pacs.transport]} ended with status 0x{move.status:04X}: "
-            f"{move.completed} sent, "
-            f"{move.failed} failed, {move.warning} warnings; {received} of {expected} stored"
+            f"{ended}: {move.completed} sent, {move.failed} failed, {move.warning} warnings; "
+            f"{arrived}"
         )
     if expected is None or received < expected:
         return "partial", f"{received} of {expected} images stored"

@@ -115,10 +115,13 @@ def test_bad_cohort_files_and_options_exit_2_with_one_line(
         _csv(tmp_path, "nokey.csv", "AccessionNumber,StudyDate\nA1,20240101\n,20240102\n"): (
             "row 2: no AccessionNumber, PatientID or StudyInstanceUID"
         ),
-        _csv(tmp_path, "date.csv", "PatientID,StudyDate\nP1,2024-01-01\n"): (
+        _csv(tmp_path, "date.csv", "PatientID,StudyDate\nP1,01/02/2024\n"): (
             "row 1: StudyDate is not YYYYMMDD"
         ),
-        _csv(tmp_path, "col.csv", "MRN\nP1\n"): "header: unknown column 1 'MRN'",
+        _csv(tmp_path, "col.csv", "Patient Name\nP1\n"): "header: no key column",
+        _csv(tmp_path, "sci.csv", "Accession Number\n1.23457E+11\n"): (
+            "row 1: AccessionNumber is a number in scientific notation"
+        ),
         str(tmp_path / "missing.csv"): "no such file",
     }
     for path, message in cases.items():
@@ -149,3 +152,47 @@ def test_run_applies_series_filters_to_a_date_range(
         (0, True),
         (1, True),
     ]
+
+
+def test_a_cohort_saved_by_excel_runs_and_a_repeated_row_is_counted_once(
+    run_cli: RunCli, env: dict[str, str], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'excel.sqlite'}"
+    rows = [
+        "Accession Number;Patient Name;Patient-ID;Study Date;Notes;;",
+        '"CLIA1";"DOE^JOHN";CLIP1;;"first; CT";;',
+        "CLIA2;DOE^JOHN;;2024-08-02;;;",
+        "CLIA1;DOE^JOHN;CLIP1;;again;;",  # row 3 repeats row 1
+        ";;;;;;",  # rows Excel leaves after the data
+    ]
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\r\n".join(rows).encode("utf-8-sig") + b"\r\n")
+    run = run_cli("--db", url, "cohort", "run", str(path), **env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stderr.splitlines() == [
+        f"pacsflow cohort run: {path}: ignored columns (not cohort columns): 'Patient Name', "
+        "'Notes'",
+        f"pacsflow cohort run: {path}: row 3 repeats row 1; counted once",
+    ]
+    assert "cohort excel: 2 items, 2 retrieved" in run.stdout
+    assert "2 studies found (2 new), 2 picked: 2 complete" in run.stdout
+    assert [line.split()[:2] for line in run.stdout.splitlines()[2:4]] == [
+        ["1", "retrieved"],
+        ["2", "retrieved"],
+    ]
+    for secret in ("DOE", "CLIA", "CLIP", "first", "again"):
+        assert secret not in run.stdout + run.stderr
+
+
+def test_find_says_a_date_range_cannot_find_undated_studies(
+    run_cli: RunCli, env: dict[str, str], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'find.sqlite'}"
+    found = run_cli("--db", url, "find", "2024-08-01", "2024-08-02", **env)
+    assert found.returncode == 0, found.stdout + found.stderr
+    counts, note = found.stdout.splitlines()
+    assert counts.startswith("2 studies found (2 new) in ")
+    assert note == (
+        "  note: a date range never finds studies without a valid StudyDate (empty, or not "
+        "YYYYMMDD): use a cohort by PatientID or StudyInstanceUID for those (pacsflow cohort run)"
+    )

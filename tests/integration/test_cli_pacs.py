@@ -44,6 +44,7 @@ def test_cli_echo_from_options_and_environment(run_cli: RunCli, orthanc: Orthanc
     by_env = run_cli("echo", **_pacs_env(orthanc))
     assert by_env.returncode == 0, by_env.stderr
     assert f"ORTHANC@127.0.0.1:{orthanc.dicom_port} answered the C-ECHO in" in by_env.stdout
+    assert by_env.stdout.rstrip().endswith(" ms; C-FIND accepted")
     by_options = run_cli(
         "echo", "--pacs-aet", "ORTHANC", "--pacs-host", "127.0.0.1", "--pacs-port",
         str(orthanc.dicom_port),
@@ -62,7 +63,7 @@ def test_cli_pacs_errors_are_one_line(run_cli: RunCli, orthanc: OrthancServer) -
     ]
     missing = run_cli("run", "2024-06-01")
     assert missing.returncode == 2
-    assert "no pacs ae title: set $PACSFLOW_PACS_AET, or give --pacs-aet" in missing.stderr
+    assert "no PACS AE title: give --pacs-aet or set $PACSFLOW_PACS_AET" in missing.stderr
     bad_date = run_cli("run", "2024-13-01", **_pacs_env(orthanc))
     assert bad_date.returncode == 2
     assert "'2024-13-01' is not a date" in bad_date.stderr
@@ -139,7 +140,10 @@ def test_cli_transport_settings_errors_are_one_line(
 ) -> None:
     no_url = run_cli("echo", "--transport", "dicomweb")
     assert no_url.returncode == 2
-    assert "needs the PACS's DICOMweb URL: set $PACSFLOW_PACS_DICOMWEB_URL" in no_url.stderr
+    assert (
+        "needs the PACS's DICOMweb URL: give --dicomweb-url or set $PACSFLOW_PACS_DICOMWEB_URL"
+        in no_url.stderr
+    )
     secret_url = run_cli(
         "echo", "--transport", "dicomweb", "--dicomweb-url", "https://me:pw@pacs.example/dw"
     )

@@ -289,5 +289,28 @@ def test_cohort_items_keep_their_keys_in_the_database_only(
     engine.dispose()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_spreadsheet_cohort_counts_a_study_once_and_its_summary_gives_this_run(
+    orthanc: OrthancServer, db_url: str, tmp_path: Path
+) -> None:
+    """Saved by European Excel (BOM, ';', CRLF, spaced headers, a names column): row 3
+    repeats row 1, and row 2 names s2 again with s1; the summary counts 2 studies."""
+    cohort = tmp_path / "excel.csv"
+    rows = ["Accession Number;Patient Name;Patient ID", "CACC2;X;", ";Y;COHP1", "CACC2;X;", ";;"]
+    cohort.write_bytes("\r\n".join(rows).encode("utf-8-sig") + b"\r\n")
+    result = _run(_pacs(orthanc), db_url, tmp_path / "storage", CohortSource(file=str(cohort)))
+    assert _statuses(result) == [(1, "retrieved", 1, 1), (2, "retrieved", 2, 2)]
+    assert (result["items_total"], result["studies_found"], result["studies_retrieved"]) == (
+        2,
+        2,
+        2,
+    )
+    assert (result["studies_picked"], result["images_added"]) == (2, 2 * 2 * IMAGES)
+    assert result["last_run_on"] is not None
+    summary = latest_artifact("cohort-summary").data
+    assert f"| last run on | {result['last_run_on']} |" in summary
+    assert "| studies found | 2 |" in summary
+
+
 def _unused(_: Dataset) -> None:  # keeps the Dataset import for the study helper's type
     return None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, cast
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -249,6 +250,21 @@ def _deployment_page(env: dict[str, str], name: str, entrypoint: str) -> Iterato
             browser.close()
 
 
+def _nightly_runs(env: dict[str, str]) -> list[FlowRun]:
+    """The nightly deployment's runs, but those its schedule made."""
+    with (
+        temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}),
+        get_client(sync_client=True) as client,
+    ):
+        nightly = client.read_deployment_by_name("pipeline/nightly")
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=[nightly.id])
+            )
+        )
+    return [run for run in runs if not run.auto_scheduled]
+
+
 def test_a_run_started_from_the_ui_reaches_completed(
     deployed: tuple[dict[str, str], Path],
 ) -> None:
@@ -256,15 +272,16 @@ def test_a_run_started_from_the_ui_reaches_completed(
     from playwright.sync_api import expect
 
     env, _ = deployed
+    earlier = {run.id for run in _nightly_runs(env)}
     with _deployment_page(env, "nightly", "flows/pipeline.py:pipeline") as page:
         page.get_by_role("button", name="Run", exact=True).click()
         clicked = time.monotonic()
         page.get_by_text("Quick run").click()  # the deployment's parameters: yesterday
-        # A toast names the new run ("<name> scheduled to start now"); open that run
-        # from the deployment's list of runs (the toast itself moves while it slides in).
-        toast = page.get_by_text("scheduled to start now").first
-        run_name = toast.inner_text().split(" scheduled to start now")[0].strip()
-        page.get_by_role("link", name=run_name, exact=True).first.click()
+        expect(page.get_by_text("scheduled to start now").first).to_be_visible()
+        # Open the new run by its id: it is renamed when it starts (flows/run_names.py),
+        # so the name the toast shows may be gone from the list already.
+        (run,) = [run for run in _nightly_runs(env) if run.id not in earlier]
+        page.goto(f"{env['PREFECT_API_URL'].removesuffix('/api')}/runs/flow-run/{run.id}")
         # The state badge: exactly "Completed" (log lines also say "completed").
         badge = page.get_by_text("Completed", exact=True).first
         expect(badge).to_be_visible(timeout=300_000)

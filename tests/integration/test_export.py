@@ -18,7 +18,7 @@ from pacsflow.database.models import Cohort, CohortItem, CohortStudy, StudyFind
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.export.layout import PARTIAL
 from pacsflow.export.manifest import read_manifest
-from pacsflow.export.selection import ExportSelection
+from pacsflow.export.selection import ExportSelection, UnknownCohortError
 from pacsflow.ingest.folder_ingest import ingest_folder
 from tests.conftest import RunCli
 
@@ -100,7 +100,7 @@ def test_a_date_range_exports_files_tables_and_a_manifest_then_a_rerun_copies_no
     text = (dest / "manifest.json").read_text(encoding="utf-8")
     assert "Exportmarker" not in text, "no patient data"
     assert "EXPORT-PID-1" not in text
-    assert not any((dest / PARTIAL).iterdir())
+    assert not (dest / PARTIAL).exists(), "a finished export leaves no .partial folder"
 
     times = {p: p.stat().st_mtime_ns for p in exported}
     again = export_flow(dest=str(dest), selection=selection, db_url=db_url)
@@ -164,5 +164,26 @@ def test_the_export_command(
     assert bad.returncode == 2
     assert "before the start date" in bad.stderr
     unknown = run_cli("--db", db_url, "export", str(dest), "--cohort", "nope")
-    assert unknown.returncode == 3
+    assert unknown.returncode == 2
     assert "no cohort named 'nope'" in unknown.stderr
+
+
+def test_an_unknown_cohort_or_a_selection_of_no_study_writes_nothing(
+    ingested: tuple[str, list[list], Path],  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    db_url, _studies, _source = ingested
+    dest = tmp_path / "none"
+    with pytest.raises(UnknownCohortError, match="no cohort named 'nosuch'"):
+        export_flow(dest=str(dest), selection=ExportSelection(cohort="nosuch"), db_url=db_url)
+    assert not dest.exists()
+    nothing = export_flow(dest=str(dest), selection=ExportSelection(modalities=("XA",)),
+                          db_url=db_url)  # fmt: skip
+    assert (nothing["studies"], nothing["files_copied"], nothing["manifest"]) == (0, 0, None)
+    assert nothing["rows"] == {"patients": 0, "studies": 0, "series": 0, "images": 0}
+    assert not dest.exists()
+
+    export_flow(dest=str(dest), selection=ExportSelection(modalities=("MR",)), db_url=db_url)
+    before = {p: p.stat().st_mtime_ns for p in dest.rglob("*")}
+    export_flow(dest=str(dest), selection=ExportSelection(modalities=("XA",)), db_url=db_url)
+    assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == before, "left as it was"

@@ -11,7 +11,7 @@ from pacsflow.net.association import (
     AssociationRejectedError,
     PacsUnreachableError,
 )
-from pacsflow.net.echo import echo
+from pacsflow.net.echo import QueriesRefusedError, echo
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from tests.peers.orthanc import OrthancServer
 from tests.peers.ports import free_port
@@ -30,7 +30,21 @@ def orthanc() -> Iterator[OrthancServer]:
 
 def test_echo_reaches_orthanc(orthanc: OrthancServer) -> None:
     node = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port)
-    assert echo(LocalAE(), node) < 5.0
+    assert echo(LocalAE(), node) < 5.0  # PACSFLOW is a known modality: its C-FIND is accepted
+
+
+def test_echo_from_an_unknown_calling_ae_says_queries_are_refused(orthanc: OrthancServer) -> None:
+    """Orthanc answers any AE's C-ECHO, then aborts the C-FIND of an AE it does not know:
+    echo must find that out, as a permanent error (a retry meets the same answer)."""
+    node = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port)
+    with pytest.raises(QueriesRefusedError) as info:
+        echo(LocalAE("STRANGER"), node)
+    assert str(info.value) == (
+        f"ORTHANC@127.0.0.1:{orthanc.dicom_port} answered the C-ECHO, but aborted our C-FIND: "
+        "add STRANGER to the PACS's known modalities (Orthanc: DicomModalities), allowed to query"
+    )
+    assert isinstance(info.value, PermanentError)
+    assert echo(LocalAE(), node) < 5.0  # Orthanc still answers the known AE afterwards
 
 
 def test_wrong_called_ae_title_is_a_permanent_rejection(orthanc: OrthancServer) -> None:

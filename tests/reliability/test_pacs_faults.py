@@ -196,8 +196,11 @@ def test_failed_sub_operations_and_unknown_destination_are_not_retried(
     refused = make_study(n_images=3, StudyDate="20240304")
     refused[1].SOPInstanceUID = "1.2.3.999.x"  # not a UID: pacsflow's SCP refuses it
     fine = make_study(n_images=2, StudyDate="20240305")
-    # Any AE may ask for a move, so a C-MOVE to an AE Orthanc does not know is possible.
-    server = _orthanc(tmp_path, scp_port, [refused, fine], DicomAlwaysAllowMove=True)
+    # Any AE may ask for a move, so a C-MOVE to an AE Orthanc does not know is possible
+    # (and may query: the flow's echo checks that its C-FIND is accepted).
+    server = _orthanc(
+        tmp_path, scp_port, [refused, fine], DicomAlwaysAllowMove=True, DicomAlwaysAllowFind=True
+    )
     storage = tmp_path / "storage"
     try:
         uids = _found(db_url, [refused, fine])

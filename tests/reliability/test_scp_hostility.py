@@ -120,13 +120,17 @@ def _send(port: int, datasets: list[Dataset]) -> list[int]:
         ae.shutdown()
 
 
+# An absolute path no other process uses: a fixed one such as /tmp/x may exist already.
+_ABSOLUTE = f"/tmp/pacsflow-escape-{os.getpid()}"
+
+
 @pytest.mark.parametrize(
     ("keyword", "value"),
     [
         ("SOPInstanceUID", "1.2.3/../../escaped"),
         ("SOPInstanceUID", "1.2.abc"),
         ("SeriesInstanceUID", ".."),
-        ("StudyInstanceUID", "/tmp/x"),
+        pytest.param("StudyInstanceUID", _ABSOLUTE, id="StudyInstanceUID-absolute"),
         ("StudyInstanceUID", None),
     ],
 )
@@ -148,7 +152,7 @@ def test_invalid_uid_is_refused_and_nothing_written(
     assert [p.name for p in _stored_files(scp.storage)] == [f"{good.SOPInstanceUID}.dcm"]
     assert _files_outside(tmp_path, scp.storage) == outside_before
     assert not list(tmp_path.glob("escaped*"))
-    assert not Path("/tmp/x").exists()
+    assert not Path(_ABSOLUTE).exists()
     assert scp.refused == 1
 
 

@@ -10,7 +10,14 @@ import pytest
 
 from pacsflow.demo.synthetic import make_dataset
 from pacsflow.dicom.records import dcm2records
-from pacsflow.export.layout import ROWS, prepare_destination
+from pacsflow.export.layout import (
+    PARTIAL,
+    ROWS,
+    new_part,
+    prepare_destination,
+    remove_partial_folder,
+    write_text_atomically,
+)
 from pacsflow.export.manifest import ExportMismatchError, read_manifest, start_manifest
 from pacsflow.export.record_tables import (
     new_rows_run,
@@ -76,3 +83,19 @@ def test_a_plain_export_into_a_pseudonymised_folder_is_refused(tmp_path: Path) -
     start_manifest(tmp_path, {}, {"profile": "pseudonymised", "key_fingerprint": "ab"})
     with pytest.raises(ExportMismatchError, match="differing: key_fingerprint, profile"):
         start_manifest(tmp_path, {}, {"profile": "plain"})
+
+
+def test_a_run_that_writes_after_another_removed_the_empty_partial_folder_creates_it_again(
+    tmp_path: Path,
+) -> None:
+    prepare_destination(tmp_path)
+    remove_partial_folder(tmp_path)  # another run into the folder finished
+    assert not (tmp_path / PARTIAL).exists()
+    write_text_atomically("a\n", tmp_path / "tables" / "x.csv", tmp_path)
+    assert (tmp_path / "tables" / "x.csv").read_text() == "a\n"
+    held = new_part(tmp_path)  # a file being written keeps the folder
+    remove_partial_folder(tmp_path)
+    assert held.exists()
+    held.unlink()
+    remove_partial_folder(tmp_path)
+    assert not (tmp_path / PARTIAL).exists()
