@@ -13,7 +13,6 @@ from typing import Any
 
 from tasks.prefect_defaults import apply_prefect_defaults
 
-
 _READING = "pacsflow.dicom.reading"  # holds silence_pydicom_value_warnings; imports pydicom
 
 

@@ -51,5 +51,5 @@ def parse_date(text: str) -> dt.date:
         except ValueError:
             continue
     raise argparse.ArgumentTypeError(
-        f"bad date {text!r}: use YYYY-MM-DD, YYYYMMDD, today or yesterday"
+        f"{text!r} is not a date: give YYYY-MM-DD, YYYYMMDD, today or yesterday"
     )

@@ -54,7 +54,9 @@ def configure_console(command: str, verbose: bool) -> None:
         logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    # INFO either way: pacsflow's INFO lines reach the run's logs (Prefect's API
+    # handler on the pacsflow logger); the console handler above keeps its level.
+    root.setLevel(logging.INFO)
 
 
 _OS_ADVICE: dict[type[OSError], str] = {

@@ -25,7 +25,7 @@ LOGGER = logging.getLogger(__name__)
 _PENDING_STATUSES = (0xFF00, 0xFF01)
 _REJECTED_TRANSIENT = 0x02  # A-ASSOCIATE-RJ result; 0x01 is permanent
 _SERVICE_USER = 0x01  # A-ASSOCIATE-RJ source: the called application itself
-_CALLING_AE_UNKNOWN, _CALLED_AE_UNKNOWN = 0x03, 0x07  # its reasons (PS3.8 9.3.4)
+_CALLING_AE_UNKNOWN = 0x03  # its reason "calling AE title not recognised" (PS3.8 9.3.4)
 
 __all__ = [
     "AssociationAbortedError",
@@ -250,11 +250,6 @@ def _describe_failure(
             return AssociationBusyError(f"{node} rejected the association for now ({why})")
         if rejection.source == _SERVICE_USER and rejection.reason_diagnostic == _CALLING_AE_UNKNOWN:
             return calling_ae_refused(local, node, "rejected")
-        if rejection.source == _SERVICE_USER and rejection.reason_diagnostic == _CALLED_AE_UNKNOWN:
-            return AssociationRejectedError(
-                f"the PACS at {node.host}:{node.port} rejected the called AE title "
-                f"{node.ae_title} ({why}): give the AE title the PACS answers to (--pacs-aet)"
-            )
         return AssociationRejectedError(
             f"{node} rejected the association ({why}); check the called AE title and "
             f"that the PACS lists pacsflow's AE title {local.ae_title}, host and port"
