@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
 from pacsflow.errors import RetryableError
+
+LOGGER = logging.getLogger(__name__)
 
 __all__ = ["RETRY_DELAYS_ENV", "RETRY_DELAYS_S", "TRANSIENT_RETRIES", "is_transient"]
 
@@ -36,17 +40,41 @@ RETRY_DELAYS_S: list[float] = _delays(os.environ.get(RETRY_DELAYS_ENV))
 _TRANSIENT = (RetryableError, OperationalError, TimeoutError, ConnectionError)
 
 
-def is_transient(_task: Any, _task_run: Any, state: Any) -> bool:
+def is_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect retry condition: retry timeouts, lost connections, busy databases.
 
     Bad data and refused requests (:class:`~pacsflow.errors.PermanentError`)
-    fail at once: a retry would meet the same answer.
+    fail at once: a retry would meet the same answer. Each retry is announced
+    at WARNING (``retrying in 10 s (2 of 3): <reason>``), which the console
+    shows as it happens. Prefect asks only while retries are left.
     """
     try:
         exception = state.result(raise_on_failure=False)
     except Exception:  # the result itself could not be read: do not guess
         return False
-    return isinstance(exception, _TRANSIENT)
+    if not isinstance(exception, _TRANSIENT):
+        return False
+    LOGGER.warning("%s", retry_line(task, task_run, exception))
+    return True
+
+
+def retry_line(task: Any, task_run: Any, exception: BaseException) -> str:
+    """``retrying in 10 s (2 of 3): <the error's first line>`` for the retry about to start.
+
+    Args:
+        task: the Prefect task (its ``retries`` and ``retry_delay_seconds``).
+        task_run: the failed run; its ``run_count`` is the attempts made so far.
+    """
+    done = max(1, int(getattr(task_run, "run_count", 1) or 1))
+    total = int(getattr(task, "retries", 0) or 0)
+    delays = getattr(task, "retry_delay_seconds", None) or 0
+    if isinstance(delays, Sequence):
+        delay = float(delays[min(done, len(delays)) - 1]) if delays else 0.0
+    else:
+        delay = float(delays)
+    lines = str(exception).strip().splitlines()
+    reason = lines[0].strip() if lines else type(exception).__name__
+    return f"retrying in {delay:g} s ({min(done, total)} of {total}): {reason}"
 
 
 TRANSIENT_RETRIES: dict[str, Any] = {

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from typing import NoReturn
 
-__all__ = ["UsageError", "non_negative", "parse_date", "positive"]
+__all__ = ["CliParser", "UsageError", "non_negative", "parse_date", "positive"]
 
 
 class UsageError(ValueError):
     """A required option is missing or invalid: the command exits with the usage status."""
+
+
+class CliParser(argparse.ArgumentParser):
+    """An argument parser that reports bad usage in one line, not after the whole usage text.
+
+    Sub-command parsers are of the same class (argparse makes them so).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: MESSAGE (see PROG --help)`` and exit with the usage status, 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def positive(text: str) -> int:

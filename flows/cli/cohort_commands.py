@@ -14,9 +14,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from flows.cli.args import UsageError
 from flows.cli.pacs_commands import (
@@ -26,8 +24,11 @@ from flows.cli.pacs_commands import (
     series_filter,
     site,
 )
-from pacsflow.cohorts.bookkeeping import CohortMismatchError, UnknownCohortError
-from pacsflow.cohorts.cohort_file import CohortFileError, CohortSource, load_cohort_file
+
+if TYPE_CHECKING:  # imported where used: pacsflow --help loads neither pydicom nor these
+    from sqlalchemy import Engine
+
+    from pacsflow.cohorts.cohort_file import CohortSource
 
 __all__ = ["add_cohort_commands", "check_cohort_options"]
 
@@ -71,6 +72,8 @@ def add_cohort_commands(commands: Any) -> None:
 
 
 def _source(args: argparse.Namespace) -> CohortSource:
+    from pacsflow.cohorts.cohort_file import CohortSource
+
     try:
         return CohortSource(file=args.file, name=args.name)
     except ValueError as exc:
@@ -88,6 +91,8 @@ def check_cohort_options(args: argparse.Namespace) -> None:
     """
     if getattr(args, "cohort_command", None) != "run":
         return
+    from pacsflow.cohorts.cohort_file import CohortFileError, load_cohort_file
+
     _source(args)
     series_filter(args)
     try:
@@ -101,6 +106,8 @@ def check_cohort_options(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace, db_url: str) -> int:
     from flows.cohort import cohort_flow
     from flows.options import CohortSelection
+    from pacsflow.cohorts.bookkeeping import CohortMismatchError
+    from pacsflow.cohorts.cohort_file import CohortFileError, CohortSource
 
     source = _source(args)
     try:
@@ -152,6 +159,7 @@ def _engine(db_url: str) -> Engine:
 
 
 def _report(db_url: str, name: str) -> dict[str, Any]:
+    from pacsflow.cohorts.bookkeeping import UnknownCohortError
     from pacsflow.cohorts.status import cohort_report
     from pacsflow.database.session import session_scope
 

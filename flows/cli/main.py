@@ -16,8 +16,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flows.cli.args import UsageError, non_negative, positive
+from flows.cli.args import CliParser, UsageError, non_negative, positive
 from flows.cli.cohort_commands import add_cohort_commands, check_cohort_options
+from flows.cli.console import INTERRUPTED, configure_console, describe_error, silence_stdout
 from flows.cli.export_command import add_export_command, check_export_options
 from flows.cli.local_server import (
     current_server,
@@ -28,13 +29,7 @@ from flows.cli.local_server import (
 )
 from flows.cli.pacs_commands import add_pacs_commands, check_pacs_options
 from flows.cli.receiver_command import add_receiver_command
-from pacsflow.database.dump import check_table_names
-from pacsflow.database.engine import mask_url
-from pacsflow.database.pacsanini_adoption import AdoptionReport
-from pacsflow.database.schema import check_server_reachable
 from pacsflow.errors import PacsflowError
-from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE
-from pacsflow.ingest.folders import require_folder
 from tasks.prefect_defaults import apply_prefect_defaults
 from tasks.settings import (
     DB_PASSWORD_ENV,
@@ -46,7 +41,12 @@ from tasks.settings import (
     split_password,
 )
 
+DEFAULT_BATCH_SIZE = 2000
+"""Files per ingest task (pacsflow.ingest.batch's default, not imported for --help's sake)."""
+
 EXIT_OK, EXIT_FILES_FAILED, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (e.g. head) stopped reading
 
 LOCAL_SERVER_ENV = "PACSFLOW_LOCAL_SERVER"
 """``off`` runs each command on a temporary Prefect server of its own, as Prefect does."""
@@ -55,7 +55,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="pacsflow",
         description="Turn a PACS, or DICOM folders, into a queryable research database.",
         epilog=(
@@ -126,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _init_db(args: argparse.Namespace, db_url: str) -> int:
     from flows.init_db import init_db
+    from pacsflow.database.engine import mask_url
+    from pacsflow.database.pacsanini_adoption import AdoptionReport
 
     result = init_db(db_url=db_url, echo=args.echo)
     adopted = result["adopted_pacsanini"]
@@ -219,36 +221,41 @@ def _preflight(args: argparse.Namespace, db_url: str) -> None:
         ValueError / NotADirectoryError / PacsflowError: with a one-line reason.
     """
     if args.command == "ingest":
+        from pacsflow.ingest.folders import require_folder
+
         require_folder(args.folder)
     if args.command == "dump" and args.tables:
+        from pacsflow.database.dump import check_table_names
+
         check_table_names(args.tables)
     if hasattr(args, "pacs_aet"):
         check_pacs_options(args)
     check_cohort_options(args)
     check_export_options(args)
     if getattr(args, "needs_db", True):
+        from pacsflow.database.schema import check_server_reachable
+
         check_server_reachable(resolve_db_url(db_url))
-
-
-def _configure_logging(verbose: bool) -> None:
-    level = "INFO" if verbose else "WARNING"
-    # Prefect reads its settings when first imported, which happens after this.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        # pynetdicom logs each network failure at ERROR; pacsflow's own message
-        # says the same in one line, naming the PACS.
-        logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
-        # Prefect's event sender says at exit that it is still sending a few events
-        # (then sends them): noise for a command line.
-        logging.getLogger("EventsWorker").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pacsflow`` command line; return the exit status."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # here, so that a closed pipe is met while it can be handled
+    except BrokenPipeError:  # pacsflow ... | head: the reader has what it wanted
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     apply_prefect_defaults()
-    _configure_logging(args.verbose)
+    configure_console(args.command, args.verbose)
+    from pacsflow.dicom.reading import silence_pydicom_value_warnings
+
+    silence_pydicom_value_warnings()
     try:
         check_db_url(args.db or default_db_url())
     except ValueError as exc:
@@ -266,9 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"pacsflow {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (PacsflowError, NotADirectoryError, FileNotFoundError, ValueError) as exc:
-        print(f"pacsflow {args.command}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except Exception as exc:  # e.g. the database refused the connection
-        print(f"pacsflow {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"pacsflow {args.command}: {INTERRUPTED}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # e.g. the PACS or the database cannot be reached
+        if args.verbose and not isinstance(exc, PacsflowError | ValueError | OSError):
+            logging.getLogger(__name__).exception("the command failed")
+        print(f"pacsflow {args.command}: {describe_error(exc)}", file=sys.stderr)
         return EXIT_ERROR

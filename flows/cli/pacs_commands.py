@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows.cli.args import UsageError, parse_date, positive
-from flows.options import Retrieval, Selection
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, TRANSPORTS, LocalAE, PacsNode
-from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS, StudyPick
 from pacsflow.retrieval.series_filter import SeriesFilter
 from pacsflow.retrieval.window import parse_until
 from tasks.settings import ENV, resolve_local, resolve_pacs, resolve_storage, web_access
+
+if TYPE_CHECKING:  # imported where used: they load the database models, which --help does not need
+    from flows.options import Retrieval
 
 __all__ = [
     "add_node_options",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_INCOMPLETE = 0, 1
+
+DEFAULT_MAX_ATTEMPTS = 10
+"""pacsflow.retrieval.attempts' default, not imported for --help's sake (a test checks)."""
 
 
 def add_node_options(parser: argparse.ArgumentParser, *, storage: bool) -> None:
@@ -257,6 +261,8 @@ def check_pacs_options(args: argparse.Namespace) -> None:
 
 
 def _retrieval(args: argparse.Namespace) -> Retrieval:
+    from flows.options import Retrieval
+
     return Retrieval(
         concurrency=getattr(args, "concurrency", 1),
         result_cap=getattr(args, "cap", 1000),
@@ -318,6 +324,7 @@ def _find(args: argparse.Namespace, db_url: str) -> int:
 
 def _move(args: argparse.Namespace, db_url: str) -> int:
     from flows.move_studies import move_studies_flow
+    from pacsflow.retrieval.attempts import StudyPick
 
     pick = StudyPick(
         limit=args.limit,
@@ -334,6 +341,7 @@ def _move(args: argparse.Namespace, db_url: str) -> int:
 
 def _run(args: argparse.Namespace, db_url: str) -> int:
     from flows.dates import DateRange
+    from flows.options import Selection
     from flows.pipeline import pipeline
 
     selection = Selection(

@@ -16,10 +16,6 @@ from typing import Any
 
 from flows.cli.args import UsageError, positive
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE
-from pacsflow.net.receiver_files import running_receiver
-from pacsflow.net.receiver_lease import stop_receiver
-from pacsflow.net.receiver_ports import default_runtime_folder, port_holder
-from pacsflow.net.receiver_service import default_workers
 from tasks.settings import ENV, resolve_local, resolve_storage
 
 __all__ = ["add_receiver_command"]
@@ -60,8 +56,7 @@ def add_receiver_command(commands: Any) -> None:
     receiver.add_argument(
         "--workers",
         type=positive,
-        default=default_workers(),
-        help=f"receiving processes ({default_workers()}: one per core, at most 4)",
+        help="receiving processes (default: one per core, at most 4)",
     )
     receiver.add_argument(
         "--idle-exit",
@@ -73,6 +68,12 @@ def add_receiver_command(commands: Any) -> None:
 
 
 def _receiver(args: argparse.Namespace, _db_url: str) -> int:
+    # Imported here: they load pynetdicom, which ``pacsflow --help`` does not need.
+    from pacsflow.net.receiver_files import running_receiver
+    from pacsflow.net.receiver_lease import stop_receiver
+    from pacsflow.net.receiver_ports import default_runtime_folder, port_holder
+    from pacsflow.net.receiver_service import default_workers
+
     storage = Path(resolve_storage(args.storage)).resolve()
     if args.action == "stop":
         stopped = stop_receiver(storage)
@@ -107,9 +108,10 @@ def _receiver(args: argparse.Namespace, _db_url: str) -> int:
             file=sys.stderr,
         )
         return 3
+    workers = args.workers or default_workers()
     command = [sys.executable, "-m", "pacsflow.net.receiver_service",
                "--aet", local.ae_title, "--port", str(local.port), "--bind", local.bind_address,
-               "--storage", str(storage), "--workers", str(args.workers)]  # fmt: skip
+               "--storage", str(storage), "--workers", str(workers)]  # fmt: skip
     for title in allowed:
         command += ["--allow", title]
     if args.idle_exit:

@@ -24,17 +24,21 @@ LOGGER = logging.getLogger(__name__)
 
 _PENDING_STATUSES = (0xFF00, 0xFF01)
 _REJECTED_TRANSIENT = 0x02  # A-ASSOCIATE-RJ result; 0x01 is permanent
+_SERVICE_USER = 0x01  # A-ASSOCIATE-RJ source: the called application itself
+_CALLING_AE_UNKNOWN = 0x03  # its reason "calling AE title not recognised" (PS3.8 9.3.4)
 
 __all__ = [
     "AssociationAbortedError",
     "AssociationBusyError",
     "AssociationRejectedError",
+    "CallingAeRefusedError",
     "DimseFailureError",
     "DimseResponseLostError",
     "DimseTimeoutError",
     "PacsUnreachableError",
     "PendingTally",
     "c_find_answers",
+    "calling_ae_refused",
     "check_none_lost",
     "no_status_error",
     "open_association",
@@ -51,6 +55,24 @@ class AssociationRejectedError(PermanentError):
 
     A retry meets the same answer until the configuration is fixed.
     """
+
+
+class CallingAeRefusedError(AssociationRejectedError):
+    """The PACS does not accept pacsflow's calling AE title (permanent).
+
+    It rejected the association for it, or (Orthanc) accepted the association
+    and aborted it at the first request.
+    """
+
+
+def calling_ae_refused(local: LocalAE, node: PacsNode, how: str) -> CallingAeRefusedError:
+    """The error for a PACS that ``how`` (e.g. "rejected") pacsflow's calling AE title."""
+    aet = local.ae_title
+    return CallingAeRefusedError(
+        f"the PACS {node.ae_title} at {node.host}:{node.port} {how} our calling AE title "
+        f"{aet}: add {aet} (this host's address, port {local.port}) to its known modalities "
+        "(Orthanc: DicomModalities), or give an AE title it knows (--local-aet)"
+    )
 
 
 class AssociationBusyError(RetryableError):
@@ -208,6 +230,10 @@ class _RejectionWatch:
 
     def __init__(self) -> None:
         self.rejection: A_ASSOCIATE_RJ | None = None
+        self.assoc: Association | None = None  # known once the connection is open
+
+    def on_open(self, event: evt.Event) -> None:
+        self.assoc = event.assoc
 
     def on_pdu(self, event: evt.Event) -> None:
         pdu = event.pdu
@@ -216,15 +242,17 @@ class _RejectionWatch:
 
 
 def _describe_failure(
-    assoc: Association, node: PacsNode, limits: Timeouts, rejection: A_ASSOCIATE_RJ | None
+    local: LocalAE, node: PacsNode, limits: Timeouts, rejection: A_ASSOCIATE_RJ | None
 ) -> PacsflowError:
     if rejection is not None:
         why = rejection.reason_str
         if rejection.result == _REJECTED_TRANSIENT:
             return AssociationBusyError(f"{node} rejected the association for now ({why})")
+        if rejection.source == _SERVICE_USER and rejection.reason_diagnostic == _CALLING_AE_UNKNOWN:
+            return calling_ae_refused(local, node, "rejected")
         return AssociationRejectedError(
             f"{node} rejected the association ({why}); check the called AE title and "
-            f"that the PACS lists pacsflow's AE title {assoc.requestor.ae_title}, host and port"
+            f"that the PACS lists pacsflow's AE title {local.ae_title}, host and port"
         )
     # pynetdicom reports a refused connection as an abort: tell them apart.
     reason = _unreachable_reason(node, limits.connection)
@@ -274,16 +302,26 @@ def open_association(
         ae.add_requested_context(str(context.abstract_syntax), context.transfer_syntax)
     watch = _RejectionWatch()
     extra: dict[str, Any] = {} if max_pdu is None else {"max_pdu": max_pdu}
-    assoc = ae.associate(
-        node.host,
-        node.port,
-        ae_title=node.ae_title,
-        ext_neg=list(roles) or None,
-        evt_handlers=[(evt.EVT_PDU_RECV, watch.on_pdu), *handlers],
-        **extra,
-    )
+    try:
+        assoc = ae.associate(
+            node.host,
+            node.port,
+            ae_title=node.ae_title,
+            ext_neg=list(roles) or None,
+            evt_handlers=[
+                (evt.EVT_CONN_OPEN, watch.on_open),
+                (evt.EVT_PDU_RECV, watch.on_pdu),
+                *handlers,
+            ],
+            **extra,
+        )
+    except BaseException:  # Ctrl-C while the PACS is silent: pynetdicom's thread would
+        if watch.assoc is not None:  # keep the process alive until the ACSE timeout
+            watch.assoc.abort()
+        ae.shutdown()
+        raise
     if not assoc.is_established:
-        raise _describe_failure(assoc, node, limits, watch.rejection)
+        raise _describe_failure(local, node, limits, watch.rejection)
     set_nodelay(assoc)
     finished = False
     try:

@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
-from pacsflow.net.association import DimseFailureError
+from pacsflow.net.association import (
+    AssociationAbortedError,
+    DimseFailureError,
+    calling_ae_refused,
+)
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
@@ -170,6 +174,9 @@ def find_studies(
         PacsUnreachableError / AssociationBusyError / AssociationAbortedError /
             DimseTimeoutError: retryable failures.
         AssociationRejectedError: the PACS rejected the association for good.
+        CallingAeRefusedError: the PACS rejected pacsflow's AE title, or aborted
+            the association at the first query (Orthanc's answer to an unknown
+            calling AE title): permanent.
     """
     last_day = end or start
     if last_day < start:
@@ -191,7 +198,14 @@ def find_studies(
                 cursor = current.end
             else:
                 current = splits.pop()
-            answers, truncated = _query(ask, node, current, query, cap)
+            try:
+                answers, truncated = _query(ask, node, current, query, cap)
+            except AssociationAbortedError as exc:
+                if result.queries or node.transport == "dicomweb":
+                    raise
+                # Aborted at the first request of the association: the PACS (Orthanc
+                # does so) does not accept our calling AE title; a retry cannot help.
+                raise calling_ae_refused(local, node, "aborted the association for") from exc
             result.queries += 1
             for answer in answers:
                 uid = str(answer.get("StudyInstanceUID", "")).strip()

@@ -15,7 +15,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from pacsflow.demo.synthetic import make_dataset, write_dataset
 from pacsflow.net.association import (
-    AssociationAbortedError,
+    CallingAeRefusedError,
     DimseResponseLostError,
     PendingTally,
     check_none_lost,
@@ -118,7 +118,8 @@ def test_modality_filter(uncapped: OrthancServer) -> None:
 
 
 def test_an_ae_the_pacs_does_not_list_cannot_query(uncapped: OrthancServer) -> None:
-    with pytest.raises(AssociationAbortedError, match="allow pacsflow's AE title"):
+    """Orthanc aborts the first C-FIND of an AE it does not know: permanent, naming the AE."""
+    with pytest.raises(CallingAeRefusedError, match="calling AE title STRANGER: add STRANGER"):
         find_studies(LocalAE("STRANGER"), _node(uncapped), dt.date(2024, 1, 10))
 
 
