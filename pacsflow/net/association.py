@@ -40,6 +40,7 @@ __all__ = [
     "c_find_answers",
     "calling_ae_refused",
     "check_none_lost",
+    "keep_responses_for_requests",
     "no_status_error",
     "open_association",
     "set_nodelay",
@@ -204,6 +205,35 @@ def no_status_error(assoc: Association, node: PacsNode, sent: float, what: str) 
     return DimseTimeoutError(f"{node} did not answer {what} in time")
 
 
+def keep_responses_for_requests(assoc: Association) -> None:
+    """Stop the association's own thread from taking DIMSE messages off the queue.
+
+    pynetdicom runs a reactor thread beside each association that serves any
+    DIMSE message it finds queued. Each ``send_*`` call pauses it first, but
+    the pause can miss: right after a request ends, the reactor may have
+    passed its checkpoint and not yet said it runs again, so the next request
+    believes it paused. When the PACS answers fast, the reactor then takes
+    that response, logs "Received unexpected C-FIND service message", and the
+    request waits until the PACS aborts the association (Orthanc: after 30 s).
+    It happened about once in 400 C-ECHO + C-FIND pairs on a loaded machine,
+    and to any two requests in a row (the windows of a find, a cohort's items).
+
+    pacsflow's associations only ever send requests (C-GET's C-STOREs are
+    served inside ``send_c_get``), so every message is a response the waiting
+    request must get: the reactor's non-blocking reads are answered "nothing
+    yet". Its other duties (a peer's release or abort, the network timeout)
+    do not read DIMSE messages and go on.
+    """
+    take = assoc.dimse.get_msg
+
+    def get_msg(block: bool = False) -> Any:
+        if threading.current_thread() is assoc:  # the reactor runs as the association's thread
+            return None, None
+        return take(block)
+
+    assoc.dimse.get_msg = get_msg  # type: ignore[method-assign]
+
+
 def set_nodelay(assoc: Association) -> None:
     """Send each DIMSE message at once: with Nagle on, every exchange waits ~40 ms for an ACK."""
     sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
@@ -322,6 +352,7 @@ def open_association(
         raise
     if not assoc.is_established:
         raise _describe_failure(local, node, limits, watch.rejection)
+    keep_responses_for_requests(assoc)
     set_nodelay(assoc)
     finished = False
     try:

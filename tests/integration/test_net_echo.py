@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
+from pynetdicom.dimse_primitives import C_ECHO
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from pacsflow.errors import PermanentError, RetryableError
 from pacsflow.net.association import (
     AssociationRejectedError,
     PacsUnreachableError,
+    open_association,
 )
 from pacsflow.net.echo import QueriesRefusedError, echo
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
@@ -83,3 +87,24 @@ def test_bad_ae_titles_are_refused_clearly(ae_title: str, message: str) -> None:
 def test_bad_port_is_refused_clearly() -> None:
     with pytest.raises(ValueError, match="between 1 and 65535"):
         PacsNode("ORTHANC", "127.0.0.1", 0)
+
+
+def test_a_response_is_left_to_the_request_that_waits_for_it(orthanc: OrthancServer) -> None:
+    """pynetdicom's reactor thread must not take a DIMSE message off the queue.
+
+    Its pause before each request can miss (a race): it then takes the
+    response, and the request waits until the PACS aborts. A message queued
+    while the reactor runs, as a response that arrives in that window is,
+    must still be there for the request.
+    """
+    node = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port)
+    with open_association(LocalAE(), node, [Verification]) as assoc:
+        response = C_ECHO()
+        response.MessageIDBeingRespondedTo = 1
+        response.Status = 0x0000
+        assoc.dimse.msg_queue.put((1, response))
+        deadline = time.monotonic() + 0.3  # the reactor looks every millisecond
+        while time.monotonic() < deadline and not assoc.dimse.msg_queue.empty():
+            time.sleep(0.01)
+        assert assoc.dimse.get_msg(block=False) == (1, response)
+        assert assoc.send_c_echo().Status == 0x0000  # the association still works
