@@ -50,8 +50,10 @@ def _name(*parts: object) -> str:
 def _span(start: object, end: object) -> str:
     if start and end:
         return str(start) if start == end else f"{start}..{end}"
-    if start or end:
-        return f"{start or ''}..{end or ''}"
+    if end:
+        return f"up to {end}"  # a run that also retries what earlier ranges left
+    if start:
+        return f"from {start}"
     return ""
 
 

@@ -71,6 +71,11 @@ def test_runs_without_a_pacs_are_named_by_what_they_do(db_url: str, tmp_path: Pa
             {"pick": StudyPick(start_date=JANUARY.start_date, end_date=JANUARY.end_date)},
             "move 2024-01-01..2024-01-31",
         ),
+        (
+            move_studies_flow,
+            {"pick": StudyPick(end_date=JANUARY.end_date)},  # what `run` picks: older ones too
+            "move up to 2024-01-31",
+        ),
         (move_studies_flow, {"pick": StudyPick(cohort="big-lung")}, "move cohort big-lung"),
     ]
     for flow, parameters, name in runs:
