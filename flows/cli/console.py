@@ -44,6 +44,10 @@ def configure_console(command: str, verbose: bool) -> None:
         handler.setLevel(logging.INFO)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     else:
+        # Worker processes (ingest, export) set up Prefect's logging afresh, with
+        # its console handler on the root logger: inherited through the
+        # environment, this keeps their task states off the console too.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
         handler.setLevel(logging.WARNING)
         handler.addFilter(_OwnLinesOnly())
         # %-escaped: the command name is part of the format string.

@@ -246,3 +246,25 @@ def test_cli_find_rejected_for_its_calling_ae_title_fails_at_once(
         f"STRANGER: add STRANGER (this host's address, port {SCP_PORT}) to its known "
         "modalities (Orthanc: DicomModalities), or give an AE title it knows (--local-aet)"
     ]
+
+
+def test_cli_worker_processes_keep_prefect_lines_off_the_console(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """ingest and the pseudonymised export run tasks in worker processes, which set
+    up Prefect's logging afresh: their task states must not reach the console either."""
+    from pacsflow.demo.synthetic import write_synthetic_folder
+
+    folder = tmp_path / "ward"
+    write_synthetic_folder(folder, n_studies=2, series_per_study=1, images_per_series=2)
+    url = f"sqlite:///{tmp_path / 'workers.sqlite'}"
+    ingest = run_cli("--db", url, "ingest", str(folder), "--workers", "2")
+    export = run_cli(
+        "--db", url, "export", str(tmp_path / "out"), "--pseudonymise", "--workers", "2",
+        PACSFLOW_PSEUDONYM_KEY="console-test-key-0123456789",
+    )  # fmt: skip
+    for done in (ingest, export):
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == "", "nothing but pacsflow's own lines, and there were none"
+    assert "4 images added" in ingest.stdout
+    assert "2 studies exported" in export.stdout
