@@ -87,7 +87,10 @@ def _leaks(text: bytes) -> list[str]:
 
 
 def test_markers_appear_nowhere_but_in_the_pacsflow_database(
-    orthanc: OrthancServer, new_db_url: Callable[[str], str], tmp_path: Path
+    orthanc: OrthancServer,
+    new_db_url: Callable[[str], str],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     url = make_url(new_db_url("postgresql")).set(password=PASSWORD)
     db = url.render_as_string(hide_password=False)
@@ -105,6 +108,9 @@ def test_markers_appear_nowhere_but_in_the_pacsflow_database(
     )
     work = tmp_path / "work"
     work.mkdir()
+    # The local server the CLI starts in that Prefect home stops even when an assertion
+    # fails before the test stops it (its keeper would idle for 30 minutes).
+    request.addfinalizer(lambda: run_pacsflow(env, work, "server", "stop"))
     run = run_pacsflow(env, work, "-v", "--db", db, "run", "2024-10-01", "2024-10-02")
     assert run.returncode == 1, run.stdout + run.stderr  # one study is incomplete
     ingest = run_pacsflow(env, work, "-v", "--db", db, "ingest", str(tmp_path / "storage"))
