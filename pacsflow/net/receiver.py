@@ -141,9 +141,8 @@ def _parsed_on_arrival(event: evt.Event) -> ParsedHeader | None:
     request = event.request
     try:
         data = _encoded_data_set(event)
-        meta = file_meta_bytes(
-            str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID), str(syntax), ""
-        )
+        # Only the transfer syntax matters to the parse (the file meta is not in the header).
+        meta = file_meta_bytes(str(request.AffectedSOPClassUID), "", str(syntax), "")
     except (OSError, ValueError, UnicodeError):
         return None
     return parse_arrival(meta + data[:_HEAD_BYTES], len(meta) + len(data))
