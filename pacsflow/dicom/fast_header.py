@@ -261,6 +261,7 @@ def _dataset(
             # An undefined-length UN is an implicit VR sequence (PS3.5 6.2.2), and
             # so is the body of an explicit UN the dictionary knows as SQ.
             items_implicit = implicit or explicit_un or vr == "UN"
+            scope.in_sequence = tag
             if length == _UNDEFINED:
                 items, pos = _sequence(buf, pos, end, items_implicit, scope, None)
             else:

@@ -47,6 +47,7 @@ MAX_INLINE = (BULK_THRESHOLD // 4) * 3
 DEFAULT_CODEC = "iso8859-1"
 """pydicom decodes text without (0008,0005) Specific Character Set as Latin-1."""
 
+_PIXEL_REPRESENTATION = 0x00280103
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 
 Converter = Callable[[bytes, str], dict[str, Any]]
@@ -67,21 +68,32 @@ class NeedsMoreDataError(NeedsPydicomError):
 class Scope:
     """What the elements of one dataset (top level or item) need from it and its parents."""
 
-    __slots__ = ("codec", "creators", "parent", "pixel_representation")
+    __slots__ = ("codec", "creators", "in_sequence", "parent", "pixel_representation")
 
     def __init__(self, codec: str, parent: Scope | None) -> None:
         self.codec = codec
         self.creators: dict[int, str] = {}
         self.pixel_representation: int | None = None
         self.parent = parent
+        #: The tag of the sequence being read in this dataset (its items' scopes are below).
+        self.in_sequence = 0
 
-    def find_pixel_representation(self) -> int | None:
-        """(0028,0103) Pixel Representation of this dataset, else of the nearest ancestor."""
+    def find_pixel_representation(self, tag: int) -> int | None:
+        """(0028,0103) Pixel Representation for element ``tag`` of this dataset: its own,
+        else the nearest ancestor's (as pydicom resolves it, once the file is read).
+
+        Raises:
+            NeedsPydicomError: a dataset on the way may still hold one further on.
+        """
         scope: Scope | None = self
         while scope is not None:
+            if tag < _PIXEL_REPRESENTATION:
+                raise NeedsPydicomError(f"US or SS {tag:08X} before PixelRepresentation")
             if scope.pixel_representation is not None:
                 return scope.pixel_representation
             scope = scope.parent
+            if scope is not None:
+                tag = scope.in_sequence
         return None
 
 
@@ -131,7 +143,7 @@ def resolve_vr(tag: int, vr: str | None, length: int, scope: Scope, implicit: bo
                 vr = known
     if " or " in vr:
         if vr == "US or SS":
-            representation = scope.find_pixel_representation()
+            representation = scope.find_pixel_representation(tag)
             if representation is None:
                 raise NeedsPydicomError(f"ambiguous VR of {tag:08X} without PixelRepresentation")
             vr = "SS" if representation else "US"
