@@ -4,19 +4,21 @@ same JSON, the same refusals and the same rows."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pydicom.data import get_testdata_file
 from pydicom.uid import ExplicitVRBigEndian
 
-from pacsflow.database.engine import dumps_json
+from pacsflow.database.engine import dumps_json, make_engine
 from pacsflow.demo.synthetic import make_dataset, make_realistic_ct
 from pacsflow.dicom import reading
 from pacsflow.dicom.header_json import dataset_to_json
 from pacsflow.dicom.reading import FIRST_READ, read_header, read_header_json
 from pacsflow.dicom.records import dcm2records, header2records
 from pacsflow.errors import InvalidDicomError, NotAnInstanceError
+from pacsflow.ingest.batch import ingest_batch
 from tests.unit.fast_header_helpers import part10_bytes
 
 
@@ -119,3 +121,21 @@ def test_stored_json_text_is_compact_utf_8_with_null_for_nan() -> None:
     assert (
         dumps_json({"big": 2**70, "nul": "a\x00b"}) == '{"big":1180591620717411303424,"nul":"ab"}'
     )
+
+
+def test_ingest_counts_the_headers_read_by_pydicom(
+    tmp_path: Path, new_db_url: Callable[[str], str]
+) -> None:
+    paths = [
+        str(_write(tmp_path / "le.dcm", part10_bytes(make_dataset()))),
+        str(_write(tmp_path / "be.dcm", part10_bytes(make_dataset(), ExplicitVRBigEndian))),
+        str(_write(tmp_path / "notes.txt", b"not DICOM\n" * 20)),
+    ]
+    engine = make_engine(new_db_url("sqlite"))
+    try:
+        result = ingest_batch(engine, paths, institution="X")
+    finally:
+        engine.dispose()
+    assert result.images_added == 2
+    assert result.failed == 1
+    assert result.read_by_pydicom == 1  # the big-endian file (a refused one is a failure)
