@@ -15,7 +15,7 @@ from typing import Any
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from pacsflow.dicom.fast_header import NeedsPydicomError, parse_header
 from pacsflow.dicom.header_json import BULK_THRESHOLD, PIXEL_DATA_TAGS, dataset_to_json
@@ -28,7 +28,7 @@ def part10_bytes(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", CTImageStorage)
     meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", generate_uid())
-    meta.TransferSyntaxUID = transfer_syntax
+    meta.TransferSyntaxUID = UID(transfer_syntax)
     ds.file_meta = meta
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)

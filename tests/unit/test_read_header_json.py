@@ -14,6 +14,7 @@ from pydicom.uid import ExplicitVRBigEndian
 from pacsflow.database.engine import dumps_json, make_engine
 from pacsflow.demo.synthetic import make_dataset, make_realistic_ct
 from pacsflow.dicom import reading
+from pacsflow.dicom.fast_header import ParsedHeader, parse_header
 from pacsflow.dicom.header_json import dataset_to_json
 from pacsflow.dicom.reading import FIRST_READ, read_header, read_header_json
 from pacsflow.dicom.records import dcm2records, header2records
@@ -46,10 +47,12 @@ def test_a_header_longer_than_the_first_read_is_read_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[int] = []
-    parse = reading.parse_header
-    monkeypatch.setattr(
-        reading, "parse_header", lambda data, **kw: reads.append(len(data)) or parse(data, **kw)
-    )
+
+    def parse(data: bytes, *, file_size: int | None = None) -> ParsedHeader:
+        reads.append(len(data))
+        return parse_header(data, file_size=file_size)
+
+    monkeypatch.setattr(reading, "parse_header", parse)
     ds = make_dataset(TextValue="x" * (3 * FIRST_READ))  # UT: a 4-byte length
     path = _write(tmp_path / "long.dcm", part10_bytes(ds))
     read = read_header_json(path)
