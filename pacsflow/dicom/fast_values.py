@@ -18,7 +18,8 @@ from collections.abc import Callable
 from math import isfinite
 from typing import Any
 
-from pydicom.charset import convert_encodings
+from pydicom import filewriter
+from pydicom.charset import python_encoding
 from pydicom.datadict import dictionary_VR, private_dictionary_VR
 
 from pacsflow.dicom.header_json import (
@@ -97,6 +98,17 @@ class Scope:
         return None
 
 
+def _ambiguous_tags(name: str) -> frozenset[int]:
+    """Tags whose ambiguous VR pydicom resolves (its writer's own sets; none if renamed)."""
+    return frozenset(getattr(filewriter, name, ()))
+
+
+# pydicom resolves "US or SS" and an implicit "OB or OW" only for these tags;
+# it leaves the others ambiguous, and so they are pydicom's.
+_US_SS_TAGS = _ambiguous_tags("_AMBIGUOUS_US_SS_TAGS")
+_OB_OW_TAGS = _ambiguous_tags("_AMBIGUOUS_OB_OW_TAGS") | _ambiguous_tags("_OVERLAY_DATA_TAGS")
+
+
 @functools.cache
 def _public_vr(tag: int) -> str | None:
     try:
@@ -142,12 +154,12 @@ def resolve_vr(tag: int, vr: str | None, length: int, scope: Scope, implicit: bo
             elif known is not None and length < 0xFFFF:
                 vr = known
     if " or " in vr:
-        if vr == "US or SS":
+        if vr == "US or SS" and tag in _US_SS_TAGS:
             representation = scope.find_pixel_representation(tag)
             if representation is None:
                 raise NeedsPydicomError(f"ambiguous VR of {tag:08X} without PixelRepresentation")
             vr = "SS" if representation else "US"
-        elif vr in ("OB or OW", "OW or OB") and implicit:
+        elif vr == "OB or OW" and implicit and tag in _OB_OW_TAGS:
             vr = "OW"
         else:
             raise NeedsPydicomError(f"ambiguous VR {vr} of {tag:08X}")
@@ -158,18 +170,21 @@ def resolve_vr(tag: int, vr: str | None, length: int, scope: Scope, implicit: bo
 def codec_for(raw: bytes) -> str:
     """The Python codec of a (0008,0005) Specific Character Set value.
 
+    Only a value that is exactly one of pydicom's names (with at most one pad
+    byte) is decoded here; pydicom corrects, warns about or refuses the others.
+
     Raises:
-        NeedsPydicomError: code extensions, several values or an unknown name.
+        NeedsPydicomError: code extensions, several values, or a name that is not exact.
     """
-    names = raw.decode(DEFAULT_CODEC).strip(" \x00")
+    text = raw.decode(DEFAULT_CODEC)
+    names = text[:-1] if text[-1:] in (" ", "\x00") else text
     if not names:
         return DEFAULT_CODEC
     if "\\" in names or names.startswith("ISO 2022"):
         raise NeedsPydicomError("character set with code extensions")
-    try:
-        (codec,) = convert_encodings([names])
-    except Exception:  # unknown name: pydicom applies its own fallback
-        raise NeedsPydicomError("unknown character set") from None
+    codec = python_encoding.get(names)
+    if codec is None:
+        raise NeedsPydicomError("a character set name pydicom corrects or refuses")
     name = codecs.lookup(codec).name
     if name not in SIMPLE_CODECS:
         raise NeedsPydicomError("character set decoded by pydicom")

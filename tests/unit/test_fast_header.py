@@ -267,3 +267,23 @@ def test_an_explicit_un_known_as_a_sequence_is_read_as_an_implicit_sequence() ->
     header = parse_header(data).header
     assert header["0040A043"]["Value"] == [{"00080100": {"vr": "SH", "Value": ["1"]}}]
     assert header == today_json(data)
+
+
+def test_a_character_set_name_pydicom_would_correct_or_refuse_is_pydicom_s() -> None:
+    data = part10_bytes(make_dataset(SpecificCharacterSet="ISO_IR 192"))
+    data = data.replace(b"CS\x0a\x00ISO_IR 192", b"CS\x0a\x00\x00SO_IR 192")
+    with pytest.raises(NeedsPydicomError, match="character set"):
+        parse_header(data)
+    assert today_json(data) is None  # pydicom's route refuses it (embedded NUL)
+
+
+def test_an_ambiguous_vr_pydicom_leaves_ambiguous_is_not_resolved() -> None:
+    data = part10_bytes(make_dataset(), IMPLICIT)
+    pixels = data.rindex(b"\xe0\x7f\x10\x00")
+    variable = b"\x00\x7f\x10\x00" + struct.pack("<L", 4) + bytes(4)  # (7F00,0010): OB or OW
+    data = data[:pixels] + variable + data[pixels:]
+    with pytest.raises(NeedsPydicomError, match="ambiguous"):
+        parse_header(data)
+    today = today_json(data)
+    assert today is not None
+    assert today["7F000010"]["vr"] == "OB or OW"
