@@ -143,9 +143,16 @@ def test_trailing_empty_person_name_groups_are_dropped_like_pydicom(
 
 @pytest.mark.parametrize(
     ("vr", "raw"),
-    [("DS", b"12\x00"), ("DS", b"\x00\x00"), ("IS", b" 7\x00"), ("DS", b"1.5\\2\x00")],
+    [
+        ("DS", b"12\x00"),
+        ("DS", b"\x00\x00"),
+        ("IS", b" 7\x00"),
+        ("DS", b"1.5\\2\x00"),
+        ("DS", b"1.00000\x1e"),  # a control character str.strip() takes for whitespace
+        ("IS", b"\t3\x0c"),
+    ],
 )
-def test_decimal_strings_padded_with_nuls_read_like_pydicom(vr: str, raw: bytes) -> None:
+def test_decimal_strings_with_nuls_or_whitespace_read_like_pydicom(vr: str, raw: bytes) -> None:
     ds = _raw({0x00180050: (vr, raw)})
     assert dataset_to_json(ds)["00180050"] == _pydicom(ds, 0x00180050)
 
