@@ -275,6 +275,8 @@ def _dataset(
         stop = pos + length
         if stop > end:
             raise TruncatedError("a value runs past the end")
+        if tag == _SPECIFIC_CHARACTER_SET and vr != "CS":
+            raise NeedsPydicomError("a Specific Character Set that is not CS")
         if length == 0 or (length > MAX_INLINE and vr in BINARY_VRS):
             out[keys[tag]] = {"vr": vr}
         else:

@@ -287,3 +287,11 @@ def test_an_ambiguous_vr_pydicom_leaves_ambiguous_is_not_resolved() -> None:
     today = today_json(data)
     assert today is not None
     assert today["7F000010"]["vr"] == "OB or OW"
+
+
+def test_a_character_set_of_another_vr_is_pydicom_s() -> None:
+    data = part10_bytes(make_dataset(SpecificCharacterSet="ISO_IR 100"))
+    data = data.replace(b"\x08\x00\x05\x00CS\x0a\x00", b"\x08\x00\x05\x00SS\x0a\x00")
+    with pytest.raises(NeedsPydicomError, match="Specific Character Set"):
+        parse_header(data)
+    assert today_json(data) is None  # pydicom's route cannot read it
