@@ -109,7 +109,14 @@ def parse_header(data: bytes, *, file_size: int | None = None) -> ParsedHeader:
         raise NeedsMoreDataError(str(exc)) from None
     except NeedsPydicomError:
         raise
-    except (UnicodeDecodeError, LookupError, zlib.error, struct.error, ValueError) as exc:
+    except (
+        UnicodeDecodeError,
+        LookupError,
+        zlib.error,
+        struct.error,
+        ValueError,
+        RecursionError,  # sequences nested deeper than Python recurses: pydicom's say
+    ) as exc:
         raise NeedsPydicomError(f"{type(exc).__name__}: {exc}") from None
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydicom.data import get_testdata_file
-from pydicom.uid import ExplicitVRBigEndian
+from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from pacsflow.database.engine import dumps_json, make_engine
 from pacsflow.demo.synthetic import make_dataset, make_realistic_ct
@@ -142,3 +142,16 @@ def test_ingest_counts_the_headers_read_by_pydicom(
     assert result.images_added == 2
     assert result.failed == 1
     assert result.read_by_pydicom == 1  # the big-endian file (a refused one is a failure)
+
+
+def test_sequences_nested_beyond_python_s_recursion_limit_are_refused_cleanly(
+    tmp_path: Path,
+) -> None:
+    depth = 1500
+    opening = b"\x40\x00\x30\xa7\xff\xff\xff\xff" + b"\xfe\xff\x00\xe0\xff\xff\xff\xff"
+    closing = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00" + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    data = part10_bytes(make_dataset(PixelData=None), ImplicitVRLittleEndian)
+    data += opening * depth + closing * depth  # (0040,A730) inside (0040,A730) ...
+    path = _write(tmp_path / "deep.dcm", data)
+    with pytest.raises(InvalidDicomError, match="malformed DICOM"):
+        read_header_json(path)
