@@ -58,6 +58,8 @@ _LONG_VRS = frozenset(
 # Explicit VR bytes -> (VR, element header length); unknown VR bytes are missing.
 _VR_HEADERS = {vr.encode(): (vr, 12 if vr in _LONG_VRS else 8) for vr in [*CONVERTERS, "SQ"]}
 _PIXEL_REPRESENTATION = 0x00280103
+# The file meta elements read here, and the VR pydicom reads them by (another fails there).
+_META_VRS = {0x0000: "UL", 0x0002: "UI", 0x0010: "UI"}
 _SPECIFIC_CHARACTER_SET = 0x00080005
 
 
@@ -181,6 +183,8 @@ def _file_meta(buf: bytes) -> tuple[str, str | None, int]:
         if pos + length > end:
             raise TruncatedError("the file meta information is cut off")
         value = buf[pos : pos + length]
+        if element in _META_VRS and found[0] != _META_VRS[element]:
+            raise NeedsPydicomError(f"(0002,{element:04X}) of VR {found[0]}")
         if element == 0x0000:
             if length != 4:
                 raise NeedsPydicomError("file meta group length")

@@ -295,3 +295,16 @@ def test_a_character_set_of_another_vr_is_pydicom_s() -> None:
     with pytest.raises(NeedsPydicomError, match="Specific Character Set"):
         parse_header(data)
     assert today_json(data) is None  # pydicom's route cannot read it
+
+
+@pytest.mark.parametrize(
+    ("written", "damaged"),
+    [
+        (b"\x02\x00\x10\x00UI", b"\x02\x00\x10\x00UL"),  # Transfer Syntax UID
+        (b"\x02\x00\x02\x00UI", b"\x02\x00\x02\x00SH"),  # Media Storage SOP Class UID
+    ],
+)
+def test_a_file_meta_element_of_another_vr_is_pydicom_s(written: bytes, damaged: bytes) -> None:
+    data = part10_bytes(make_dataset()).replace(written, damaged)
+    with pytest.raises(NeedsPydicomError, match="of VR"):
+        parse_header(data)
