@@ -32,11 +32,19 @@ from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.hooks import hooks
 from pydicom.tag import BaseTag
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["BULK_THRESHOLD", "PIXEL_DATA_TAGS", "dataset_to_json"]
+__all__ = [
+    "BULK_THRESHOLD",
+    "PIXEL_DATA_TAGS",
+    "SIMPLE_CODECS",
+    "dataset_to_json",
+    "decimal_strings",
+    "person_names",
+]
 
 BULK_THRESHOLD = 1024
 """Binary values whose base64 text would exceed this many characters are left out."""
@@ -45,7 +53,7 @@ PIXEL_DATA_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 """Float, double and plain pixel data: never part of the header JSON."""
 
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
-_MULTI_STRING_VRS = frozenset({"AS", "CS", "DA", "DT", "TM", "UI"})
+_MULTI_STRING_VRS = frozenset({"AS", "CS", "DA", "DT", "TM"})
 _TEXT_VRS = frozenset({"SH", "LO", "UC"})
 _SINGLE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
 _STRUCT_FORMATS = {
@@ -60,29 +68,28 @@ _STRUCT_FORMATS = {
 }
 _FLOAT_VRS = frozenset({"FL", "FD"})
 # Decoding with these Python codecs is a plain bytes.decode: no code extensions.
-_SIMPLE_CODECS = frozenset(
+# The names are those codecs.lookup gives (pydicom's names for them vary: UTF8,
+# iso_ir_144, latin_1 ...), so they are compared after that normalisation.
+SIMPLE_CODECS = frozenset(
     {
-        "iso8859",
-        "latin_1",
-        "iso-8859-1",
-        "utf_8",
-        "utf-8",
         "ascii",
-        "iso_ir_6",
-        "iso8859_2",
-        "iso8859_3",
-        "iso8859_4",
-        "iso8859_5",
-        "iso8859_6",
-        "iso8859_7",
-        "iso8859_8",
-        "iso8859_9",
-        "iso8859_11",
-        "tis_620",
+        "iso8859-1",
+        "iso8859-2",
+        "iso8859-3",
+        "iso8859-4",
+        "iso8859-5",
+        "iso8859-6",
+        "iso8859-7",
+        "iso8859-8",
+        "iso8859-9",
+        "iso8859-11",
+        "tis-620",
+        "utf-8",
         "gb18030",
         "gbk",
     }
 )
+"""Python codecs (as normalised by ``codecs.lookup``) that decode DICOM text directly."""
 
 
 # pydicom's default character set (ISO-IR 6) decodes as Latin-1, like pydicom does.
@@ -125,7 +132,8 @@ def _codec(ds: Dataset, inherited: str | None) -> str | None:
         (codec,) = convert_encodings([names])
     except Exception:  # unknown character set name: let pydicom apply its fallback
         return None
-    return codecs.lookup(codec).name if codec in _SIMPLE_CODECS else None
+    name = codecs.lookup(codec).name
+    return name if name in SIMPLE_CODECS else None
 
 
 def _raw_elements(ds: Dataset) -> Iterable[DataElement | RawDataElement]:
@@ -153,7 +161,7 @@ def _encode_dataset(ds: Dataset, codec: str | None, bulk_threshold: int) -> dict
                 encoded[key] = _encode_raw(elem, codec, bulk_threshold)
             else:
                 raise _NeedsPydicomError
-        except _NeedsPydicomError:
+        except (_NeedsPydicomError, UnicodeDecodeError):
             value = _encode_with_pydicom(ds, tag, codec, bulk_threshold)
             if value is not None:
                 encoded[key] = value
@@ -188,10 +196,13 @@ def _encode_raw(elem: RawDataElement, codec: str, bulk_threshold: int) -> dict[s
     if vr in _MULTI_STRING_VRS:
         items = raw.decode(_DEFAULT_CODEC).rstrip(" \x00").split("\\")
         return _strings(vr, items)
+    if vr == "UI":  # pydicom's UID strips each value of surrounding whitespace
+        items = raw.decode(_DEFAULT_CODEC).rstrip(" \x00").split("\\")
+        return _strings(vr, [s.strip() for s in items])
     if vr == "AE":
         return _strings(vr, [s.strip() for s in raw.decode(_DEFAULT_CODEC).split("\\")])
     if vr == "IS" or vr == "DS":
-        return _decimal_strings(vr, raw.decode(_DEFAULT_CODEC).strip())
+        return decimal_strings(vr, raw.decode(_DEFAULT_CODEC))
     if vr in _TEXT_VRS:
         text = raw.decode(codec)
         return _strings(vr, [s.rstrip("\x00 ") for s in text.split("\\")])
@@ -200,7 +211,7 @@ def _encode_raw(elem: RawDataElement, codec: str, bulk_threshold: int) -> dict[s
     if vr == "UR":
         return _strings(vr, [raw.decode(_DEFAULT_CODEC).rstrip()])
     if vr == "PN":
-        return _person_names(raw.rstrip(b"\x00 ").decode(codec))
+        return person_names(raw.rstrip(b"\x00 ").decode(codec))
     raise _NeedsPydicomError
 
 
@@ -210,14 +221,28 @@ def _strings(vr: str, items: list[str]) -> dict[str, Any]:
     return {"vr": vr, "Value": items}
 
 
-def _decimal_strings(vr: str, text: str) -> dict[str, Any]:
+# What pydicom strips around an IS/DS value (str.strip's whitespace, \x1c-\x1f included,
+# of the Latin-1 range the value is decoded in) and the NULs some writers pad with.
+_DECIMAL_PADDING = "".join(c for c in map(chr, range(256)) if c.isspace()) + "\x00"
+
+
+def decimal_strings(vr: str, text: str) -> dict[str, Any]:
+    """The JSON of an IS or DS value, from its text.
+
+    Spaces and NUL padding are stripped, as pydicom does. Read tolerantly
+    where pydicom's ``to_json_dict`` raises: a value that is not a number is
+    kept as its text, an empty value among several is None, and so is a
+    non-finite one.
+    """
+    text = text.strip(" \x00")
     if not text:
         return {"vr": vr}
     values: list[Any] = []
     for item in text.split("\\"):
-        item = item.strip()
+        item = item.strip(_DECIMAL_PADDING)
         if not item:
-            raise _NeedsPydicomError
+            values.append(None)
+            continue
         try:
             number = float(item)
         except ValueError:
@@ -253,12 +278,20 @@ def _numbers(elem: RawDataElement, vr: str, fmt: str, raw: bytes) -> dict[str, A
     return {"vr": vr, "Value": values}
 
 
-def _person_names(text: str) -> dict[str, Any]:
+def person_names(text: str) -> dict[str, Any]:
+    """The JSON of a PN value, from its decoded text.
+
+    Trailing empty component groups (``Yamada^Tarou=``) are dropped, as
+    pydicom does; a value of separators only (``==``) is an empty Alphabetic
+    group, where pydicom's ``to_json_dict`` raises.
+    """
     if not text:
         return {"vr": "PN"}
     values = []
     for name in text.split("\\"):
         groups = name.split("=")
+        while len(groups) > 1 and not groups[-1]:
+            groups.pop()
         value = {"Alphabetic": groups[0]}
         if len(groups) > 1:
             value["Ideographic"] = groups[1]
@@ -287,7 +320,42 @@ def _encode_with_pydicom(
             if isinstance(raw, bytes) and len(raw) > (bulk_threshold // 4) * 3:
                 return {"vr": str(elem.VR)}
         encoded: dict[str, Any] = elem.to_json_dict(None, bulk_threshold)
-        return encoded
-    except Exception as exc:  # a value nothing can decode: leave the element out
-        LOGGER.debug("element %s left out of the header JSON (%s)", tag, type(exc).__name__)
-        return None
+    except Exception as exc:  # a value pydicom cannot convert
+        return _tolerant_decimal_strings(ds, tag, exc)
+    values = encoded.get("Value")
+    if values and any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        # NaN and infinity are not JSON (PostgreSQL's JSONB refuses them): null instead.
+        encoded["Value"] = [
+            None if isinstance(v, float) and not math.isfinite(v) else v for v in values
+        ]
+    return encoded
+
+
+def _tolerant_decimal_strings(ds: Dataset, tag: BaseTag, exc: Exception) -> dict[str, Any] | None:
+    """An IS/DS value pydicom refuses (not a number, an empty item) read as the raw path
+    reads it; any other element that cannot be decoded is left out (logged by tag)."""
+    try:
+        elem = ds.get_item(tag)
+        if isinstance(elem, RawDataElement):
+            found: dict[str, Any] = {}
+            hooks.raw_element_vr(elem, found, encoding=None, ds=ds)
+            vr = found.get("VR", elem.VR)
+        else:
+            vr = elem.VR
+        if vr in ("IS", "DS"):
+            return decimal_strings(str(vr), _as_text(elem.value))
+    except Exception:  # noqa: S110 - the element is left out below
+        pass
+    LOGGER.debug("element %s left out of the header JSON (%s)", tag, type(exc).__name__)
+    return None
+
+
+def _as_text(value: Any) -> str:
+    """An IS/DS value back as its text (pydicom's number types keep the text they read)."""
+    if isinstance(value, bytes):
+        return value.decode(_DEFAULT_CODEC)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Iterable):
+        return "\\".join("" if v is None else str(v) for v in value)
+    return "" if value is None else str(value)

@@ -4,17 +4,26 @@ pydicom stops silently at the end of a truncated file and returns whatever it
 had read. :func:`read_header` notices truncation (in the header or in the
 pixel data that follows it) and raises instead, so a damaged file is reported
 rather than stored with half its metadata.
+
+:func:`read_header_json` gives the header in the DICOM JSON model, the way the
+ingest stores it: through the one-pass reader of
+:mod:`pacsflow.dicom.fast_header` when it handles the file, else through
+:func:`read_header` and :func:`~pacsflow.dicom.header_json.dataset_to_json`.
+Both give the same JSON, and the same refusals.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import stat
 import struct
 import warnings
+from dataclasses import dataclass
 from os import PathLike
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pydicom import config, dcmread
 from pydicom.dataelem import RawDataElement
@@ -22,9 +31,32 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+from pacsflow.dicom.fast_header import (
+    NeedsMoreDataError,
+    NeedsPydicomError,
+    ParsedHeader,
+    parse_header,
+)
+from pacsflow.dicom.header_json import dataset_to_json
 from pacsflow.errors import InvalidDicomError
 
-__all__ = ["read_header", "read_header_and_pixel_offset", "silence_pydicom_value_warnings"]
+__all__ = [
+    "FIRST_READ",
+    "MEDIA_STORAGE_DIRECTORY",
+    "HeaderRead",
+    "is_media_directory",
+    "read_header",
+    "read_header_and_pixel_offset",
+    "read_header_json",
+    "silence_pydicom_value_warnings",
+]
+
+FIRST_READ = 64 * 1024
+"""Bytes read first by :func:`read_header_json`; the read doubles while the header runs on."""
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+"""The SOP class of a DICOMDIR (PS3.4 Media Storage Directory Storage)."""
+_DIRECTORY_RECORD_SEQUENCE = 0x00041220
+_DIRECTORY_RECORD_KEY = f"{_DIRECTORY_RECORD_SEQUENCE:08X}"
 
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _GROUP_0008 = (b"\x08\x00", b"\x00\x08")  # little and big endian
@@ -42,6 +74,76 @@ def read_header(path: str | PathLike[str]) -> Dataset:
         InvalidDicomError: the file is not DICOM, cannot be read, or is truncated.
     """
     return _read_checked(path, find_rest=False)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRead:
+    """A file's header as :func:`read_header_json` read it."""
+
+    #: The dataset in the DICOM JSON model, without pixel and bulk data.
+    header: dict[str, Any]
+    #: A DICOMDIR (by its SOP class or its directory records): no instance to store.
+    is_directory: bool
+    #: Read by the one-pass reader (False: by pydicom).
+    fast: bool
+
+
+def read_header_json(path: str | PathLike[str], data: bytes | None = None) -> HeaderRead:
+    """A file's header in the DICOM JSON model, checked whole as :func:`read_header` does.
+
+    Args:
+        path: the file (named in errors; read unless ``data`` is given).
+        data: the file's bytes, when they are already in memory.
+
+    Raises:
+        InvalidDicomError: the file is not DICOM, cannot be read, or is truncated.
+    """
+    parsed = None
+    with contextlib.suppress(NeedsPydicomError, OSError):  # pydicom's path reads or refuses it
+        parsed = _parse_file(path) if data is None else parse_header(data)
+    if parsed is not None:
+        is_directory = (
+            parsed.media_storage_sop_class_uid == MEDIA_STORAGE_DIRECTORY
+            or _DIRECTORY_RECORD_KEY in parsed.header
+        )
+        return HeaderRead(parsed.header, is_directory, fast=True)
+    if data is None:
+        ds = read_header(path)
+    else:
+        ds = _read_file(io.BytesIO(data), len(data), path, find_rest=False)[0]
+    return HeaderRead(dataset_to_json(ds), is_media_directory(ds), fast=False)
+
+
+def _parse_file(path: str | PathLike[str]) -> ParsedHeader | None:
+    """:func:`~pacsflow.dicom.fast_header.parse_header` on the file's first
+    :data:`FIRST_READ` bytes, reading on while the header runs past them;
+    None for anything but a regular file (pydicom's path says why).
+
+    Raises:
+        NeedsPydicomError: as ``parse_header``.
+        OSError: the file cannot be read.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        return None
+    with open(path, "rb") as fp:
+        size = os.fstat(fp.fileno()).st_size
+        data = fp.read(FIRST_READ)
+        while True:
+            try:
+                return parse_header(data, file_size=size)
+            except NeedsMoreDataError:
+                more = fp.read(max(len(data), FIRST_READ))
+                if not more:
+                    raise
+                data += more
+
+
+def is_media_directory(ds: Dataset) -> bool:
+    """A DICOMDIR, by content: its SOP class, or a directory record sequence without meta."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and meta.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
+        return True
+    return _DIRECTORY_RECORD_SEQUENCE in ds
 
 
 def read_header_and_pixel_offset(path: str | PathLike[str]) -> tuple[Dataset, int | None]:
@@ -65,26 +167,33 @@ def _read_checked(path: str | PathLike[str], *, find_rest: bool) -> tuple[Datase
         if not stat.S_ISREG(status.st_mode):
             # Opening a FIFO blocks forever and a device never ends: not read at all.
             raise InvalidDicomError(path, "not a regular file (a FIFO, socket or device)")
-        size = status.st_size
         with open(path, "rb") as fp:
-            try:
-                ds = dcmread(fp, stop_before_pixels=True)
-            except PydicomInvalidDicomError:
-                # No preamble/DICM prefix: old or raw files. Accept them only when
-                # they start like a DICOM dataset (group 0008, SOP UIDs present);
-                # the first two bytes tell, before any costly read of garbage.
-                fp.seek(0)
-                if fp.read(2) not in _GROUP_0008:
-                    raise InvalidDicomError(path, _NOT_DICOM) from None
-                fp.seek(0)
-                ds = dcmread(fp, stop_before_pixels=True, force=True)
-                if not _looks_like_dataset(ds):
-                    raise InvalidDicomError(path, _NOT_DICOM) from None
-            problem, rest = _truncation(ds, fp, size, find_rest=find_rest)
-    except InvalidDicomError:
-        raise
+            return _read_file(fp, status.st_size, path, find_rest=find_rest)
     except OSError as exc:
         raise InvalidDicomError(path, f"unreadable ({exc.strerror or exc})") from exc
+
+
+def _read_file(
+    fp: BinaryIO, size: int, path: str | PathLike[str], *, find_rest: bool
+) -> tuple[Dataset, int | None]:
+    """:func:`_read_checked` on an open file (or the file's bytes in memory) of ``size`` bytes."""
+    try:
+        try:
+            ds = dcmread(fp, stop_before_pixels=True)
+        except PydicomInvalidDicomError:
+            # No preamble/DICM prefix: old or raw files. Accept them only when
+            # they start like a DICOM dataset (group 0008, SOP UIDs present);
+            # the first two bytes tell, before any costly read of garbage.
+            fp.seek(0)
+            if fp.read(2) not in _GROUP_0008:
+                raise InvalidDicomError(path, _NOT_DICOM) from None
+            fp.seek(0)
+            ds = dcmread(fp, stop_before_pixels=True, force=True)
+            if not _looks_like_dataset(ds):
+                raise InvalidDicomError(path, _NOT_DICOM) from None
+        problem, rest = _truncation(ds, fp, size, find_rest=find_rest)
+    except (InvalidDicomError, OSError):
+        raise
     except Exception as exc:  # hostile input makes pydicom raise many different types
         raise InvalidDicomError(path, f"malformed DICOM ({type(exc).__name__}: {exc})") from exc
     if problem is not None:

@@ -17,6 +17,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from pacsflow.dicom.header_json import dataset_to_json
+from pacsflow.dicom.reading import MEDIA_STORAGE_DIRECTORY, is_media_directory
 from pacsflow.dicom.values import (
     age_to_years,
     element_text,
@@ -33,7 +34,9 @@ __all__ = [
     "NO_PATIENT_ID_PREFIX",
     "ImageRecord",
     "dcm2records",
+    "header2records",
     "header_json",
+    "is_media_directory",
     "patient_row_of",
     "series_row_of",
     "study_finding_row",
@@ -66,9 +69,7 @@ class ImageRecord:
     image: dict[str, Any]
 
 
-MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
-"""The SOP class of a DICOMDIR (PS3.4 Media Storage Directory Storage)."""
-_DIRECTORY_RECORD_SEQUENCE = 0x00041220
+_DIRECTORY_RECORD_KEY = "00041220"  # (0004,1220) Directory Record Sequence
 
 # Keywords of the columns read from the header, by their JSON key (tag).
 _KEYS = {
@@ -144,14 +145,6 @@ def _optional_uid(header: dict[str, Any], keyword: str) -> str | None:
     return value if value is not None and is_valid_uid(value) else None
 
 
-def _is_media_directory(ds: Dataset) -> bool:
-    """A DICOMDIR, by content: its SOP class, or a directory record sequence without meta."""
-    meta = getattr(ds, "file_meta", None)
-    if meta is not None and meta.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
-        return True
-    return _DIRECTORY_RECORD_SEQUENCE in ds
-
-
 def header_json(ds: Dataset) -> dict[str, Any]:
     """The dataset in the DICOM JSON model (PS3.18 Annex F) without pixel or bulk data.
 
@@ -195,10 +188,40 @@ def dcm2records(
     """Convert one instance into the rows of the patients, studies, series and images tables.
 
     The header is encoded once (:func:`header_json`) and every column is read
-    from that encoding, so each value is decoded a single time.
+    from that encoding (:func:`header2records`), so each value is decoded a
+    single time.
 
     Args:
         ds: the instance's header (pixel data, if present, is ignored).
+        institution: stored in ``patients.institution`` and ``images.institution``.
+        filepath: where the instance lives, stored in ``images.filepath``.
+
+    Raises:
+        NotAnInstanceError / MissingTagError / InvalidTagError: as :func:`header2records`.
+    """
+    is_directory = is_media_directory(ds)
+    return header2records(
+        {} if is_directory else header_json(ds),
+        is_directory=is_directory,
+        institution=institution,
+        filepath=filepath,
+    )
+
+
+def header2records(
+    header: dict[str, Any],
+    *,
+    is_directory: bool = False,
+    institution: str | None = None,
+    filepath: Source = None,
+) -> ImageRecord:
+    """The rows of one instance, from its header in the DICOM JSON model.
+
+    Args:
+        header: the instance's header JSON (:func:`header_json`, or
+            :func:`pacsflow.dicom.reading.read_header_json`); it becomes
+            ``images.meta`` as it is.
+        is_directory: the file is a DICOMDIR (see :func:`is_media_directory`).
         institution: stored in ``patients.institution`` and ``images.institution``.
         filepath: where the instance lives, stored in ``images.filepath``.
 
@@ -208,17 +231,16 @@ def dcm2records(
     date, time and age columns take the first value.
 
     Raises:
-        NotAnInstanceError: the dataset is a DICOMDIR, which holds no instance.
+        NotAnInstanceError: the file is a DICOMDIR, which holds no instance.
         MissingTagError: StudyInstanceUID, SeriesInstanceUID or SOPInstanceUID
             is missing, empty or undecodable.
         InvalidTagError: one of those UIDs is not a valid UID.
     """
     path = fspath(filepath) if filepath is not None else None
-    if _is_media_directory(ds):
+    if is_directory or _DIRECTORY_RECORD_KEY in header:
         raise NotAnInstanceError(
             path, "DICOMDIR", "a DICOMDIR (media storage directory), not an instance: skipped"
         )
-    header = header_json(ds)
     study = _study_row(header, path)
     patient = _patient_row(header, institution, study["study_uid"])
     series = _series_row(header, path)

@@ -33,8 +33,8 @@ from pacsflow.database.models import Image, IngestError
 from pacsflow.database.schema import current_revision
 from pacsflow.database.session import session_scope
 from pacsflow.database.upsert import IN_CHUNK, insert_run_log
-from pacsflow.dicom.reading import read_header
-from pacsflow.dicom.records import ImageRecord, dcm2records
+from pacsflow.dicom.reading import read_header_json
+from pacsflow.dicom.records import ImageRecord, header2records
 from pacsflow.errors import (
     InvalidDicomError,
     NotAnInstanceError,
@@ -80,6 +80,8 @@ class BatchResult:
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     #: Parent columns the stored images disagreed on (rows added to ``ingest_conflicts``).
     conflicts: int = 0
+    #: Headers read by pydicom because the one-pass reader does not handle the file.
+    read_by_pydicom: int = 0
     seconds: float = 0.0
 
     def __iadd__(self, other: BatchResult) -> BatchResult:
@@ -127,6 +129,7 @@ class _Outcomes:
     records: list[ImageRecord] = field(default_factory=list)
     failures: list[_Failure] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    read_by_pydicom: int = 0
 
     def fail(self, error: PermanentError, path: str) -> None:
         self.failures.append(_Failure(path, type(error).__name__, str(error)))
@@ -203,7 +206,12 @@ def _read_one(
         into.fail(_unlisted_folder(path), path)
         return
     try:
-        record = dcm2records(read_header(path), institution=institution, filepath=path)
+        read = read_header_json(path)
+        if not read.fast:
+            into.read_by_pydicom += 1
+        record = header2records(
+            read.header, is_directory=read.is_directory, institution=institution, filepath=path
+        )
     except NotAnInstanceError as exc:
         into.skipped[exc.kind] += 1
         return
@@ -291,6 +299,7 @@ def ingest_batch(
         skipped=read.skipped.total(),
         skipped_by_reason=dict(read.skipped),
         conflicts=counts.conflicts,
+        read_by_pydicom=read.read_by_pydicom,
         seconds=time.perf_counter() - started,
     )
 
