@@ -58,6 +58,8 @@ _LONG_VRS = frozenset(
 # Explicit VR bytes -> (VR, element header length); unknown VR bytes are missing.
 _VR_HEADERS = {vr.encode(): (vr, 12 if vr in _LONG_VRS else 8) for vr in [*CONVERTERS, "SQ"]}
 _PIXEL_REPRESENTATION = 0x00280103
+# The file meta elements read here, and the VR pydicom reads them by (another fails there).
+_META_VRS = {0x0000: "UL", 0x0002: "UI", 0x0010: "UI"}
 _SPECIFIC_CHARACTER_SET = 0x00080005
 
 
@@ -109,7 +111,14 @@ def parse_header(data: bytes, *, file_size: int | None = None) -> ParsedHeader:
         raise NeedsMoreDataError(str(exc)) from None
     except NeedsPydicomError:
         raise
-    except (UnicodeDecodeError, LookupError, zlib.error, struct.error, ValueError) as exc:
+    except (
+        UnicodeDecodeError,
+        LookupError,
+        zlib.error,
+        struct.error,
+        ValueError,
+        RecursionError,  # sequences nested deeper than Python recurses: pydicom's say
+    ) as exc:
         raise NeedsPydicomError(f"{type(exc).__name__}: {exc}") from None
 
 
@@ -174,6 +183,8 @@ def _file_meta(buf: bytes) -> tuple[str, str | None, int]:
         if pos + length > end:
             raise TruncatedError("the file meta information is cut off")
         value = buf[pos : pos + length]
+        if element in _META_VRS and found[0] != _META_VRS[element]:
+            raise NeedsPydicomError(f"(0002,{element:04X}) of VR {found[0]}")
         if element == 0x0000:
             if length != 4:
                 raise NeedsPydicomError("file meta group length")
@@ -261,6 +272,7 @@ def _dataset(
             # An undefined-length UN is an implicit VR sequence (PS3.5 6.2.2), and
             # so is the body of an explicit UN the dictionary knows as SQ.
             items_implicit = implicit or explicit_un or vr == "UN"
+            scope.in_sequence = tag
             if length == _UNDEFINED:
                 items, pos = _sequence(buf, pos, end, items_implicit, scope, None)
             else:
@@ -274,6 +286,8 @@ def _dataset(
         stop = pos + length
         if stop > end:
             raise TruncatedError("a value runs past the end")
+        if tag == _SPECIFIC_CHARACTER_SET and vr != "CS":
+            raise NeedsPydicomError("a Specific Character Set that is not CS")
         if length == 0 or (length > MAX_INLINE and vr in BINARY_VRS):
             out[keys[tag]] = {"vr": vr}
         else:

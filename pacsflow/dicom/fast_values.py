@@ -18,7 +18,8 @@ from collections.abc import Callable
 from math import isfinite
 from typing import Any
 
-from pydicom.charset import convert_encodings
+from pydicom import filewriter
+from pydicom.charset import python_encoding
 from pydicom.datadict import dictionary_VR, private_dictionary_VR
 
 from pacsflow.dicom.header_json import (
@@ -47,6 +48,7 @@ MAX_INLINE = (BULK_THRESHOLD // 4) * 3
 DEFAULT_CODEC = "iso8859-1"
 """pydicom decodes text without (0008,0005) Specific Character Set as Latin-1."""
 
+_PIXEL_REPRESENTATION = 0x00280103
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 
 Converter = Callable[[bytes, str], dict[str, Any]]
@@ -67,22 +69,44 @@ class NeedsMoreDataError(NeedsPydicomError):
 class Scope:
     """What the elements of one dataset (top level or item) need from it and its parents."""
 
-    __slots__ = ("codec", "creators", "parent", "pixel_representation")
+    __slots__ = ("codec", "creators", "in_sequence", "parent", "pixel_representation")
 
     def __init__(self, codec: str, parent: Scope | None) -> None:
         self.codec = codec
         self.creators: dict[int, str] = {}
         self.pixel_representation: int | None = None
         self.parent = parent
+        #: The tag of the sequence being read in this dataset (its items' scopes are below).
+        self.in_sequence = 0
 
-    def find_pixel_representation(self) -> int | None:
-        """(0028,0103) Pixel Representation of this dataset, else of the nearest ancestor."""
+    def find_pixel_representation(self, tag: int) -> int | None:
+        """(0028,0103) Pixel Representation for element ``tag`` of this dataset: its own,
+        else the nearest ancestor's (as pydicom resolves it, once the file is read).
+
+        Raises:
+            NeedsPydicomError: a dataset on the way may still hold one further on.
+        """
         scope: Scope | None = self
         while scope is not None:
+            if tag < _PIXEL_REPRESENTATION:
+                raise NeedsPydicomError(f"US or SS {tag:08X} before PixelRepresentation")
             if scope.pixel_representation is not None:
                 return scope.pixel_representation
             scope = scope.parent
+            if scope is not None:
+                tag = scope.in_sequence
         return None
+
+
+def _ambiguous_tags(name: str) -> frozenset[int]:
+    """Tags whose ambiguous VR pydicom resolves (its writer's own sets; none if renamed)."""
+    return frozenset(getattr(filewriter, name, ()))
+
+
+# pydicom resolves "US or SS" and an implicit "OB or OW" only for these tags;
+# it leaves the others ambiguous, and so they are pydicom's.
+_US_SS_TAGS = _ambiguous_tags("_AMBIGUOUS_US_SS_TAGS")
+_OB_OW_TAGS = _ambiguous_tags("_AMBIGUOUS_OB_OW_TAGS") | _ambiguous_tags("_OVERLAY_DATA_TAGS")
 
 
 @functools.cache
@@ -130,12 +154,12 @@ def resolve_vr(tag: int, vr: str | None, length: int, scope: Scope, implicit: bo
             elif known is not None and length < 0xFFFF:
                 vr = known
     if " or " in vr:
-        if vr == "US or SS":
-            representation = scope.find_pixel_representation()
+        if vr == "US or SS" and tag in _US_SS_TAGS:
+            representation = scope.find_pixel_representation(tag)
             if representation is None:
                 raise NeedsPydicomError(f"ambiguous VR of {tag:08X} without PixelRepresentation")
             vr = "SS" if representation else "US"
-        elif vr in ("OB or OW", "OW or OB") and implicit:
+        elif vr == "OB or OW" and implicit and tag in _OB_OW_TAGS:
             vr = "OW"
         else:
             raise NeedsPydicomError(f"ambiguous VR {vr} of {tag:08X}")
@@ -146,18 +170,21 @@ def resolve_vr(tag: int, vr: str | None, length: int, scope: Scope, implicit: bo
 def codec_for(raw: bytes) -> str:
     """The Python codec of a (0008,0005) Specific Character Set value.
 
+    Only a value that is exactly one of pydicom's names (with at most one pad
+    byte) is decoded here; pydicom corrects, warns about or refuses the others.
+
     Raises:
-        NeedsPydicomError: code extensions, several values or an unknown name.
+        NeedsPydicomError: code extensions, several values, or a name that is not exact.
     """
-    names = raw.decode(DEFAULT_CODEC).strip(" \x00")
+    text = raw.decode(DEFAULT_CODEC)
+    names = text[:-1] if text[-1:] in (" ", "\x00") else text
     if not names:
         return DEFAULT_CODEC
     if "\\" in names or names.startswith("ISO 2022"):
         raise NeedsPydicomError("character set with code extensions")
-    try:
-        (codec,) = convert_encodings([names])
-    except Exception:  # unknown name: pydicom applies its own fallback
-        raise NeedsPydicomError("unknown character set") from None
+    codec = python_encoding.get(names)
+    if codec is None:
+        raise NeedsPydicomError("a character set name pydicom corrects or refuses")
     name = codecs.lookup(codec).name
     if name not in SIMPLE_CODECS:
         raise NeedsPydicomError("character set decoded by pydicom")

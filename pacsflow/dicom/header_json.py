@@ -221,6 +221,11 @@ def _strings(vr: str, items: list[str]) -> dict[str, Any]:
     return {"vr": vr, "Value": items}
 
 
+# What pydicom strips around an IS/DS value (str.strip's whitespace, \x1c-\x1f included,
+# of the Latin-1 range the value is decoded in) and the NULs some writers pad with.
+_DECIMAL_PADDING = "".join(c for c in map(chr, range(256)) if c.isspace()) + "\x00"
+
+
 def decimal_strings(vr: str, text: str) -> dict[str, Any]:
     """The JSON of an IS or DS value, from its text.
 
@@ -234,7 +239,7 @@ def decimal_strings(vr: str, text: str) -> dict[str, Any]:
         return {"vr": vr}
     values: list[Any] = []
     for item in text.split("\\"):
-        item = item.strip(" \x00\t\r\n")
+        item = item.strip(_DECIMAL_PADDING)
         if not item:
             values.append(None)
             continue
