@@ -23,13 +23,13 @@ from typing import Any
 
 from pacsflow.database.engine import to_json_text
 from pacsflow.dicom.fast_header import NeedsPydicomError, ParsedHeader, parse_header
-from pacsflow.dicom.records import MEDIA_STORAGE_DIRECTORY, ImageRecord, header2records
+from pacsflow.dicom.reading import is_parsed_directory
+from pacsflow.dicom.records import ImageRecord, header2records
 from pacsflow.errors import PermanentError
 
 __all__ = ["Arrivals", "naming_uids_of", "parse_arrival", "sop_class_of"]
 
 _NAMING_TAGS = ("0020000D", "0020000E", "00080018")  # study, series, SOP instance: path order
-_DIRECTORY_RECORD_SEQUENCE = "00041220"
 
 
 def parse_arrival(data: bytes, file_size: int) -> ParsedHeader | None:
@@ -59,14 +59,6 @@ def _first_text(element: dict[str, Any] | None) -> str:
     return values[0] if len(values) == 1 and isinstance(values[0], str) else ""
 
 
-def _is_directory(parsed: ParsedHeader) -> bool:
-    """A DICOMDIR, by its SOP class or its directory record sequence (as the ingest judges)."""
-    return (
-        parsed.media_storage_sop_class_uid == MEDIA_STORAGE_DIRECTORY
-        or _DIRECTORY_RECORD_SEQUENCE in parsed.header
-    )
-
-
 class Arrivals:
     """The rows of the instances a transfer received, by file path; thread-safe.
 
@@ -89,7 +81,7 @@ class Arrivals:
         try:
             record = header2records(
                 parsed.header,
-                is_directory=_is_directory(parsed),
+                is_directory=is_parsed_directory(parsed),
                 institution=self.institution,
                 filepath=str(path),
             )
