@@ -45,6 +45,7 @@ __all__ = [
     "MEDIA_STORAGE_DIRECTORY",
     "HeaderRead",
     "is_media_directory",
+    "is_parsed_directory",
     "read_header",
     "read_header_and_pixel_offset",
     "read_header_json",
@@ -102,11 +103,7 @@ def read_header_json(path: str | PathLike[str], data: bytes | None = None) -> He
     with contextlib.suppress(NeedsPydicomError, OSError):  # pydicom's path reads or refuses it
         parsed = _parse_file(path) if data is None else parse_header(data)
     if parsed is not None:
-        is_directory = (
-            parsed.media_storage_sop_class_uid == MEDIA_STORAGE_DIRECTORY
-            or _DIRECTORY_RECORD_KEY in parsed.header
-        )
-        return HeaderRead(parsed.header, is_directory, fast=True)
+        return HeaderRead(parsed.header, is_parsed_directory(parsed), fast=True)
     if data is None:
         ds = read_header(path)
     else:
@@ -136,6 +133,14 @@ def _parse_file(path: str | PathLike[str]) -> ParsedHeader | None:
                 if not more:
                     raise
                 data += more
+
+
+def is_parsed_directory(parsed: ParsedHeader) -> bool:
+    """:func:`is_media_directory` for a header read by the one-pass reader."""
+    return (
+        parsed.media_storage_sop_class_uid == MEDIA_STORAGE_DIRECTORY
+        or _DIRECTORY_RECORD_KEY in parsed.header
+    )
 
 
 def is_media_directory(ds: Dataset) -> bool:

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -179,13 +179,32 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _read(
-    paths: Sequence[str], stats: dict[str, tuple[int, float] | None], institution: str | None
+    paths: Sequence[str],
+    stats: dict[str, tuple[int, float] | None],
+    institution: str | None,
+    arrived: Mapping[str, ImageRecord],
 ) -> _Outcomes:
     outcomes = _Outcomes()
     with _cyclic_gc_paused():
         for path in paths:
-            _read_one(path, stats.get(path), institution, outcomes)
+            record = arrived.get(path)
+            if record is not None and _same_file(record, stats.get(path)):
+                outcomes.records.append(_copy(record))
+            else:
+                _read_one(path, stats.get(path), institution, outcomes)
     return outcomes
+
+
+def _same_file(record: ImageRecord, size_mtime: tuple[int, float] | None) -> bool:
+    """True when the file is as it was when its rows were made on arrival."""
+    return size_mtime == (record.image["file_size"], record.image["file_mtime"])
+
+
+def _copy(record: ImageRecord) -> ImageRecord:
+    """A copy of the rows to insert: the insert fills in keys, the caller's rows stay as given."""
+    return ImageRecord(
+        dict(record.patient), dict(record.study), dict(record.series), dict(record.image)
+    )
 
 
 def _unlisted_folder(path: str) -> UnreadableFolderError:
@@ -263,6 +282,7 @@ def ingest_batch(
     *,
     institution: str | None,
     flow_run_id: str | None = None,
+    arrived: Mapping[str, ImageRecord] | None = None,
 ) -> BatchResult:
     """Store one batch of files in one transaction; record each failure in ``ingest_errors``.
 
@@ -271,6 +291,8 @@ def ingest_batch(
         paths: the files of this batch.
         institution: stored with each patient and image.
         flow_run_id: the Prefect flow run to record with failures.
+        arrived: rows made as files arrived (:mod:`pacsflow.ingest.arrivals`), by
+            path: such a file is not read while its size and mtime are unchanged.
 
     Returns:
         The batch's counts.
@@ -280,7 +302,7 @@ def ingest_batch(
     with session_scope(engine) as session:
         unchanged = _unchanged(session, stats)
     todo = [p for p in paths if p not in unchanged]
-    read = _read(todo, stats, institution)
+    read = _read(todo, stats, institution, arrived or {})
     failures = read.failures
     with session_scope(engine) as session:
         counts = _insert_isolating_rejects(session, read.records, failures, flow_run_id)

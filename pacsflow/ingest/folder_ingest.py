@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from sqlalchemy import Engine
 
+from pacsflow.dicom.records import ImageRecord
 from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE, BatchResult, ingest_batch
 from pacsflow.ingest.folders import batched, iter_dicom_candidates
 
@@ -68,15 +69,21 @@ def ingest_folder(
     flow_run_id: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_result: Callable[[BatchResult], None] | None = None,
+    arrived: Mapping[str, ImageRecord] | None = None,
 ) -> BatchResult:
     """Ingest every file under ``folder`` in this process, one batch (transaction) at a time.
+
+    ``arrived`` holds rows made as files arrived (:mod:`pacsflow.ingest.arrivals`):
+    those files are not read again while their size and mtime are unchanged.
 
     Raises:
         NotADirectoryError: ``folder`` is not a folder.
     """
 
     def here(paths: list[str]) -> Callable[[], BatchResult]:
-        result = ingest_batch(engine, paths, institution=institution, flow_run_id=flow_run_id)
+        result = ingest_batch(
+            engine, paths, institution=institution, flow_run_id=flow_run_id, arrived=arrived
+        )
         return lambda: result
 
     return ingest_batches(

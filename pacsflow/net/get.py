@@ -24,6 +24,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from pacsflow.errors import PermanentError
+from pacsflow.ingest.arrivals import Arrivals
 from pacsflow.net.association import DimseFailureError, open_association
 from pacsflow.net.get_contexts import (
     MAX_STORAGE_CONTEXTS,
@@ -60,6 +61,7 @@ def get_study(
     sop_classes: Sequence[str] = (),
     kinds: StudyKinds | None = None,
     timeouts: Timeouts | None = None,
+    arrivals: Arrivals | None = None,
 ) -> MoveResult:
     """C-GET the study (or one SERIES-level C-GET per ``series_uids``) into ``storage``.
 
@@ -69,6 +71,8 @@ def get_study(
         kinds: the study's (SOP class, transfer syntax) pairs (see :func:`study_kinds`);
             pynetdicom's 120 common storage classes, each offering every syntax, when
             neither is given.
+        arrivals: keeps each received instance's rows for the ingest (see
+            :mod:`pacsflow.ingest.arrivals`).
 
     Returns:
         The final responses added up (Success, or Warning when sub-operations
@@ -89,7 +93,7 @@ def get_study(
     if untold:
         LOGGER.warning("C-GET of study %s from %s: %s", study_uid, node, untold)
     roles = [build_role(uid, scp_role=True) for uid in _classes(plan.contexts)]
-    receiver = InstanceReceiver(storage, sync_each=False)
+    receiver = InstanceReceiver(storage, sync_each=False, arrivals=arrivals)
     model = StudyRootQueryRetrieveInformationModelGet
     with open_association(
         local,

@@ -23,7 +23,9 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pynetdicom import evt
 
+from pacsflow.dicom.fast_header import ParsedHeader
 from pacsflow.dicom.values import is_valid_uid
+from pacsflow.ingest.arrivals import Arrivals, naming_uids_of, parse_arrival, sop_class_of
 from pacsflow.net.storage_files import (
     NAMING_KEYWORDS,
     after_naming_uids,
@@ -33,6 +35,8 @@ from pacsflow.net.storage_files import (
 )
 
 LOGGER = logging.getLogger(__name__)
+
+_HEAD_BYTES = 64 * 1024  # the fast path's first read: enough for nearly any header
 
 __all__ = ["STATUS_CANNOT_UNDERSTAND", "STATUS_OUT_OF_RESOURCES", "InstanceReceiver"]
 
@@ -50,11 +54,17 @@ class InstanceReceiver:
         sync_each: fsync each file before its rename. Without it the files are
             synced per study (:func:`~pacsflow.net.storage_files.sync_study_folder`
             with ``files=True``) before the study is marked retrieved.
+        arrivals: where to keep each stored instance's rows, parsed from the
+            data set in memory (:mod:`pacsflow.ingest.arrivals`); its UIDs then
+            also name the file. None (the receiver service): named as before.
     """
 
-    def __init__(self, storage: Path, *, sync_each: bool = True) -> None:
+    def __init__(
+        self, storage: Path, *, sync_each: bool = True, arrivals: Arrivals | None = None
+    ) -> None:
         self.storage = storage
         self.sync_each = sync_each
+        self.arrivals = arrivals
         self._lock = threading.Lock()
         self._stored: Counter[str] = Counter()
         self._refused = 0
@@ -72,10 +82,15 @@ class InstanceReceiver:
 
     def on_c_store(self, event: evt.Event) -> int:
         """Write one received instance; answer 0x0000, or a failure status saying why."""
+        parsed = _parsed_on_arrival(event) if self.arrivals is not None else None
         try:
-            ds = _identifying_elements(event)
-            uids = naming_uids(ds)
-            sop_class_uid = str(ds.get("SOPClassUID", "") or "").rstrip("\0 ")
+            if parsed is not None:
+                uids = naming_uids_of(parsed)
+                sop_class_uid = sop_class_of(parsed)
+            else:
+                ds = _identifying_elements(event)
+                uids = naming_uids(ds)
+                sop_class_uid = str(ds.get("SOPClassUID", "") or "").rstrip("\0 ")
         except Exception as exc:  # a data set pydicom cannot decode
             return self._refuse(STATUS_CANNOT_UNDERSTAND, f"undecodable data set ({exc})")
         bad = [kw for kw, uid in zip(NAMING_KEYWORDS, uids, strict=True) if not is_valid_uid(uid)]
@@ -97,6 +112,8 @@ class InstanceReceiver:
             )
         except OSError as exc:
             return self._refuse(STATUS_OUT_OF_RESOURCES, f"cannot write {target} ({exc.strerror})")
+        if parsed is not None and self.arrivals is not None:
+            self.arrivals.add(target, parsed)
         with self._lock:
             self._stored[study_uid] += 1
         return 0x0000
@@ -115,6 +132,20 @@ def _encoded_data_set(event: evt.Event) -> bytes:
     if not isinstance(data, BytesIO):
         raise OSError(errno.EINVAL, "the C-STORE request carries no data set")
     return data.getvalue()
+
+
+def _parsed_on_arrival(event: evt.Event) -> ParsedHeader | None:
+    """The data set's header by the fast path, from its first bytes behind a file meta
+    made from the request; None when the fast path cannot answer (then as before)."""
+    syntax = event.context.transfer_syntax
+    request = event.request
+    try:
+        data = _encoded_data_set(event)
+        # Only the transfer syntax matters to the parse (the file meta is not in the header).
+        meta = file_meta_bytes(str(request.AffectedSOPClassUID), "", str(syntax), "")
+    except (OSError, ValueError, UnicodeError):
+        return None
+    return parse_arrival(meta + data[:_HEAD_BYTES], len(meta) + len(data))
 
 
 def _identifying_elements(event: evt.Event) -> Dataset:

@@ -31,7 +31,9 @@ from sqlalchemy import Engine, select
 
 from pacsflow.database.models import StudyFind
 from pacsflow.database.session import session_scope
+from pacsflow.dicom.records import ImageRecord
 from pacsflow.errors import PacsflowError, PermanentError, RetryableError
+from pacsflow.ingest.arrivals import Arrivals
 from pacsflow.ingest.batch import BatchResult
 from pacsflow.ingest.folder_ingest import ingest_folder
 from pacsflow.net.dicomweb.access import WebAccess
@@ -127,12 +129,15 @@ class StudyOutcome:
         return asdict(self)
 
 
-def _ingest_study_folder(request: RetrievalRequest, engine: Engine, study_uid: str) -> BatchResult:
-    """Ingest every file the SCP holds for the study (files stored before are skipped)."""
+def _ingest_study_folder(
+    request: RetrievalRequest, engine: Engine, study_uid: str, arrived: dict[str, ImageRecord]
+) -> BatchResult:
+    """Ingest every file the SCP holds for the study (files stored before are skipped);
+    the rows of ``arrived`` files were made as they arrived, the others are read."""
     folder = study_folder(request.storage, study_uid)
     if not folder.is_dir():
         return BatchResult()
-    return ingest_folder(engine, folder, institution=request.institution)
+    return ingest_folder(engine, folder, institution=request.institution, arrived=arrived)
 
 
 def _pacs_contents(
@@ -218,9 +223,17 @@ def _filtered_plan(
 
 
 def _transfer(
-    request: RetrievalRequest, study_uid: str, series_uids: list[str], web: WebAccess | None
+    request: RetrievalRequest,
+    study_uid: str,
+    series_uids: list[str],
+    web: WebAccess | None,
+    arrivals: Arrivals,
 ) -> MoveResult:
-    """Transfer the study (or ``series_uids``) by the PACS's transport into the storage."""
+    """Transfer the study (or ``series_uids``) by the PACS's transport into the storage.
+
+    C-GET and WADO-RS keep the rows of what they receive in ``arrivals`` (the
+    receiver service of C-MOVE is another process: its files are read by the ingest).
+    """
     pacs = request.pacs
     if pacs.transport == "c-move":
         return move_study(
@@ -234,7 +247,9 @@ def _transfer(
     prepare_storage(request.storage)
     if pacs.transport == "dicomweb":
         with DicomWebClient(pacs.web_url, web) as client:
-            return retrieve_study_wado(client, request.storage, study_uid, series_uids=series_uids)
+            return retrieve_study_wado(
+                client, request.storage, study_uid, series_uids=series_uids, arrivals=arrivals
+            )
     with query_channel(request.local, pacs, timeouts=request.timeouts) as ask:
         kinds = study_kinds(ask, study_uid, series_uids)
     return get_study(
@@ -245,6 +260,7 @@ def _transfer(
         series_uids=series_uids,
         kinds=kinds,
         timeouts=request.timeouts,
+        arrivals=arrivals,
     )
 
 
@@ -268,6 +284,8 @@ class Transferred:
     skipped: str | None = None
     #: Skipped because the run's retrieval window had ended.
     not_started: bool = False
+    #: The rows of the files received, made on arrival, by path (C-GET and WADO-RS).
+    arrived: dict[str, ImageRecord] = field(default_factory=dict)
 
 
 class TransferGaveUpError(RetryableError):
@@ -320,20 +338,30 @@ def transfer_study(
         move: MoveResult | None = None
         error: PacsflowError | None = None
         plan = _Plan(to_move=[], expected=expected)
+        arrivals = Arrivals(request.institution)
         try:
             if request.series_filter.active:
                 plan = _filtered_plan(request, study_uid, stored, web)
             else:
                 plan = _whole_study_plan(request, study_uid, stored, expected, web)
             if plan.to_move is None or plan.to_move:
-                move = _transfer(request, study_uid, plan.to_move or [], web)
+                move = _transfer(request, study_uid, plan.to_move or [], web, arrivals)
         except PacsflowError as exc:
             error = exc
     except BaseException:  # unexpected: let the next try claim it at once
         with session_scope(engine) as session:
             release_claim(session, study_uid, holder)
         raise
-    return Transferred(study_uid, holder, plan.expected, plan.counted, plan.selection, move, error)
+    return Transferred(
+        study_uid,
+        holder,
+        plan.expected,
+        plan.counted,
+        plan.selection,
+        move,
+        error,
+        arrived=arrivals.records(),
+    )
 
 
 def finish_study(
@@ -409,7 +437,7 @@ def _finish_claimed(
     """Ingest and judge a claimed, transferred study; record the try and release the claim."""
     study_uid, move, error = transferred.study_uid, transferred.move, transferred.error
     expected = transferred.expected
-    ingested = _ingest_study_folder(request, engine, study_uid)
+    ingested = _ingest_study_folder(request, engine, study_uid, transferred.arrived)
     with session_scope(engine) as session:
         now_stored = stored_instances(session, study_uid)
     counted = transferred.counted if transferred.counted is not None else list(now_stored)

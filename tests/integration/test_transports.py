@@ -9,7 +9,8 @@ response short.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pydicom
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, StudyFind
 from pacsflow.demo.synthetic import dataset_bytes, make_find_answer, make_study, write_dataset
+from pacsflow.ingest.folder_ingest import ingest_folder
 from pacsflow.net.dicomweb.access import WebAccess, basic_auth_header
 from pacsflow.net.dicomweb.client import DicomWebAuthError
 from pacsflow.net.echo import echo
@@ -29,7 +31,9 @@ from pacsflow.net.storage_files import INCOMING_FOLDER, study_folder
 from pacsflow.retrieval.one_study import (
     RetrievalInterruptedError,
     RetrievalRequest,
+    finish_study,
     retrieve_study,
+    transfer_study,
 )
 from pacsflow.retrieval.series_filter import SeriesFilter
 from tests.helpers import record_found
@@ -150,6 +154,70 @@ def test_a_study_is_retrieved_complete_into_the_database(
     engine = make_engine(db_url)
     assert retrieve_study(engine, request, uid).outcome == "skipped"
     engine.dispose()
+
+
+def _image_rows(url: str) -> dict[str, dict[str, object]]:
+    """Every image row by SOPInstanceUID, its header parsed, keys and ids left out."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        rows = {
+            image.image_uid: {
+                column.name: getattr(image, column.name)
+                for column in Image.__table__.columns
+                if column.name not in ("id", "series_id")
+            }
+            for image in session.scalars(select(Image))
+        }
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.parametrize("transport", ["dicomweb", "c-get"])
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_received_instances_are_indexed_from_the_bytes_that_arrived(
+    transport: str,
+    orthanc: OrthancServer,
+    study_files: list[Path],
+    db_url: str,
+    new_db_url: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    uid = _study_uid(study_files)
+    record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
+    node = _web(orthanc) if transport == "dicomweb" else _dimse(orthanc, "c-get")
+    request = RetrievalRequest(LOCAL, node, tmp_path / "storage", "ORTHANC")
+    engine = make_engine(db_url)
+    moved = transfer_study(engine, request, uid)
+    files = sorted(study_folder(request.storage, uid).rglob("*.dcm"))
+    assert sorted(moved.arrived) == [str(f) for f in files]  # every file's rows, made on arrival
+    # The rows made on arrival equal those the ingest makes by reading the files.
+    by_reading = new_db_url("sqlite")
+    reading_engine = make_engine(by_reading)
+    assert (
+        ingest_folder(
+            reading_engine, study_folder(request.storage, uid), institution="ORTHANC"
+        ).images_added
+        == 12
+    )
+    reading_engine.dispose()
+    # Blank every file but keep its size and mtime: an ingest that read them would fail.
+    kept = files[0].read_bytes()
+    for file in files:
+        status = file.stat()
+        file.write_bytes(bytes(status.st_size))
+        os.utime(file, ns=(status.st_atime_ns, status.st_mtime_ns))
+    outcome = finish_study(engine, request, moved)
+    engine.dispose()
+    assert (outcome.outcome, outcome.images_added, outcome.files_failed) == ("complete", 12, 0)
+    assert _image_rows(db_url) == _image_rows(by_reading)
+    # A file changed since it arrived is read again (here: blank, so it fails).
+    files[0].write_bytes(kept[:-1])
+    engine = make_engine(db_url)
+    again = ingest_folder(
+        engine, study_folder(request.storage, uid), institution="ORTHANC", arrived=moved.arrived
+    )
+    engine.dispose()
+    assert (again.unchanged, again.failed) == (11, 1)
 
 
 @pytest.mark.parametrize("transport", ["dicomweb", "c-get"])

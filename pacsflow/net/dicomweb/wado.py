@@ -28,8 +28,10 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_partial
 
+from pacsflow.dicom.fast_header import ParsedHeader
 from pacsflow.dicom.values import is_valid_uid
 from pacsflow.errors import RetryableError
+from pacsflow.ingest.arrivals import Arrivals, naming_uids_of, parse_arrival
 from pacsflow.net.dicomweb.client import DicomWebBusyError, DicomWebClient, DicomWebError
 from pacsflow.net.dicomweb.multipart import (
     MultipartCutShortError,
@@ -65,8 +67,13 @@ def retrieve_study_wado(
     study_uid: str,
     *,
     series_uids: Sequence[str] = (),
+    arrivals: Arrivals | None = None,
 ) -> MoveResult:
     """Retrieve the study (or only ``series_uids``, one request each) into ``storage``.
+
+    Each part's header is parsed once from the bytes held in memory
+    (:mod:`pacsflow.ingest.arrivals`): its UIDs name the file, and its rows go
+    to ``arrivals`` when given, for the ingest.
 
     Returns:
         A :class:`~pacsflow.net.move.MoveResult`: ``completed`` counts the files
@@ -85,7 +92,7 @@ def retrieve_study_wado(
         else [client.path("studies", study_uid)]
     )
     for path in paths:
-        ok, bad = _retrieve_one(client, storage, study_uid, path)
+        ok, bad = _retrieve_one(client, storage, study_uid, path, arrivals)
         stored, failed = stored + ok, failed + bad
     seconds = time.monotonic() - started
     LOGGER.info(
@@ -106,7 +113,7 @@ def retrieve_study_wado(
 
 
 def _retrieve_one(
-    client: DicomWebClient, storage: Path, study_uid: str, path: str
+    client: DicomWebClient, storage: Path, study_uid: str, path: str, arrivals: Arrivals | None
 ) -> tuple[int, int]:
     response = client.get(path, ACCEPT_DICOM)
     stored = failed = 0
@@ -121,7 +128,7 @@ def _retrieve_one(
                 failed += 1
                 LOGGER.warning("WADO-RS of study %s: a %s part was skipped", study_uid, kind)
                 continue
-            if _store_part(storage, study_uid, content):
+            if _store_part(storage, study_uid, content, arrivals):
                 stored += 1
             else:
                 failed += 1
@@ -150,7 +157,9 @@ def _drain(content: Iterator[bytes]) -> None:
         pass
 
 
-def _store_part(storage: Path, study_uid: str, content: Iterator[bytes]) -> bool:
+def _store_part(
+    storage: Path, study_uid: str, content: Iterator[bytes], arrivals: Arrivals | None
+) -> bool:
     """Write one part under .incoming and rename it into place; False if it was refused.
 
     A file that cannot be written (disk full) is refused and the part drained,
@@ -159,8 +168,9 @@ def _store_part(storage: Path, study_uid: str, content: Iterator[bytes]) -> bool
     fd, partial = new_part(storage)
     try:
         head = bytearray()
-        write_error = _write(fd, content, head)
-        target = None if write_error else _target(storage, study_uid, partial, bytes(head))
+        write_error, size = _write(fd, content, head)
+        parsed = None if write_error else parse_arrival(bytes(head), size)
+        target = None if write_error else _target(storage, study_uid, partial, bytes(head), parsed)
         if write_error:
             LOGGER.warning("WADO-RS of study %s: cannot write a file (%s)", study_uid, write_error)
         if target is None:
@@ -168,19 +178,23 @@ def _store_part(storage: Path, study_uid: str, content: Iterator[bytes]) -> bool
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(partial, target)
+        if parsed is not None and arrivals is not None:
+            arrivals.add(target, parsed)
         return True
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
 
 
-def _write(fd: int, content: Iterator[bytes], head: bytearray) -> str | None:
+def _write(fd: int, content: Iterator[bytes], head: bytearray) -> tuple[str | None, int]:
     """Copy the part's content to ``fd`` (closed after), its first bytes to ``head``;
-    why writing failed, or None."""
+    why writing failed (or None), and the part's size."""
     failure: str | None = None
+    size = 0
     out = os.fdopen(fd, "wb")
     try:
         for chunk in content:
+            size += len(chunk)
             if len(head) < _HEAD_BYTES:
                 head += chunk[: _HEAD_BYTES - len(head)]
             if failure is None:
@@ -193,7 +207,7 @@ def _write(fd: int, content: Iterator[bytes], head: bytearray) -> str | None:
             out.close()
         except OSError as exc:
             failure = failure or exc.strerror or type(exc).__name__
-    return failure
+    return failure, size
 
 
 def _naming_elements(head: bytes, partial: Path) -> Dataset:
@@ -208,14 +222,19 @@ def _naming_elements(head: bytes, partial: Path) -> Dataset:
     return dcmread(partial, stop_before_pixels=True, specific_tags=list(NAMING_KEYWORDS))
 
 
-def _target(storage: Path, study_uid: str, partial: Path, head: bytes) -> Path | None:
-    """Where a received file belongs, from its own UIDs; None if they are unusable."""
-    try:
-        ds = _naming_elements(head, partial)
-    except (InvalidDicomError, ValueError, EOFError, OSError) as exc:
-        LOGGER.warning("WADO-RS of study %s: a part is not DICOM (%s)", study_uid, exc)
-        return None
-    uids = naming_uids(ds)
+def _target(
+    storage: Path, study_uid: str, partial: Path, head: bytes, parsed: ParsedHeader | None
+) -> Path | None:
+    """Where a received file belongs, from its own UIDs (of its parsed header when the
+    fast path read it); None if they are unusable."""
+    if parsed is not None:
+        uids = naming_uids_of(parsed)
+    else:
+        try:
+            uids = naming_uids(_naming_elements(head, partial))
+        except (InvalidDicomError, ValueError, EOFError, OSError) as exc:
+            LOGGER.warning("WADO-RS of study %s: a part is not DICOM (%s)", study_uid, exc)
+            return None
     if not all(is_valid_uid(uid) for uid in uids) or uids[0] != study_uid:
         LOGGER.warning(
             "WADO-RS of study %s: a part without valid UIDs of this study was refused", study_uid
