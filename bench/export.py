@@ -10,7 +10,11 @@ process started from the shell as a user would:
   (l) ``dicom-anonymizer SOURCE OUT``: the command line of the library whose
       PS3.15 Annex E table pacsflow applies (one file after another);
   (p1) ``pacsflow export OUT --pseudonymise --workers 1``;
-  (p2) ``pacsflow export OUT --pseudonymise --workers 2`` (worker processes).
+  (p2) ``pacsflow export OUT --pseudonymise --workers 2`` (worker processes);
+  (b1), (b2) with ``--before TREE``: the same two from another source tree
+      (e.g. main, ``git archive main | tar -x -C /tmp/before``).
+
+pacsflow is started like its console script (:mod:`bench.cli_runs`).
 
 pacsflow's runs also write the tables (with the header JSON), the manifest
 and the linkage; the library writes the files only. Each is run ``--rounds``
@@ -30,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.cli_runs import run_pacsflow
 from pacsflow.database.engine import make_engine
 from pacsflow.database.schema import initialize_database
 from pacsflow.demo.synthetic import make_dataset, write_dataset
@@ -82,6 +87,7 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="one JSON line of results")
+    parser.add_argument("--before", type=Path, default=None, help="another source tree to compare")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="pacsflow-bench-export-"))
@@ -99,18 +105,24 @@ def main() -> int:
         finally:
             engine.dispose()
         library = str(Path(sys.executable).with_name("dicom-anonymizer"))
-        pacsflow = [sys.executable, "-m", "flows.cli", "--db", url, "export"]
+        runs: list[tuple[str, int, Path | None]] = [
+            ("l", 0, None),
+            ("p1", 1, None),
+            ("p2", 2, None),
+        ]
+        if args.before:
+            runs += [("b1", 1, args.before), ("b2", 2, args.before)]
         best: dict[str, float] = {}
         for round_number in range(args.rounds):
-            for label, workers in (("l", 0), ("p1", 1), ("p2", 2)):
+            for label, workers, tree in runs:
                 out = workdir / f"out-{label}-{round_number}"
                 out.mkdir()
                 if workers == 0:
-                    command = [library, str(source), str(out)]
+                    seconds = timed([library, str(source), str(out)], env)
                 else:
-                    command = [*pacsflow, str(out), "--pseudonymise", "--workers", str(workers),
-                               "--no-progress"]  # fmt: skip
-                seconds = timed(command, env)
+                    command = ["--db", url, "export", str(out), "--pseudonymise",
+                               "--workers", str(workers), "--no-progress"]  # fmt: skip
+                    seconds = run_pacsflow(command, env, workdir, tree).seconds
                 exported = sum(1 for p in out.rglob("*.dcm"))
                 if exported != args.instances:
                     raise RuntimeError(f"({label}) wrote {exported} of {args.instances} files")
@@ -138,8 +150,11 @@ def main() -> int:
         print(f"\nPseudonymised export: {args.instances} CT instances {SIDE}x{SIDE}, "
               f"{os.cpu_count()} cores, best of {args.rounds}\n")  # fmt: skip
         names = {"l": "(l) dicom-anonymizer CLI", "p1": "(p1) pacsflow export, 1 worker",
-                 "p2": "(p2) pacsflow export, 2 workers"}  # fmt: skip
+                 "p2": "(p2) pacsflow export, 2 workers", "b1": "(b1) before, 1 worker",
+                 "b2": "(b2) before, 2 workers"}  # fmt: skip
         for label, name in names.items():
+            if label not in best:
+                continue
             print(f"{name:<34} {best[label]:>7.2f} s {rates[label]:>7.1f} inst/s "
                   f"{rates[label] / rates['l']:>5.2f}x")  # fmt: skip
         verdict = "met" if ratio >= TARGET_RATIO else "NOT met"

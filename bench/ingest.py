@@ -1,287 +1,214 @@
-"""Benchmark: ingest throughput against the speed of pydicom itself, and peak memory.
+"""Benchmark: ``pacsflow ingest``, the whole CLI call, against pydicom reading the same files.
 
-Run from the repository root (``make bench-ingest`` or
-``.venv/bin/python -m bench.ingest --files 20000``). In one run it measures,
-on the same folder of synthetic CT files with a realistic header (~250
-elements, private tags, sequences):
+Run from the repository root (``make bench-ingest`` or ``.venv/bin/python -m
+bench.ingest``). In one run, for each corpus (default: 200 and 4,000 small
+synthetic headers, 2,000 realistic 256-element CT headers):
 
-  (a)  the limit: a bare loop of dcmread(stop_before_pixels=True) +
-       Dataset.to_json_dict, no database, one process;
-  (a') the same loop with pacsflow's JSON encoder instead of to_json_dict;
-  (b)  ``pacsflow ingest`` into SQLite with one worker process;
-  (c)  the same with one worker per core;
-  (d)  into PostgreSQL with one worker per core;
-  (p)  pacsanini 0.2.1's parse_dir2sql, with --pacsanini-python.
+  - the reference: one process running pydicom's ``dcmread(stop_before_pixels=True)``
+    alone over the corpus;
+  - ``pacsflow ingest`` on 1 and 2 workers, into SQLite and PostgreSQL, each a
+    fresh process started like the console script (:mod:`bench.cli_runs`),
+    timed from outside (the whole call: Python start, Prefect, the walk, the
+    pool, the database), with the peak resident memory of its largest process
+    (``RUSAGE_CHILDREN``, workers included) and the ratio to the reference;
+  - with ``--before TREE``, the same calls from another source tree (e.g. main,
+    ``git archive main | tar -x -C /tmp/before``), interleaved;
+  - the start of the worker pool (:mod:`tasks.worker_pool`) in a process that
+    imported Prefect: until 2 workers have answered;
+  - with ``--memory``, peak RSS of an ingest of 100,000 small files vs 10,000 (slow);
+  - the header-read rows of :mod:`bench.header_read`, when present.
 
-Each ingest runs as the CLI does, in a fresh process against a Prefect server
-started once for the benchmark, so the figures exclude the server's start but
-include spawning the workers. Files/s come from the flow's own timing; peak RSS
-is sampled from /proc over the process and its workers (largest single
-process, and the sum). Prefect's share is the wall time not spent inside the
-batches (walking the folder, worker start-up, task and flow bookkeeping).
+A Prefect server is started once for the benchmark, as on a worker.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom import dcmread
+from sqlalchemy import create_engine, text
 
-from pacsflow.demo.synthetic import make_realistic_ct, write_dataset
-from pacsflow.dicom.header_json import dataset_to_json
-from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE
+from bench.cli_runs import CliRun, run_pacsflow, timed_python
+from pacsflow.demo.synthetic import make_dataset, make_realistic_ct, write_dataset
 from tests.peers.prefect_server import start_prefect_server
 
-REPO = Path(__file__).resolve().parents[1]
-PAGE = os.sysconf("SC_PAGE_SIZE")
+__all__ = ["main", "make_corpus"]
 
 
 @dataclass
-class Measure:
+class Row:
     """One line of the report."""
 
     label: str
     files: int
     seconds: float
-    peak_rss_mb: float = 0.0
-    peak_tree_mb: float = 0.0
-    prefect_share: float | None = None
+    peak_mb: float = 0.0
+    left_running: int = 0
 
     @property
     def rate(self) -> float:
         return self.files / self.seconds if self.seconds else 0.0
 
 
-def make_corpus(folder: Path, n_files: int) -> None:
-    """Write ``n_files`` synthetic CT files: patients of 3 studies of 2 series of 10 images."""
+def make_corpus(folder: Path, kind: str, n_files: int) -> list[Path]:
+    """``n_files`` files (``small`` or ``ct`` headers): 3 studies per patient, 2 series of 10."""
     marker = folder.parent / f"{folder.name}.complete"  # outside: the walk would count it
-    if marker.exists():
-        return
-    shutil.rmtree(folder, ignore_errors=True)
-    started = time.perf_counter()
-    for i in range(n_files):
-        study, image = divmod(i, 20)
-        series = image // 10
-        ds = make_realistic_ct(
-            PatientID=f"BENCH{study // 3:06d}",
-            PatientName=f"Bench^Patient{study // 3:06d}",
-            StudyInstanceUID=f"1.2.826.0.1.3680043.9.7777.{study}",
-            SeriesInstanceUID=f"1.2.826.0.1.3680043.9.7777.{study}.{series}",
-            InstanceNumber=str(image + 1),
-        )
-        write_dataset(ds, folder / f"{study:06d}" / f"{series}" / f"{image:02d}.dcm")
-    marker.write_text("")
-    print(f"wrote {n_files} files in {time.perf_counter() - started:.0f} s to {folder}")
+    if not marker.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        make = make_realistic_ct if kind == "ct" else make_dataset
+        for i in range(n_files):
+            study, image = divmod(i, 20)
+            series = image // 10
+            ds = make(
+                PatientID=f"BENCH{study // 3:06d}",
+                PatientName=f"Bench^Patient{study // 3:06d}",
+                StudyInstanceUID=f"1.2.826.0.1.3680043.9.7777.{study}",
+                SeriesInstanceUID=f"1.2.826.0.1.3680043.9.7777.{study}.{series}",
+                InstanceNumber=str(image + 1),
+            )
+            write_dataset(ds, folder / f"{study:06d}" / f"{series}" / f"{image:02d}.dcm")
+        marker.write_text("")
+    return sorted(folder.rglob("*.dcm"))
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*.dcm"))
-
-
-def bare_loop(paths: list[Path], *, fast: bool) -> Measure:
-    """(a)/(a'): read and encode every file in this process; no database."""
+def dcmread_alone(paths: list[Path]) -> Row:
+    """The reference: pydicom's dcmread(stop_before_pixels=True) over every file, one process."""
     started = time.perf_counter()
     for path in paths:
-        ds = dcmread(path, stop_before_pixels=True)
-        if fast:
-            dataset_to_json(ds)
-        else:
-            ds.to_json_dict()
-    label = "(a') dcmread + pacsflow encoder" if fast else "(a)  dcmread + to_json_dict"
-    return Measure(label, len(paths), time.perf_counter() - started)
+        dcmread(path, stop_before_pixels=True)
+    return Row("dcmread alone, 1 process", len(paths), time.perf_counter() - started)
 
 
-def _tree_rss(root_pid: int) -> tuple[int, int]:
-    """(largest single RSS, sum of RSS) in bytes over ``root_pid`` and its descendants."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(entry), int(fields[1])
-        children.setdefault(ppid, []).append(pid)
-        rss[pid] = int(fields[21]) * PAGE
-    todo, tree = [root_pid], []
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    sizes = [rss.get(pid, 0) for pid in tree]
-    return max(sizes, default=0), sum(sizes)
+class Databases:
+    """Fresh databases for each call: SQLite files, and PostgreSQL when started."""
+
+    def __init__(self, workdir: Path, postgres: bool) -> None:
+        self.workdir = workdir
+        self.count = 0
+        self.server = None
+        if postgres:
+            from tests.peers.postgres import PostgresServer
+
+            self.server = PostgresServer().start()
+
+    def new(self, dialect: str) -> str:
+        self.count += 1
+        name = f"bench{self.count}"
+        if dialect == "sqlite":
+            return f"sqlite:///{self.workdir / name}.sqlite"
+        assert self.server is not None
+        admin = create_engine(self.server.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return self.server.url(name)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
 
 
-def run_ingest(
-    label: str, folder: Path, db_url: str, workers: int, env: dict[str, str], batch_size: int
-) -> Measure:
-    """Run ``pacsflow ingest`` in a fresh process; time it from the flow, sample its memory."""
-    command = [
-        sys.executable,
-        "-m",
-        "flows.cli",
-        "--db",
-        db_url,
-        "ingest",
-        str(folder),
-        "--workers",
-        str(workers),
-        "--batch-size",
-        str(batch_size),
-        "--no-progress",
-        "--allow-failures",
-        "--json",
-    ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO, text=True
-    )
-    peaks = [0, 0]
-
-    def sample() -> None:
-        while process.poll() is None:
-            largest, total = _tree_rss(process.pid)
-            peaks[0], peaks[1] = max(peaks[0], largest), max(peaks[1], total)
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = process.communicate()
-    sampler.join()
-    if process.returncode != 0:
-        raise RuntimeError(f"{label} failed ({process.returncode}): {err.strip()[-2000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    share = 1.0 - result["batch_seconds"] / (workers * result["seconds"])
-    return Measure(
-        label, result["files_seen"], result["seconds"], peaks[0] / 2**20, peaks[1] / 2**20, share
-    )
+def ingest(
+    folder: Path, db_url: str, workers: int, env: dict[str, str], workdir: Path, tree: Path | None
+) -> CliRun:
+    """``pacsflow --db URL ingest FOLDER --workers N`` as a user runs it."""
+    args = ["--db", db_url, "ingest", str(folder), "--workers", str(workers), "--no-progress"]
+    return run_pacsflow([*args, "--allow-failures", "--json"], env, workdir, tree)
 
 
-def run_pacsanini(python: str, folder: Path, workdir: Path) -> Measure:
-    """(p): pacsanini 0.2.1's parse_dir2sql into SQLite, one thread, in its own interpreter."""
-    db = workdir / "pacsanini.sqlite"
-    script = (
-        "import time, sys\n"
-        "from pacsanini.db.parser import parse_dir2sql\n"
+def pool_start(env: dict[str, str]) -> float:
+    """Seconds until a new pool's 2 workers answered, in a process that imported Prefect."""
+    code = (
+        "import prefect, time\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from tasks.worker_pool import in_pool\n"
+        "from pacsflow.pool_worker import worker_facts\n"
         "t = time.perf_counter()\n"
-        f"parse_dir2sql({str(folder)!r}, 'sqlite:///{db}', nb_threads=1, create_tables=True)\n"
-        "print(time.perf_counter() - t)\n"
+        "with ThreadPoolExecutor(2) as threads:\n"
+        "    pids = {f['pid'] for f in threads.map(lambda _: in_pool(2, worker_facts), range(8))}\n"
+        "print(time.perf_counter() - t, len(pids))\n"
     )
-    result = subprocess.run(
-        [python, "-c", script], capture_output=True, text=True, check=True, cwd=workdir
-    )
-    seconds = float(result.stdout.strip().splitlines()[-1])
-    return Measure("(p)  pacsanini 0.2.1 parse_dir2sql", len(_files(folder)), seconds)
+    return float(timed_python(code, env).split()[0])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=20_000, help="files in the corpus (20000)")
-    parser.add_argument("--folder", type=Path, default=None, help="corpus folder (kept for reuse)")
-    parser.add_argument(
-        "--limit-sample",
-        type=int,
-        default=2000,
-        help="files timed for (a) and (a'): per-file rates, no need for all",
-    )
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="files per task")
+    parser.add_argument("--corpora", default="small:200,small:4000,ct:2000",
+                        help="kind:files, comma-separated (small or ct)")  # fmt: skip
+    parser.add_argument("--before", type=Path, default=None, help="another source tree to compare")
     parser.add_argument("--skip-postgres", action="store_true")
-    parser.add_argument("--pacsanini-python", default=None, help="interpreter with pacsanini 0.2.1")
-    parser.add_argument(
-        "--pacsanini-files", type=int, default=2000, help="files for pacsanini's run (it is slow)"
-    )
+    parser.add_argument("--memory", action="store_true", help="also 100,000 vs 10,000 small files")
+    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()),
+                        help="where corpora are written and kept for reuse")  # fmt: skip
     args = parser.parse_args()
 
-    cores = os.cpu_count() or 1
-    folder = args.folder or Path(tempfile.gettempdir()) / f"pacsflow-bench-{args.files}"
-    make_corpus(folder, args.files)
-    paths = _files(folder)
     workdir = Path(tempfile.mkdtemp(prefix="pacsflow-bench-"))
     env = {**os.environ, "PREFECT_HOME": str(workdir / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
-    measures: list[Measure] = []
     server = start_prefect_server(env, workdir)
-    postgres = None
+    databases = Databases(workdir, postgres=not args.skip_postgres)
+    dialects = ["sqlite"] if args.skip_postgres else ["sqlite", "postgresql"]
+    trees: list[tuple[str, Path | None]] = [("after", None)]
+    if args.before:
+        trees.append(("before", args.before))
+    tables: list[tuple[str, Row, list[Row]]] = []
     try:
-        sample = paths[: args.limit_sample]
-        limit = bare_loop(sample, fast=False)
-        measures += [limit, bare_loop(sample, fast=True)]
-        measures.append(
-            run_ingest(
-                "(b)  ingest, SQLite, 1 worker",
-                folder,
-                f"sqlite:///{workdir / 'b.sqlite'}",
-                1,
-                env,
-                args.batch_size,
-            )
-        )
-        measures.append(
-            run_ingest(
-                f"(c)  ingest, SQLite, {cores} workers",
-                folder,
-                f"sqlite:///{workdir / 'c.sqlite'}",
-                cores,
-                env,
-                args.batch_size,
-            )
-        )
-        if not args.skip_postgres:
-            from tests.peers.postgres import PostgresServer
-
-            postgres = PostgresServer().start()
-            measures.append(
-                run_ingest(
-                    f"(d)  ingest, PostgreSQL, {cores} workers",
-                    folder,
-                    postgres.url("bench"),
-                    cores,
-                    env,
-                    args.batch_size,
-                )
-            )
-        if args.pacsanini_python:
-            subset = workdir / "pacsanini-subset"
-            for path in paths[: args.pacsanini_files]:
-                target = subset / path.relative_to(folder)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.symlink_to(path)
-            measures.append(run_pacsanini(args.pacsanini_python, subset, workdir))
+        for spec in args.corpora.split(","):
+            kind, n = spec.split(":")
+            folder = args.folder / f"pacsflow-bench-{kind}-{n}"
+            paths = make_corpus(folder, kind, int(n))
+            reference = dcmread_alone(paths)
+            rows: list[Row] = []
+            for dialect in dialects:
+                for workers in (1, 2):
+                    for name, tree in trees:
+                        run = ingest(folder, databases.new(dialect), workers, env, workdir, tree)
+                        label = f"{name}: ingest, {dialect}, {workers} worker(s)"
+                        files = int(str(run.answer.get("files_seen", len(paths))))
+                        rows.append(Row(label, files, run.seconds, run.peak_mb, run.left_running))
+            tables.append((f"{n} {kind} files", reference, rows))
+        started_s = pool_start(env)
+        memory: list[Row] = []
+        if args.memory:
+            for n in (10_000, 100_000):
+                folder = args.folder / f"pacsflow-bench-small-{n}"
+                paths = make_corpus(folder, "small", n)
+                run = ingest(folder, databases.new("sqlite"), 2, env, workdir, None)
+                label = f"ingest {n} small files, 2 workers"
+                memory.append(Row(label, n, run.seconds, run.peak_mb))
     finally:
         server.terminate()
         server.wait(timeout=30)
-        if postgres is not None:
-            postgres.stop()
+        databases.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"\n{len(paths)} files, {cores} cores; (a)/(a') timed on {len(sample)} files\n")
-    print(
-        f"{'measure':<40} {'files':>7} {'s':>8} {'files/s':>8} {'x (a)':>6} "
-        f"{'RSS MB':>7} {'tree MB':>8} {'Prefect':>8}"
-    )
-    for m in measures:
-        share = f"{m.prefect_share:.1%}" if m.prefect_share is not None else ""
-        rss = f"{m.peak_rss_mb:.0f}" if m.peak_rss_mb else ""
-        tree = f"{m.peak_tree_mb:.0f}" if m.peak_tree_mb else ""
-        print(
-            f"{m.label:<40} {m.files:>7} {m.seconds:>8.1f} {m.rate:>8.0f} "
-            f"{m.rate / limit.rate:>6.2f} {rss:>7} {tree:>8} {share:>8}"
-        )
-    pacsanini = next((m for m in measures if m.label.startswith("(p)")), None)
-    if pacsanini is not None:
-        best = max(m.rate for m in measures if m.label[:3] in ("(b)", "(c)", "(d)"))
-        print(f"\nbest pacsflow ingest / pacsanini: {best / pacsanini.rate:.1f} x")
+    print(f"\n{os.cpu_count()} cores; whole CLI calls; x = files/s over dcmread alone\n")
+    for title, reference, rows in tables:
+        print(f"{title}: dcmread alone {reference.rate:.0f} files/s")
+        print(f"  {'run':<42} {'s':>7} {'files/s':>8} {'x':>6} {'peak MB':>8} {'left':>5}")
+        for row in rows:
+            ratio = row.rate / reference.rate
+            print(f"  {row.label:<42} {row.seconds:>7.2f} {row.rate:>8.0f} {ratio:>6.2f} "
+                  f"{row.peak_mb:>8.0f} {row.left_running:>5}")  # fmt: skip
+    print(f"\nworker pool start (2 workers answered, Prefect imported): {started_s:.2f} s")
+    if memory:
+        small, large = memory
+        print(f"\npeak RSS: {small.label}: {small.peak_mb:.0f} MB; {large.label}: "
+              f"{large.peak_mb:.0f} MB; ratio {large.peak_mb / small.peak_mb:.2f}")  # fmt: skip
+    try:
+        header_read = importlib.import_module("bench.header_read")  # another benchmark's rows
+    except ImportError:
+        return 0
+    print()
+    for line in header_read.header_rows():
+        print(line)
     return 0
 
 

@@ -10,7 +10,8 @@ as it was (not created, not bound to the export's settings).
 A plain copy holds the patient data as pacsflow stores it, for the trusted
 zone only. A pseudonymised one (``pseudonymise``) applies DICOM PS3.15 Annex
 E's Basic Profile with keyed pseudonyms (:mod:`pacsflow.export.pseudonymise`)
-to files, tables and header JSON, in worker processes; the linkage stays in
+to files, tables and header JSON, in the worker processes of
+:mod:`flows.workers` (one study per task, ``workers`` at once); the linkage stays in
 pacsflow's database. The key comes from ``$PACSFLOW_PSEUDONYM_KEY`` or the
 Prefect Secret block named by ``key_block``; it is never a flow parameter.
 """
@@ -23,11 +24,10 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.progress import FlowProgress
 from flows.run_names import export_run_name
-from flows.workers import process_pool
+from flows.workers import pool_processes, pooled_runner
 from pacsflow.export.manifest import plain_settings
 from pacsflow.export.pseudonym_key import PseudonymKey, key_from_env
 from pacsflow.export.pseudonymise import PseudonymProfile
@@ -64,11 +64,10 @@ def pseudonym_key(key_block: str | None) -> PseudonymKey:
     return key_from_env()
 
 
-def _runner(workers: int, processes: bool) -> TaskRunner[Any]:
-    # Copying waits on the disk: threads. Pseudonymising is CPU work: processes.
-    if processes and workers > 1:
-        return process_pool(workers)
-    return ThreadPoolTaskRunner(max_workers=max(1, workers))
+def _processes(workers: int, pseudonymise: bool) -> int:
+    """The process pool's size: copying waits on the disk (threads only, 0), pseudonymising
+    is CPU work (a pool of ``workers`` processes, when more than one)."""
+    return pool_processes(workers) if pseudonymise else 0
 
 
 def _nothing_selected(started: float) -> dict[str, Any]:
@@ -147,11 +146,12 @@ def export_flow(
         show_bar=show_progress,
     )
     files_started = time.perf_counter()
-    with _runner(workers, processes=pseudonymise) as runner, progress:
+    processes = _processes(workers, pseudonymise)
+    with pooled_runner(workers, processes) as runner, progress:
         futures = [
             runner.submit(export_pseudonymised_study_task, {
                 "db_url": db_url, "study_uid": uid, "dest": folder, "key": key, "profile": profile,
-                "run": run,
+                "run": run, "processes": processes,
             })
             if pseudonymise
             else runner.submit(

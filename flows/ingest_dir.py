@@ -1,9 +1,14 @@
 """The ``ingest-dir`` flow: index a folder of DICOM files into the pacsflow database.
 
-Files are split into batches; each batch is one ``ingest-batch`` task run in a
-pool of worker processes (Prefect's ``ProcessPoolTaskRunner``, sized by the
-``workers`` parameter), so parsing uses every core. At most two batches per
-worker are in flight, which bounds memory however large the folder is.
+Files are split into batches; each batch is one ``ingest-batch`` task. The
+tasks run on threads of the flow process, ``workers`` at once, and each hands
+its batch to a worker of the process pool kept by :mod:`tasks.worker_pool`, so
+parsing uses every core (see :mod:`flows.workers`). The pool is started once
+per process and its workers do not import Prefect, so a run pays no per-worker
+start. With one worker, or a folder of one batch (500 files by default), the
+batches are parsed in the flow process and no pool is started. At most two
+batches per worker are in flight, which bounds memory however large the
+folder is.
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.progress import FlowProgress
 from flows.run_names import ingest_run_name
 from flows.summaries import ingest_summary_table
-from flows.workers import process_pool
+from flows.workers import pool_processes, pooled_runner
 from pacsflow.database.engine import mask_url
 from pacsflow.ingest.batch import (
     DEFAULT_BATCH_SIZE,
@@ -46,7 +51,7 @@ _IN_FLIGHT_PER_WORKER = 2
 
 
 def _ingest_batches(
-    runner: ProcessPoolTaskRunner,
+    runner: ThreadPoolTaskRunner[Any],
     src: str,
     parameters: dict[str, Any],
     batch_size: int,
@@ -54,7 +59,7 @@ def _ingest_batches(
     total: int,
     progress: FlowProgress,
 ) -> BatchResult:
-    """Submit the batches to the worker pool, at most two per worker in flight."""
+    """Submit the batches' tasks, at most two per worker in flight."""
 
     def submit(paths: list[str]) -> Callable[[], BatchResult]:
         return runner.submit(ingest_batch_task, {**parameters, "paths": paths}).result
@@ -88,7 +93,8 @@ def ingest_dir(
             PACSFLOW_DB_PASSWORD); default PACSFLOW_DB_URL, else the SQLite file.
         institution: stored with patients and images; default ``unknown_YYYYMMDD``.
         batch_size: files per task and per transaction.
-        workers: worker processes; 0 means one per CPU core.
+        workers: worker processes; 0 means one per CPU core. One, or a folder
+            of one batch, parses in the flow process (no pool).
         create_tables: create the database and migrate it to the newest schema first.
         show_progress: draw a progress bar when standard error is a terminal.
 
@@ -121,13 +127,17 @@ def ingest_dir(
         description=f"Ingesting {total} files",
         show_bar=show_progress,
     )
-    # The pool is sized per run, so it is used directly rather than as the
+    # The runner is sized per run, so it is used directly rather than as the
     # flow's (fixed) task runner; its task runs belong to this flow run.
-    with process_pool(n_workers) as runner, progress:
+    # A folder of one batch (plan_batches cuts the last files into quarter
+    # batches) is parsed here: starting the pool would cost more than it saves.
+    processes = pool_processes(n_workers) if total > batch_size // 4 else 0
+    with pooled_runner(n_workers, processes) as runner, progress:
         parameters = {
             "db_url": db_url,
             "institution": institution or default_institution(),
             "flow_run_id": str(flow_run.id) if flow_run.id else None,
+            "processes": processes,
         }
         result = _ingest_batches(runner, src, parameters, batch_size, n_workers, total, progress)
     wall_s = time.perf_counter() - started

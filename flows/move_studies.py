@@ -10,7 +10,8 @@ C-GET or WADO-RS; at most ``concurrency`` at once in a thread pool sized per
 run, default 1 to spare the PACS) followed by an ``ingest-study`` task
 (ingest, completeness check, record) in a pool of its own: study N is
 ingested while study N+1 arrives. The ingest pool is threads of this process
-by default, or ``ingest_workers`` processes. Transient
+by default; with ``ingest_workers`` the tasks hand their study to that many
+worker processes of the pool of :mod:`flows.workers`. Transient
 network errors are retried by Prefect; a permanent one fails that study only.
 """
 
@@ -26,13 +27,14 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.dates import resolve_retrieval_window
 from flows.options import Retrieval
 from flows.progress import FlowProgress
 from flows.run_names import move_run_name
 from flows.summaries import check_complete, move_summary, summary_markdown
+from flows.workers import pooled_runner
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.receiver_lease import ReceiverLease
 from pacsflow.retrieval.attempts import StudyPick
@@ -158,11 +160,8 @@ def move_studies_flow(
     # The pools are sized per run, so they are used directly rather than as the
     # flow's (fixed) task runner; their task runs belong to this flow run.
     transfers: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)
-    ingests: TaskRunner[Any] = (
-        ProcessPoolTaskRunner(max_workers=retrieval.ingest_workers)
-        if retrieval.ingest_workers
-        else ThreadPoolTaskRunner(max_workers=concurrency)
-    )
+    processes = retrieval.ingest_workers
+    ingests = pooled_runner(processes or concurrency, processes)
     # One claim holder per run: another run skips the studies this one moves,
     # and a Prefect retry of a task keeps its claim.
     request = RetrievalRequest(
@@ -175,7 +174,7 @@ def move_studies_flow(
         not_after=dt.datetime.fromisoformat(retrieval.until) if retrieval.until else None,
     )
     holder = request.claim_holder or ""
-    with scp, transfers, ingests, progress:
+    with scp, transfers, ingests as ingest_runner, progress:
         done: queue.SimpleQueue[PrefectFuture[Any]] = queue.SimpleQueue()
         transferring: dict[PrefectFuture[Any], str] = {}
         for uid in picked.study_uids:
@@ -191,9 +190,14 @@ def move_studies_flow(
                 uid = transferring.pop(future)
                 moved = _transferred_of(future, uid, holder)
                 if moved.skipped is None:
-                    ingest = ingests.submit(
+                    ingest = ingest_runner.submit(
                         finish_study_task,
-                        {"db_url": db_url, "request": request, "transferred": moved},
+                        {
+                            "db_url": db_url,
+                            "request": request,
+                            "transferred": moved,
+                            "processes": processes,
+                        },
                     )
                     ingesting[ingest] = uid
                     ingest.add_done_callback(done.put)

@@ -1,25 +1,43 @@
-"""Running tasks in worker processes that report to the flow's own Prefect server."""
+"""Task runners for CPU-bound work: Prefect tasks on threads, their work in a process pool.
+
+The flows that parse headers or pseudonymise files (``ingest-dir``, the
+pseudonymised ``export``, ``move-studies`` with ``ingest_workers``) run their
+tasks on a :class:`~prefect.task_runners.ThreadPoolTaskRunner` in the flow
+process, sized like the pool: Prefect still gives each task its retries,
+states, place in the UI and the run's concurrency. Each task hands one pure
+pacsflow function to the process pool of :mod:`tasks.worker_pool` and waits.
+That pool is started once per process by a fork server that imported the
+worker modules; its workers never import Prefect, so a run no longer pays
+Prefect's start (2-3 s) in every worker. One worker means no pool at all: the
+tasks do the work in the flow process.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
 
-from prefect.client.orchestration import get_client
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 
-__all__ = ["process_pool"]
+from tasks.worker_pool import pool_for_run
+
+__all__ = ["pool_processes", "pooled_runner"]
 
 
-def process_pool(workers: int) -> ProcessPoolTaskRunner:
-    """A process-pool task runner whose workers use the flow's Prefect API.
+def pool_processes(workers: int) -> int:
+    """The ``processes`` to give the tasks: ``workers`` if more than one, else 0 (no pool)."""
+    return workers if workers > 1 else 0
 
-    With no ``PREFECT_API_URL`` set, Prefect serves the flow from a temporary
-    server; the spawned workers do not inherit its address and would each
-    start a temporary server of their own (~10 s each, and their task runs
-    would be recorded there). Prefect passes ``os.environ`` to the workers at
-    submit time, so exporting the address here makes them share the flow's.
+
+@contextmanager
+def pooled_runner(workers: int, processes: int) -> Iterator[ThreadPoolTaskRunner[Any]]:
+    """A thread runner of ``workers`` tasks at once, with the pool of ``processes`` ready.
+
+    With ``processes`` of 0 no pool is started. If the run is interrupted
+    (Ctrl-C, cancellation) the pool's workers are ended with it.
     """
-    if not os.environ.get("PREFECT_API_URL"):
-        with get_client(sync_client=True) as client:
-            os.environ["PREFECT_API_URL"] = str(client.api_url)
-    return ProcessPoolTaskRunner(max_workers=workers)
+    with ExitStack() as stack:
+        if processes:
+            stack.enter_context(pool_for_run(processes))
+        yield stack.enter_context(ThreadPoolTaskRunner(max_workers=max(1, workers)))

@@ -19,8 +19,11 @@ from pacsflow.export.record_tables import remove_study_rows, write_record_tables
 from pacsflow.export.selection import ExportSelection, selected_query, selected_studies
 from pacsflow.export.study_files import StudyCopy, export_study_files
 from pacsflow.export.tables import write_export_tables
+from pacsflow.export.worker import export_pseudonymised_study_at
 from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
+from tasks.settings import resolve_db_url
+from tasks.worker_pool import in_pool
 
 __all__ = [
     "export_pseudonymised_study_task",
@@ -62,8 +65,18 @@ def export_pseudonymised_study_task(
     key: PseudonymKey,
     profile: PseudonymProfile,
     run: str,
+    processes: int = 0,
 ) -> StudyCopy:
-    """Write one study's files pseudonymised and record their linkage in the database."""
+    """Write one study's files pseudonymised and record their linkage in the database.
+
+    With ``processes`` (> 0) the study is written by a worker of the process pool
+    of that size (:mod:`tasks.worker_pool`), else here.
+    """
+    if processes:
+        url = resolve_db_url(db_url)
+        return in_pool(
+            processes, export_pseudonymised_study_at, url, study_uid, dest, key, profile, run
+        )
     pseudonymiser = Pseudonymiser(key, profile)
     with session_scope(engine_for(db_url)) as session:
         done = export_pseudonymised_study(session, study_uid, Path(dest), pseudonymiser, run)

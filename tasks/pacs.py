@@ -22,9 +22,11 @@ from pacsflow.retrieval.one_study import (
     finish_study,
     transfer_study,
 )
+from pacsflow.retrieval.worker import finish_study_at
 from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
-from tasks.settings import web_access
+from tasks.settings import resolve_db_url, web_access
+from tasks.worker_pool import in_pool
 
 __all__ = [
     "echo_task",
@@ -89,12 +91,16 @@ def transfer_study_task(
 
 @task(name="ingest-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def finish_study_task(
-    db_url: str | None, request: RetrievalRequest, transferred: Transferred
+    db_url: str | None, request: RetrievalRequest, transferred: Transferred, processes: int = 0
 ) -> StudyOutcome:
     """Ingest a transferred study, judge it complete or not, record the try, release it.
 
-    Run in its own process while the next study arrives. Safe to retry:
-    files already ingested are skipped.
+    Run while the next study arrives: on a thread here, or with ``processes``
+    (> 0) by a worker of the process pool of that size (:mod:`tasks.worker_pool`).
+    Safe to retry: files already ingested are skipped.
     """
+    if processes:
+        url = resolve_db_url(db_url)
+        return in_pool(processes, finish_study_at, url, request, transferred, web_access())
     engine = engine_for(db_url)
     return finish_study(engine, request, transferred, web=web_access(), raise_retryable=False)

@@ -60,6 +60,7 @@ def _run(
     end_date: dt.date | None = None,
     concurrency: int = 1,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ingest_workers: int = 0,
 ) -> dict[str, Any]:
     result: dict[str, Any] = pipeline(
         dates=DateRange(start_date, end_date),
@@ -67,7 +68,7 @@ def _run(
         local=LocalAE(port=SCP_PORT),
         storage=str(storage),
         selection=Selection(max_attempts=max_attempts),
-        retrieval=Retrieval(concurrency=concurrency),
+        retrieval=Retrieval(concurrency=concurrency, ingest_workers=ingest_workers),
         db_url=db_url,
     )
     return result
@@ -124,6 +125,20 @@ def test_pipeline_retrieves_every_study_once(
     )
     assert again["images_added"] == 0
     assert table_counts(db_url)["images"] == n_images
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_ingest_workers_ingest_each_study_in_the_worker_pool(
+    orthanc: OrthancServer, db_url: str, tmp_path: Path
+) -> None:
+    from pacsflow.pool_worker import started_workers
+
+    done = _run(orthanc, db_url, tmp_path / "storage", dt.date(2024, 4, 1), ingest_workers=2)
+    assert (done["studies_complete"], done["studies_partial"]) == (STUDIES_PER_DAY, 0)
+    assert done["images_added"] == STUDIES_PER_DAY * SERIES * IMAGES
+    assert table_counts(db_url)["images"] == STUDIES_PER_DAY * SERIES * IMAGES
+    assert all(r.retrieved_on is not None for r in found_studies(db_url).values())
+    assert any(p.is_alive() for p in started_workers())  # the pool ran them, and stays
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
