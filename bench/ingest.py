@@ -24,16 +24,21 @@ A Prefect server is started once for the benchmark, as on a worker.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 from sqlalchemy import create_engine, text
 
 from bench.cli_runs import CliRun, run_pacsflow, timed_python
@@ -58,12 +63,49 @@ class Row:
         return self.files / self.seconds if self.seconds else 0.0
 
 
+# The largest little-endian headers of the test files pydicom and pydicom-data ship:
+# an ECG waveform (~1,250 elements in sequences), an SR, GE's CT, enhanced CT and MR
+# multi-frame (functional groups), Siemens MR with overlays, a JPEG 2000 CT.
+VENDOR_FILES = [
+    "waveform_ecg.dcm",
+    "test-SR.dcm",
+    "CT_small.dcm",
+    "JPEG2000_UNC.dcm",
+    "OBXXXX1A_2frame.dcm",
+    "eCT_Supplemental.dcm",
+    "liver.dcm",
+    "MR-SIEMENS-DICOM-WithOverlays.dcm",
+]
+
+
+def _vendor_maker() -> Callable[..., Dataset]:
+    """Clones of :data:`VENDOR_FILES` in turn, pixel data left out (the ingest never reads it)."""
+    import data_store
+    import pydicom.data
+
+    roots = [Path(data_store.__file__).parent, Path(pydicom.data.__file__).parent]
+    found = {p.name: p for root in roots for p in root.rglob("*.dcm") if p.name in VENDOR_FILES}
+    templates = [dcmread(found[name], stop_before_pixels=True) for name in VENDOR_FILES]
+    turn = iter(range(1 << 62))
+
+    def make(**overrides: Any) -> Dataset:
+        ds = copy.deepcopy(templates[next(turn) % len(templates)])
+        ds.SOPInstanceUID = generate_uid()
+        for keyword, value in overrides.items():
+            setattr(ds, keyword, value)
+        return ds
+
+    return make
+
+
 def make_corpus(folder: Path, kind: str, n_files: int) -> list[Path]:
-    """``n_files`` files (``small`` or ``ct`` headers): 3 studies per patient, 2 series of 10."""
+    """``n_files`` files (``small``, ``ct`` or ``vendor`` headers): 3 studies per patient,
+    2 series of 10."""
     marker = folder.parent / f"{folder.name}.complete"  # outside: the walk would count it
     if not marker.exists():
         shutil.rmtree(folder, ignore_errors=True)
-        make = make_realistic_ct if kind == "ct" else make_dataset
+        makers = {"ct": make_realistic_ct, "small": make_dataset}
+        make = makers[kind] if kind in makers else _vendor_maker()
         for i in range(n_files):
             study, image = divmod(i, 20)
             series = image // 10
@@ -142,7 +184,7 @@ def pool_start(env: dict[str, str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", default="small:200,small:4000,ct:2000",
-                        help="kind:files, comma-separated (small or ct)")  # fmt: skip
+                        help="kind:files, comma-separated (small, ct or vendor)")  # fmt: skip
     parser.add_argument("--before", type=Path, default=None, help="another source tree to compare")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--memory", action="store_true", help="also 100,000 vs 10,000 small files")

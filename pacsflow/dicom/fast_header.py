@@ -108,7 +108,7 @@ def parse_header(data: bytes, *, file_size: int | None = None) -> ParsedHeader:
     except TruncatedError as exc:
         if complete:
             raise
-        raise NeedsMoreDataError(str(exc)) from None
+        raise NeedsMoreDataError(str(exc), exc.needed) from None
     except NeedsPydicomError:
         raise
     except (
@@ -140,7 +140,7 @@ def _parse(buf: bytes, complete: bool, size: int) -> ParsedHeader:
     implicit = _encoding_of(transfer_syntax)
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         if not complete:
-            raise NeedsMoreDataError("a deflated file is read whole")
+            raise NeedsMoreDataError("a deflated file is read whole", size)
         buf, pos, size = zlib.decompress(buf[pos:], -zlib.MAX_WBITS), 0, -1
     top = Scope(DEFAULT_CODEC, None)
     header, pixel_data = _dataset(buf, pos, len(buf), implicit, top, top=True)
@@ -277,7 +277,7 @@ def _dataset(
                 items, pos = _sequence(buf, pos, end, items_implicit, scope, None)
             else:
                 if pos + length > end:
-                    raise TruncatedError("a sequence runs past the end")
+                    raise TruncatedError("a sequence runs past the end", pos + length)
                 items, pos = _sequence(buf, pos, pos + length, items_implicit, scope, pos + length)
             out[keys[tag]] = {"vr": "SQ", "Value": items}
             continue
@@ -285,7 +285,7 @@ def _dataset(
             raise NeedsPydicomError(f"undefined length of a {vr} element")
         stop = pos + length
         if stop > end:
-            raise TruncatedError("a value runs past the end")
+            raise TruncatedError("a value runs past the end", stop)
         if tag == _SPECIFIC_CHARACTER_SET and vr != "CS":
             raise NeedsPydicomError("a Specific Character Set that is not CS")
         if length == 0 or (length > MAX_INLINE and vr in BINARY_VRS):

@@ -59,11 +59,24 @@ class NeedsPydicomError(Exception):
 
 
 class TruncatedError(NeedsPydicomError):
-    """An element, item or sequence runs past the end of the bytes given."""
+    """An element, item or sequence runs past the end of the bytes given.
+
+    ``needed``: where the element that ran past ends (0 when not known), so
+    that a reader of the file's start knows how much more to read at once.
+    """
+
+    def __init__(self, message: str, needed: int = 0) -> None:
+        super().__init__(message)
+        self.needed = needed
 
 
 class NeedsMoreDataError(NeedsPydicomError):
-    """The bytes given end before the pixel data: the rest of the file is needed."""
+    """The bytes given end before the pixel data: more of the file is needed (at least
+    ``needed`` bytes when that is known, else 0)."""
+
+    def __init__(self, message: str, needed: int = 0) -> None:
+        super().__init__(message)
+        self.needed = needed
 
 
 class Scope:

@@ -53,7 +53,8 @@ __all__ = [
 ]
 
 FIRST_READ = 64 * 1024
-"""Bytes read first by :func:`read_header_json`; the read doubles while the header runs on."""
+"""Bytes read first by :func:`read_header_json`; it reads on while the header runs past
+them (to the end of the element that ran past, or twice as much)."""
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 """The SOP class of a DICOMDIR (PS3.4 Media Storage Directory Storage)."""
 _DIRECTORY_RECORD_SEQUENCE = 0x00041220
@@ -128,8 +129,11 @@ def _parse_file(path: str | PathLike[str]) -> ParsedHeader | None:
         while True:
             try:
                 return parse_header(data, file_size=size)
-            except NeedsMoreDataError:
-                more = fp.read(max(len(data), FIRST_READ))
+            except NeedsMoreDataError as exc:
+                # To the end of the element that ran past and a first read beyond it
+                # (its header usually ends there), or twice as much when not known.
+                wanted = max(exc.needed + FIRST_READ, 2 * len(data))
+                more = fp.read(wanted - len(data))
                 if not more:
                     raise
                 data += more

@@ -3,12 +3,14 @@ same JSON, the same refusals and the same rows."""
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from pacsflow.database.engine import dumps_json, make_engine
@@ -59,7 +61,33 @@ def test_a_header_longer_than_the_first_read_is_read_on(
     assert read.fast
     assert read.header["0040A160"]["Value"] == ["x" * (3 * FIRST_READ)]
     size = path.stat().st_size
-    assert reads == [FIRST_READ, 2 * FIRST_READ, size]  # doubling, never reading twice
+    # The first read ends inside TextValue, whose length says how far to read on:
+    # to its end and a first read beyond (here: the whole file), so two parses.
+    assert reads == [FIRST_READ, size]
+
+
+def test_a_long_sequence_is_read_to_its_end_and_not_the_pixel_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[int] = []
+
+    def parse(data: bytes, *, file_size: int | None = None) -> ParsedHeader:
+        reads.append(len(data))
+        return parse_header(data, file_size=file_size)
+
+    monkeypatch.setattr(reading, "parse_header", parse)
+    item = Dataset()
+    item.TextValue = "y" * 1000
+    ds = make_dataset()
+    ds.ContentSequence = [copy.deepcopy(item) for _ in range(200)]  # ~200 kB, defined length
+    ds.PixelData = bytes(8 * FIRST_READ)
+    path = _write(tmp_path / "sequence.dcm", part10_bytes(ds))
+    read = read_header_json(path)
+    assert read.fast
+    assert len(read.header["0040A730"]["Value"]) == 200
+    size = path.stat().st_size
+    assert len(reads) == 2  # the sequence's length says how far to read on
+    assert reads[1] < size - 4 * FIRST_READ  # and the pixel data is not read
 
 
 def test_bytes_in_memory_are_read_without_the_file(tmp_path: Path) -> None:
