@@ -110,6 +110,10 @@ def ingest_summary_table(result: BatchResult, wall_s: float) -> list[dict[str, A
         {"metric": "failed", "value": result.failed},
         {"metric": "skipped (DICOM files holding no instance)", "value": result.skipped},
         {"metric": "parent conflicts (see ingest_conflicts)", "value": result.conflicts},
+        {
+            "metric": "headers read by pydicom (not the one-pass reader)",
+            "value": result.read_by_pydicom,
+        },
         {"metric": "patients added", "value": result.patients_added},
         {"metric": "studies added", "value": result.studies_added},
         {"metric": "series added", "value": result.series_added},
