@@ -130,14 +130,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files", type=int, default=400, help="files per corpus")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    rows = header_rows(args.files, args.rounds)
-    print(f"header read + JSON, files/s per core (median of {args.rounds} interleaved rounds)")
-    print(f"{'corpus':<12} {'pydicom + json':>15} {'one-pass + orjson':>18} {'ratio':>7} fallbacks")
-    for row in rows:
-        print(
-            f"{row.corpus:<12} {row.pydicom_rate:>15,.0f} {row.fast_rate:>18,.0f} "
-            f"{row.ratio:>6.2f}x {row.fallbacks:>5}/{row.files}"
-        )
+    for line in table_lines(header_rows(args.files, args.rounds), args.rounds):
+        print(line)
+
+
+def table_lines(rows: list[HeaderRow], rounds: int = 3) -> list[str]:
+    """The rows as the printed table (also used by ``bench.ingest``)."""
+    lines = [
+        f"header read + JSON, files/s per core (median of {rounds} interleaved rounds)",
+        f"{'corpus':<12} {'pydicom + json':>15} {'one-pass + orjson':>18} {'ratio':>7} fallbacks",
+    ]
+    lines += [
+        f"{row.corpus:<12} {row.pydicom_rate:>15,.0f} {row.fast_rate:>18,.0f} "
+        f"{row.ratio:>6.2f}x {row.fallbacks:>5}/{row.files}"
+        for row in rows
+    ]
+    return lines
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ synthetic headers, 2,000 realistic 256-element CT headers):
   - the start of the worker pool (:mod:`tasks.worker_pool`) in a process that
     imported Prefect: until 2 workers have answered;
   - with ``--memory``, peak RSS of an ingest of 100,000 small files vs 10,000 (slow);
-  - the header-read rows of :mod:`bench.header_read`, when present.
+  - the header-read rows of :mod:`bench.header_read` (header read + JSON per core).
 
 A Prefect server is started once for the benchmark, as on a worker.
 """
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib
 import os
 import shutil
 import sys
@@ -42,6 +41,7 @@ from pydicom.uid import generate_uid
 from sqlalchemy import create_engine, text
 
 from bench.cli_runs import CliRun, run_pacsflow, timed_python
+from bench.header_read import header_rows, table_lines
 from pacsflow.demo.synthetic import make_dataset, make_realistic_ct, write_dataset
 from tests.peers.prefect_server import start_prefect_server
 
@@ -244,12 +244,8 @@ def main() -> int:
         small, large = memory
         print(f"\npeak RSS: {small.label}: {small.peak_mb:.0f} MB; {large.label}: "
               f"{large.peak_mb:.0f} MB; ratio {large.peak_mb / small.peak_mb:.2f}")  # fmt: skip
-    try:
-        header_read = importlib.import_module("bench.header_read")  # another benchmark's rows
-    except ImportError:
-        return 0
     print()
-    for line in header_read.header_rows():
+    for line in table_lines(header_rows()):
         print(line)
     return 0
 
