@@ -30,6 +30,7 @@ from pynetdicom import AE
 
 from pacsflow.demo.ports import free_port
 from pacsflow.errors import PacsflowError
+from pacsflow.net.association import keep_responses_for_requests
 from pacsflow.net.echo import echo
 from pacsflow.net.nodes import LocalAE, PacsNode
 
@@ -275,6 +276,10 @@ class QrscpServer:
         assoc = ae.associate("127.0.0.1", self.dicom_port, ae_title=self.ae_title)
         if not assoc.is_established:
             raise RuntimeError("qrscp refused the association to load studies")
+        # C-STOREs in a row hit pynetdicom's reactor race as C-FINDs do: a response
+        # taken by the association's own thread ("Received unexpected C-STORE
+        # service message") left the demo waiting 30 s, then failing.
+        keep_responses_for_requests(assoc)
         try:
             for ds in datasets:
                 status = assoc.send_c_store(ds)

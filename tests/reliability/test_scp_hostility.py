@@ -20,6 +20,7 @@ from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
 
 from pacsflow.demo.synthetic import make_study, write_dataset
+from pacsflow.net.association import keep_responses_for_requests
 from pacsflow.net.nodes import LocalAE
 from pacsflow.net.storage import STATUS_CANNOT_UNDERSTAND, StorageSCP
 from pacsflow.net.storage_files import INCOMING_FOLDER, study_folder, sync_study_folder
@@ -113,6 +114,7 @@ def _send(port: int, datasets: list[Dataset]) -> list[int]:
     ae.add_requested_context(CTImageStorage)
     assoc = ae.associate("127.0.0.1", port, ae_title="PACSFLOW")
     assert assoc.is_established
+    keep_responses_for_requests(assoc)  # C-STOREs in a row: pynetdicom's reactor race
     try:
         return [int(assoc.send_c_store(ds).Status) for ds in datasets]
     finally:
