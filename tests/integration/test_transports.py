@@ -115,6 +115,16 @@ def test_qido_pages_through_a_window_with_limit_and_offset(orthanc: OrthancServe
     assert _uids(paged.studies) == _uids(find_studies(LOCAL, _dimse(orthanc), QUIET_DAY).studies)
 
 
+def _found_study(
+    transport: str, orthanc: OrthancServer, study_files: list[Path], db_url: str, tmp_path: Path
+) -> tuple[str, RetrievalRequest]:
+    """The test study, recorded as found with its 12 instances, and a request for it."""
+    uid = _study_uid(study_files)
+    record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
+    node = _web(orthanc) if transport == "dicomweb" else _dimse(orthanc, "c-get")
+    return uid, RetrievalRequest(LOCAL, node, tmp_path / "storage", "ORTHANC")
+
+
 @pytest.mark.parametrize("transport", ["dicomweb", "c-get"])
 def test_a_study_is_retrieved_complete_into_the_database(
     transport: str,
@@ -123,10 +133,7 @@ def test_a_study_is_retrieved_complete_into_the_database(
     db_url: str,
     tmp_path: Path,
 ) -> None:
-    uid = _study_uid(study_files)
-    record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
-    node = _web(orthanc) if transport == "dicomweb" else _dimse(orthanc, "c-get")
-    request = RetrievalRequest(LOCAL, node, tmp_path / "storage", "ORTHANC")
+    uid, request = _found_study(transport, orthanc, study_files, db_url, tmp_path)
     engine = make_engine(db_url)
     outcome = retrieve_study(engine, request, uid)  # no storage SCP runs
     assert (outcome.outcome, outcome.received, outcome.moved, outcome.images_added) == (
@@ -182,10 +189,7 @@ def test_received_instances_are_indexed_from_the_bytes_that_arrived(
     new_db_url: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
-    uid = _study_uid(study_files)
-    record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
-    node = _web(orthanc) if transport == "dicomweb" else _dimse(orthanc, "c-get")
-    request = RetrievalRequest(LOCAL, node, tmp_path / "storage", "ORTHANC")
+    uid, request = _found_study(transport, orthanc, study_files, db_url, tmp_path)
     engine = make_engine(db_url)
     moved = transfer_study(engine, request, uid)
     files = sorted(study_folder(request.storage, uid).rglob("*.dcm"))

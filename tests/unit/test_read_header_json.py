@@ -45,16 +45,20 @@ def test_a_big_endian_file_is_read_by_pydicom(tmp_path: Path) -> None:
     assert read.header == dataset_to_json(read_header(path))
 
 
-def test_a_header_longer_than_the_first_read_is_read_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    reads: list[int] = []
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of the bytes each parse of read_header_json was given, in order."""
+    lengths: list[int] = []
 
     def parse(data: bytes, *, file_size: int | None = None) -> ParsedHeader:
-        reads.append(len(data))
+        lengths.append(len(data))
         return parse_header(data, file_size=file_size)
 
     monkeypatch.setattr(reading, "parse_header", parse)
+    return lengths
+
+
+def test_a_header_longer_than_the_first_read_is_read_on(tmp_path: Path, reads: list[int]) -> None:
     ds = make_dataset(TextValue="x" * (3 * FIRST_READ))  # UT: a 4-byte length
     path = _write(tmp_path / "long.dcm", part10_bytes(ds))
     read = read_header_json(path)
@@ -67,15 +71,8 @@ def test_a_header_longer_than_the_first_read_is_read_on(
 
 
 def test_a_long_sequence_is_read_to_its_end_and_not_the_pixel_data(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, reads: list[int]
 ) -> None:
-    reads: list[int] = []
-
-    def parse(data: bytes, *, file_size: int | None = None) -> ParsedHeader:
-        reads.append(len(data))
-        return parse_header(data, file_size=file_size)
-
-    monkeypatch.setattr(reading, "parse_header", parse)
     item = Dataset()
     item.TextValue = "y" * 1000
     ds = make_dataset()
