@@ -89,7 +89,7 @@ def _options_table(parser: argparse.ArgumentParser) -> list[str]:
     return [*lines, ""]
 
 
-USAGE_WIDTH = 88
+USAGE_WIDTH = 72
 """Usage lines wrap at this width, whatever the terminal the site is built in."""
 
 
