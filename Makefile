@@ -1,11 +1,11 @@
 # pacsflow's two entry points for a fresh machine:
 #   make demo   run the main job end to end on the embedded default (SQLite)
-#   make test   install everything, then lint, type-check and run every test
+#   make test   install everything, then lint, type-check, build the docs and run every test
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench-ingest bench-retrieve bench-cli bench-cohort bench-export demo-deps system-deps venv dev-venv clean \
+.PHONY: demo test lint docs bench-ingest bench-retrieve bench-cli bench-cohort bench-export demo-deps system-deps venv dev-venv clean \
 	server pool deploy workers stop
 
 # The demo needs Python's venv module and, optionally, Orthanc; the tests need more.
@@ -36,8 +36,14 @@ lint: dev-venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The docs site (mkdocs.yml, docs/) into site/; --strict fails on any warning: a broken link or
+# anchor, a page missing from the nav, a module mkdocstrings cannot load.
+# NO_MKDOCS_2_WARNING: silences the banner recent Material 9 releases print about MkDocs 2.
+docs: dev-venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 # pytest exits non-zero when no test ran (exit code 5), so make fails then too.
-test: system-deps dev-venv lint
+test: system-deps dev-venv lint docs
 	$(BIN)/pytest
 
 # Throughput and memory of `pacsflow ingest` against pydicom itself (not a test).
@@ -62,7 +68,7 @@ bench-export: dev-venv
 demo: demo-deps venv
 	$(BIN)/python scripts/demo.py
 
-# A Prefect installation on this machine (see the README, "Deployments"):
+# A Prefect installation on this machine (see docs/guide/deployments.md):
 #   make server pool deploy workers N=2    ...    make stop
 N ?= 1
 server: venv
@@ -77,4 +83,4 @@ stop:
 	./scripts/prefect-ops.sh stop
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache pacsflow.sqlite* demo-data demo-storage
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache pacsflow.sqlite* demo-data demo-storage site
