@@ -75,7 +75,7 @@ pool)
     fi
     ;;
 deploy)
-    PWD="$repo" "$bin/prefect" --no-prompt deploy --all --prefect-file deployments/prefect.yaml
+    "$bin/prefect" --no-prompt deploy --all --prefect-file deployments/prefect.yaml
     ;;
 workers)
     count="${2:-1}"

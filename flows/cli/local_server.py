@@ -132,9 +132,11 @@ def _start(folder: Path) -> ServerRecord:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(prefect_home())
     idle = os.environ.get(IDLE_ENV, str(DEFAULT_IDLE_S))
+    # Through the launcher: an installed wheel keeps flows/ off sys.path.
+    launch = [sys.executable, "-m", "pacsflow.launcher", "flows.cli.server_keeper"]
     with (folder / "server.log").open("ab") as log:
         keeper = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli.server_keeper", str(folder), str(port), idle],
+            [*launch, str(folder), str(port), idle],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
