@@ -1,8 +1,10 @@
 """pacsflow: turn a PACS into a queryable research database.
 
 The package itself is a pure library (models, conversion, data access, DICOM
-networking). Prefect tasks and flows live in the top-level ``tasks`` and
-``flows`` packages and import this one, never the other way round.
+networking). Prefect tasks and flows live in the ``tasks`` and ``flows``
+packages (top-level folders of the repository; inside the wheel, under
+``pacsflow/_app``, reached through :mod:`pacsflow.launcher`) and import this
+one, never the other way round.
 """
 
 import logging
