@@ -43,7 +43,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, Table, func, insert, inspect, select, text, update
 
 from alembic import command
-from pacsflow.database.models import Patient, Study, StudyFind
+from pacsflow.database.models.tables import PATIENTS, STUDIES, STUDIES_FIND
 from pacsflow.dicom.values import UNKNOWN_AGE, age_to_years, parse_tm
 from pacsflow.errors import PermanentError
 
@@ -73,9 +73,6 @@ _UID_COLUMNS = {
 }
 _MAX_UID = 64
 _TAG_PATIENT_NAME, _TAG_PATIENT_AGE, _TAG_ACQUISITION_TIME = "00100010", "00101010", "00080032"
-_FIND: Table = StudyFind.__table__  # type: ignore[assignment]
-_PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
-_STUDIES: Table = Study.__table__  # type: ignore[assignment]
 
 
 class AdoptionError(PermanentError):
@@ -151,10 +148,10 @@ def adopt_pacsanini(conn: Connection, config: Config) -> AdoptionReport:
     _copy(conn, "series", _series_row, report)
     _copy(conn, "images", headers.image_row, report)
     headers.apply(conn, report)
-    found = select(_FIND.c.id).where(_FIND.c.study_uid == _STUDIES.c.study_uid)
+    found = select(STUDIES_FIND.c.id).where(STUDIES_FIND.c.study_uid == STUDIES.c.study_uid)
     linked = conn.execute(
-        update(_STUDIES)
-        .where(_STUDIES.c.study_find_id.is_(None), found.exists())
+        update(STUDIES)
+        .where(STUDIES.c.study_find_id.is_(None), found.exists())
         .values(study_find_id=found.scalar_subquery())
     ).rowcount
     if linked:
@@ -391,7 +388,7 @@ class _HeaderFacts:
 
     def apply(self, conn: Connection, report: AdoptionReport) -> None:
         """Fill patient names pacsanini left NULL; recompute ages from PatientAge."""
-        patients, studies = _PATIENTS, _STUDIES
+        patients, studies = PATIENTS, STUDIES
         for patient_id, name in self.names.items():
             done = conn.execute(
                 update(patients)
