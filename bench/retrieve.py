@@ -57,8 +57,6 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from pacsflow.database.schema import initialize_database
-from pacsflow.demo.pacs import OrthancServer
-from pacsflow.demo.ports import free_port
 from pacsflow.demo.synthetic import make_realistic_ct, write_dataset
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.dicomweb.wado import retrieve_study_wado
@@ -70,8 +68,10 @@ from pacsflow.net.receiver_files import running_receiver
 from pacsflow.net.receiver_lease import ensure_receiver, stop_receiver
 from pacsflow.net.storage import StorageSCP
 from pacsflow.net.storage_files import prepare_storage
-from tests.peers.dcmtk import require
-from tests.peers.prefect_server import start_prefect_server
+from pacsflow.peers.dcmtk import require
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
+from pacsflow.peers.prefect_server import start_prefect_server
 
 REPO = Path(__file__).resolve().parents[1]
 DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +30,8 @@ import flows  # noqa: F401 - applies pacsflow's Prefect defaults before Prefect 
 from pacsflow.database.engine import make_engine
 from pacsflow.database.schema import initialize_database
 from pacsflow.net.receiver_lease import stop_receiver
-from tests.peers.postgres import PostgresServer
+from pacsflow.peers.pacsflow_cli import run_pacsflow
+from pacsflow.peers.postgres import PostgresServer
 
 DIALECTS = ["sqlite", "postgresql"]
 _PG_TEMPLATE = "pacsflow_template"
@@ -62,7 +62,7 @@ def pg_admin_url() -> Iterator[str]:
     if configured:
         yield configured
         return
-    server = PostgresServer().start()
+    server = PostgresServer(os.environ.get("PACSFLOW_PG_BIN")).start()
     try:
         yield server.admin_url
     finally:
@@ -194,14 +194,6 @@ def run_cli(cli_env: dict[str, str], tmp_path: Path) -> RunCli:
     """
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "flows.cli", *args],
-            capture_output=True,
-            text=True,
-            env={**cli_env, **extra_env},
-            cwd=tmp_path,
-            timeout=300,
-            check=False,
-        )
+        return run_pacsflow({**cli_env, **extra_env}, tmp_path, *args, timeout_s=300)
 
     return run

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,18 +73,3 @@ def ingest_outcome(url: str) -> tuple[dict[Path, tuple[str, str]], set[Path]]:
         stored = {Path(p) for p in session.scalars(select(Image.filepath)) if p}
     engine.dispose()
     return failed, stored
-
-
-def run_pacsflow(
-    env: Mapping[str, str], cwd: Path, *args: str, prefix: Sequence[str] = ()
-) -> subprocess.CompletedProcess[str]:
-    """``pacsflow ARGS`` in a fresh process with exactly ``env``, run by ``prefix`` if given."""
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "flows.cli", *args],
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        cwd=cwd,
-        timeout=600,
-        check=False,
-    )

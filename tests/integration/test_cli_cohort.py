@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from pacsflow.demo.synthetic import make_study, write_dataset
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tests.conftest import RunCli
 from tests.helpers import found_studies, table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tests.conftest import RunCli
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCP_PORT = free_port()

@@ -11,10 +11,10 @@ import pytest
 
 from flows.dates import DateRange
 from flows.find_studies import find_studies_flow
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tasks.settings import MissingSettingError
 from tests.conftest import RunCli
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from pacsflow.database.engine import make_engine
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.export.pseudonym_key import KEY_ENV
 from pacsflow.ingest.folder_ingest import ingest_folder
-from tests.helpers import run_pacsflow
+from pacsflow.peers.pacsflow_cli import run_pacsflow
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api_url"),

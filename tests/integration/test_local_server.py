@@ -18,8 +18,8 @@ from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from pacsflow.liveness import process_alive
-from tests.helpers import run_pacsflow
-from tests.peers.ports import free_port
+from pacsflow.peers.pacsflow_cli import run_pacsflow
+from pacsflow.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

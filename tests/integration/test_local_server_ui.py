@@ -14,7 +14,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.helpers import run_pacsflow
+from pacsflow.peers.pacsflow_cli import run_pacsflow
 from tests.peers.chromium import chromium_page
 
 pytestmark = pytest.mark.integration

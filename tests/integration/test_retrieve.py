@@ -19,11 +19,11 @@ from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP
 from pacsflow.net.storage_files import study_folder
 from pacsflow.net.study_contents import find_study_instances
+from pacsflow.peers.dcmtk import DcmqrscpServer
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.one_study import RetrievalRequest, retrieve_study
 from tests.helpers import record_found
-from tests.peers.dcmtk import DcmqrscpServer
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

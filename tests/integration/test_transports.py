@@ -28,6 +28,9 @@ from pacsflow.net.echo import echo
 from pacsflow.net.find import find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage_files import INCOMING_FOLDER, study_folder
+from pacsflow.peers.dcmtk import DcmqrscpServer
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.one_study import (
     RetrievalInterruptedError,
     RetrievalRequest,
@@ -37,9 +40,6 @@ from pacsflow.retrieval.one_study import (
 )
 from pacsflow.retrieval.series_filter import SeriesFilter
 from tests.helpers import record_found
-from tests.peers.dcmtk import DcmqrscpServer
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 from tests.peers.web_proxy import MeddlingProxy
 
 pytestmark = pytest.mark.integration

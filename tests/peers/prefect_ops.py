@@ -1,44 +1,13 @@
-"""A real Prefect server on 127.0.0.1 with a port of its own (benchmarks, deployment tests)."""
+"""``scripts/prefect-ops.sh``, the Prefect commands the README gives users, run by the tests."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from pacsflow.demo.ports import free_port
+__all__ = ["run_ops"]
 
 REPO = Path(__file__).resolve().parents[2]
-
-_START_TIMEOUT_S = 120
-
-
-def start_prefect_server(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
-    """Start ``prefect server start`` on 127.0.0.1; set ``env["PREFECT_API_URL"]`` to it.
-
-    The caller terminates the returned process.
-    """
-    port = free_port()
-    env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-         str(port)],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + _START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2)  # noqa: S310
-            return server
-        except OSError:
-            time.sleep(0.5)
-    server.terminate()
-    raise RuntimeError(f"the Prefect server did not start within {_START_TIMEOUT_S} s")
 
 
 def run_ops(env: dict[str, str], *args: str) -> str:

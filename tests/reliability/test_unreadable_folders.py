@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, IngestError
+from pacsflow.peers.pacsflow_cli import run_pacsflow
 from tests.factories import make_study, write_dataset
-from tests.helpers import run_pacsflow
 
 # parse_dir2sql in a process of its own; prints its summary as JSON.
 _PARSE = """
