@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 import flows  # noqa: F401 - applies pacsflow's Prefect defaults before Prefect loads
 from pacsflow.database.engine import make_engine
 from pacsflow.database.schema import initialize_database
+from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.receiver_lease import stop_receiver
 from pacsflow.peers.pacsflow_cli import run_pacsflow
 from pacsflow.peers.postgres import PostgresServer
@@ -152,6 +153,25 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session on the fresh test database; the test decides when to commit."""
     with Session(engine, expire_on_commit=False) as sess:
         yield sess
+
+
+@pytest.fixture(scope="module")
+def study_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """One study of the test module, as files: 3 series of 4 images, StudyDate 2024-05-01."""
+    folder = tmp_path_factory.mktemp("study")
+    return [
+        write_dataset(ds, folder / f"{i}.dcm")
+        for i, ds in enumerate(make_study(n_series=3, n_images=4, StudyDate="20240501"))
+    ]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[Path]:
+    """The test's folder, whose unreadable folders are opened again afterwards for clean-up."""
+    yield tmp_path
+    for folder, dirs, _files in os.walk(tmp_path):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o700)
 
 
 @pytest.fixture(scope="session")
