@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from pacsflow.demo.synthetic import write_synthetic_folder
-from tests.helpers import run_pacsflow
+from pacsflow.peers.pacsflow_cli import run_pacsflow
 
 
 def _timed(env: dict[str, str], cwd: Path, *args: str) -> tuple[float, str]:

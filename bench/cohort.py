@@ -39,11 +39,11 @@ from pacsflow.database.engine import make_engine
 from pacsflow.database.models import CohortStudy
 from pacsflow.database.schema import initialize_database
 from pacsflow.database.session import session_scope
-from pacsflow.demo.pacs import OrthancServer
-from pacsflow.demo.ports import free_port
 from pacsflow.demo.synthetic import make_dataset, write_dataset
 from pacsflow.net.nodes import LocalAE, PacsNode
-from tests.peers.dcmtk import require
+from pacsflow.peers.dcmtk import require
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 
 TARGET_ITEMS_PER_S = 50.0
 

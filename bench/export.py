@@ -39,7 +39,7 @@ from pacsflow.database.engine import make_engine
 from pacsflow.database.schema import initialize_database
 from pacsflow.demo.synthetic import make_dataset, write_dataset
 from pacsflow.ingest.folder_ingest import ingest_folder
-from tests.peers.prefect_server import start_prefect_server
+from pacsflow.peers.prefect_server import start_prefect_server
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.5

@@ -43,7 +43,7 @@ from sqlalchemy import create_engine, text
 from bench.cli_runs import CliRun, run_pacsflow, timed_python
 from bench.header_read import header_rows, table_lines
 from pacsflow.demo.synthetic import make_dataset, make_realistic_ct, write_dataset
-from tests.peers.prefect_server import start_prefect_server
+from pacsflow.peers.prefect_server import start_prefect_server
 
 __all__ = ["main", "make_corpus"]
 
@@ -137,9 +137,9 @@ class Databases:
         self.count = 0
         self.server = None
         if postgres:
-            from tests.peers.postgres import PostgresServer
+            from pacsflow.peers.postgres import PostgresServer
 
-            self.server = PostgresServer().start()
+            self.server = PostgresServer(os.environ.get("PACSFLOW_PG_BIN")).start()
 
     def new(self, dialect: str) -> str:
         self.count += 1

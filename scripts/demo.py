@@ -36,11 +36,13 @@ def main() -> int:
     from flows.pipeline import pipeline
     from pacsflow.database.engine import make_engine, mask_url
     from pacsflow.database.models import TABLES
-    from pacsflow.demo.pacs import DemoPacs, OrthancServer, QrscpServer, start_demo_pacs
-    from pacsflow.demo.ports import free_port
     from pacsflow.demo.synthetic import write_synthetic_folder
     from pacsflow.net.nodes import LocalAE, PacsNode
     from pacsflow.net.receiver_lease import stop_receiver
+    from pacsflow.peers.demo_pacs import DemoPacs, start_demo_pacs
+    from pacsflow.peers.orthanc import OrthancServer
+    from pacsflow.peers.ports import free_port
+    from pacsflow.peers.qrscp import QrscpServer
     from tasks.settings import default_db_url
 
     url = default_db_url()

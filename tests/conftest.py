@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,8 +29,10 @@ from sqlalchemy.orm import Session
 import flows  # noqa: F401 - applies pacsflow's Prefect defaults before Prefect loads
 from pacsflow.database.engine import make_engine
 from pacsflow.database.schema import initialize_database
+from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.receiver_lease import stop_receiver
-from tests.peers.postgres import PostgresServer
+from pacsflow.peers.pacsflow_cli import run_pacsflow
+from pacsflow.peers.postgres import PostgresServer
 
 DIALECTS = ["sqlite", "postgresql"]
 _PG_TEMPLATE = "pacsflow_template"
@@ -62,7 +63,7 @@ def pg_admin_url() -> Iterator[str]:
     if configured:
         yield configured
         return
-    server = PostgresServer().start()
+    server = PostgresServer(os.environ.get("PACSFLOW_PG_BIN")).start()
     try:
         yield server.admin_url
     finally:
@@ -154,6 +155,25 @@ def session(engine: Engine) -> Iterator[Session]:
         yield sess
 
 
+@pytest.fixture(scope="module")
+def study_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """One study of the test module, as files: 3 series of 4 images, StudyDate 2024-05-01."""
+    folder = tmp_path_factory.mktemp("study")
+    return [
+        write_dataset(ds, folder / f"{i}.dcm")
+        for i, ds in enumerate(make_study(n_series=3, n_images=4, StudyDate="20240501"))
+    ]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[Path]:
+    """The test's folder, whose unreadable folders are opened again afterwards for clean-up."""
+    yield tmp_path
+    for folder, dirs, _files in os.walk(tmp_path):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o700)
+
+
 @pytest.fixture(scope="session")
 def prefect_api_url() -> Iterator[str]:
     """A temporary Prefect server for the whole session; its API URL.
@@ -194,14 +214,6 @@ def run_cli(cli_env: dict[str, str], tmp_path: Path) -> RunCli:
     """
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "flows.cli", *args],
-            capture_output=True,
-            text=True,
-            env={**cli_env, **extra_env},
-            cwd=tmp_path,
-            timeout=300,
-            check=False,
-        )
+        return run_pacsflow({**cli_env, **extra_env}, tmp_path, *args, timeout_s=300)
 
     return run

@@ -1,22 +1,24 @@
-"""Helpers shared by the flow tests: table counts, found studies, the newest artifact of a key."""
+"""Helpers shared by the tests: table counts, found studies, artifacts, PACS environments."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, IngestError, Patient, Series, Study, StudyFind
+from pacsflow.demo.synthetic import make_find_answer
+from pacsflow.peers.orthanc import OrthancServer
 from pacsflow.retrieval.found import record_found_studies
 
 
@@ -77,16 +79,41 @@ def ingest_outcome(url: str) -> tuple[dict[Path, tuple[str, str]], set[Path]]:
     return failed, stored
 
 
-def run_pacsflow(
-    env: Mapping[str, str], cwd: Path, *args: str, prefix: Sequence[str] = ()
-) -> subprocess.CompletedProcess[str]:
-    """``pacsflow ARGS`` in a fresh process with exactly ``env``, run by ``prefix`` if given."""
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "flows.cli", *args],
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        cwd=cwd,
-        timeout=600,
-        check=False,
-    )
+def study_uid_of(files: Sequence[Path]) -> str:
+    """The StudyInstanceUID of the first of ``files``."""
+    return str(dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
+
+
+def pacs_env(orthanc: OrthancServer, local_port: int | None = None) -> dict[str, str]:
+    """The environment naming ``orthanc`` as the PACS (and pacsflow's port, if given)."""
+    env = {
+        "PACSFLOW_PACS_AET": orthanc.ae_title,
+        "PACSFLOW_PACS_HOST": "127.0.0.1",
+        "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
+    }
+    if local_port is not None:
+        env["PACSFLOW_LOCAL_PORT"] = str(local_port)
+    return env
+
+
+def without_prefect_server(tmp_path: Path) -> dict[str, str]:
+    """A shell with no Prefect server configured, a Prefect home in ``tmp_path``, no database."""
+    environment = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    environment["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    environment["PACSFLOW_SERVER_IDLE_SECONDS"] = "600"
+    environment.pop("PACSFLOW_DB_URL", None)
+    return environment
+
+
+def record_study_found(url: str, files: Sequence[Path], *, counted: bool = True) -> str:
+    """Record the study of ``files`` in ``studies_find`` as a find would; its StudyInstanceUID.
+
+    With ``counted`` the answer gives NumberOfStudyRelatedInstances (``len(files)``),
+    as Orthanc does; without, it gives none, as dcmqrscp does.
+    """
+    uid = study_uid_of(files)
+    answer = make_find_answer(uid)
+    if counted:
+        answer.NumberOfStudyRelatedInstances = len(files)
+    record_found(url, [answer])
+    return uid

@@ -18,13 +18,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, exists, select, update
+from sqlalchemy import Engine, exists, select, update
 from sqlalchemy.orm import Session
 
 from pacsflow.cohorts.cohort_file import CohortItemKeys
 from pacsflow.cohorts.find import ItemFind, find_cohort_items
 from pacsflow.database.crud import add_found_studies
-from pacsflow.database.models import Cohort, CohortItem, CohortStudy, StudyFind, utc_now
+from pacsflow.database.models import Cohort, CohortItem, utc_now
+from pacsflow.database.models.tables import COHORT_STUDIES, COHORTS, STUDIES_FIND
 from pacsflow.database.session import session_scope
 from pacsflow.database.upsert import insert_ignore, insert_links, key_to_id
 from pacsflow.dicom.values import is_valid_uid
@@ -44,9 +45,6 @@ __all__ = [
     "record_item_finds",
 ]
 
-_FIND: Table = StudyFind.__table__  # type: ignore[assignment]
-_COHORTS: Table = Cohort.__table__  # type: ignore[assignment]
-_LINKS: Table = CohortStudy.__table__  # type: ignore[assignment]
 _ITEMS_PER_TRANSACTION = 200
 
 
@@ -156,20 +154,20 @@ def _rebind_filter(session: Session, cohort: Cohort, wanted: SeriesFilter) -> bo
     and the other is refused.
     """
     tried = exists().where(
-        _LINKS.c.study_find_id == _FIND.c.id,
-        _LINKS.c.cohort_item_id == CohortItem.id,
+        COHORT_STUDIES.c.study_find_id == STUDIES_FIND.c.id,
+        COHORT_STUDIES.c.cohort_item_id == CohortItem.id,
         CohortItem.cohort_id == cohort.id,
-        _FIND.c.attempts > 0,
-        _FIND.c.last_attempt_on >= cohort.created_on,
-        _FIND.c.series_filter.is_not_distinct_from(cohort.series_filter),
+        STUDIES_FIND.c.attempts > 0,
+        STUDIES_FIND.c.last_attempt_on >= cohort.created_on,
+        STUDIES_FIND.c.series_filter.is_not_distinct_from(cohort.series_filter),
     )
     if session.scalar(select(tried)):
         return False
     done = session.execute(
-        update(_COHORTS)
+        update(COHORTS)
         .where(
-            _COHORTS.c.id == cohort.id,
-            _COHORTS.c.series_filter.is_not_distinct_from(cohort.series_filter),
+            COHORTS.c.id == cohort.id,
+            COHORTS.c.series_filter.is_not_distinct_from(cohort.series_filter),
         )
         .values(series_filter=wanted.to_json())
     )
@@ -197,7 +195,7 @@ def _create(
         "series_filter": wanted.to_json() if wanted else None,
         "created_on": utc_now(),
     }
-    if not insert_ignore(session, _COHORTS, [row], "name"):
+    if not insert_ignore(session, COHORTS, [row], "name"):
         return None
     cohort_id = session.scalar(select(Cohort.id).where(Cohort.name == name))
     assert cohort_id is not None
@@ -320,14 +318,16 @@ def _link(session: Session, cohort_id: int, finds: Sequence[ItemFind]) -> None:
         }
         for row, found in rows.items()
     }
-    find_ids = key_to_id(session, _FIND, "study_uid", set().union(*uids_of.values()))
+    find_ids = key_to_id(session, STUDIES_FIND, "study_uid", set().union(*uids_of.values()))
     links = {
         (item_ids[row], find_ids[uid])
         for row, uids in uids_of.items()
         for uid in uids
         if uid in find_ids
     }
-    insert_links(session, _LINKS, [{"cohort_item_id": i, "study_find_id": f} for i, f in links])
+    insert_links(
+        session, COHORT_STUDIES, [{"cohort_item_id": i, "study_find_id": f} for i, f in links]
+    )
     now = utc_now()
     for row, found in rows.items():
         session.execute(

@@ -26,7 +26,6 @@ row and the problem but never quote a key: the keys identify patients.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import logging
 import re
@@ -34,8 +33,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pacsflow.dicom.values import is_valid_uid
-from pacsflow.errors import PermanentError
+from pacsflow.cohorts.cohort_values import (
+    CohortFileError,
+    check_key,
+    modalities_value,
+    study_date_value,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -69,21 +72,8 @@ _ALIASES = {
 }  # fmt: skip
 _COLUMNS = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
 _IGNORED_IN_HEADERS = re.compile(r"[\s_.#-]+")
-_MAX_LENGTH = {"AccessionNumber": 16, "PatientID": 64, "StudyInstanceUID": 64}  # PS3.5 VRs
-# YYYYMMDD, YYYY-MM-DD, YYYY.MM.DD or YYYY/MM/DD; a range joins two with "-".
-_DATE_RE = re.compile(
-    r"(?P<first>\d{4}(?P<s1>[-./]?)\d{2}(?P=s1)\d{2})"
-    r"(?:\s*-\s*(?P<last>\d{4}(?P<s2>[-./]?)\d{2}(?P=s2)\d{2}))?"
-)
-_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?E[+-]?\d+", re.IGNORECASE)
 _SEP_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
-_MODALITY_RE = re.compile(r"[A-Z0-9_]{1,16}")
-_MODALITY_SEPARATORS = re.compile(r"[\\/\s|]+")
 _MAX_BYTES = 50 * 1024 * 1024
-
-
-class CohortFileError(PermanentError):
-    """The cohort file cannot be used; the message names the file, the row and the problem."""
 
 
 @dataclass(frozen=True)
@@ -320,7 +310,7 @@ def _items(
             c: cell.strip() or None for c, cell in zip(columns, cells, strict=True) if c is not None
         }
         for key in KEY_COLUMNS:
-            _check_key(where, key, values.get(key))
+            check_key(where, key, values.get(key))
         if not any(values.get(k) for k in KEY_COLUMNS):
             raise CohortFileError(f"{where}: no {', '.join(KEY_COLUMNS[:-1])} or {KEY_COLUMNS[-1]}")
         yield CohortItemKeys(
@@ -328,59 +318,6 @@ def _items(
             accession_number=values.get("AccessionNumber"),
             patient_id=values.get("PatientID"),
             study_uid=values.get("StudyInstanceUID"),
-            study_date=_study_date(where, values.get("StudyDate")),
-            modalities=_modalities(where, values.get("ModalitiesInStudy")),
+            study_date=study_date_value(where, values.get("StudyDate")),
+            modalities=modalities_value(where, values.get("ModalitiesInStudy")),
         )
-
-
-def _check_key(where: str, column: str, value: str | None) -> None:
-    """Refuse a key the PACS would not match exactly (never quoting it: it is patient data)."""
-    if value is None:
-        return
-    if any(c in value for c in "*?\\"):
-        raise CohortFileError(
-            f"{where}: {column} holds a wildcard or a backslash (* ? \\); "
-            "cohorts match exact values"
-        )
-    if _SCIENTIFIC.fullmatch(value):
-        raise CohortFileError(
-            f"{where}: {column} is a number in scientific notation (like 1.23E+10): a "
-            "spreadsheet rounded it and its digits are lost; format the column as Text and "
-            "enter or paste the values again"
-        )
-    if len(value) > _MAX_LENGTH[column]:
-        raise CohortFileError(
-            f"{where}: {column} is longer than DICOM allows ({_MAX_LENGTH[column]} characters)"
-        )
-    if column == "StudyInstanceUID" and not is_valid_uid(value):
-        raise CohortFileError(f"{where}: StudyInstanceUID is not a UID (digits and dots)")
-
-
-def _study_date(where: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    match = _DATE_RE.fullmatch(value)
-    problem = "is not YYYYMMDD, YYYY-MM-DD or a range of them (YYYYMMDD-YYYYMMDD)"
-    if match:
-        ends = [re.sub(r"\D", "", d) for d in (match["first"], match["last"]) if d]
-        try:
-            days = [dt.datetime.strptime(d, "%Y%m%d").date() for d in ends]
-        except ValueError:
-            problem = "is not a calendar date"
-        else:
-            if len(days) == 1 or days[0] <= days[1]:
-                return "-".join(ends)
-            problem = "ends before it starts"
-    raise CohortFileError(f"{where}: StudyDate {problem}")
-
-
-def _modalities(where: str, value: str | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    modalities = tuple(m.upper() for m in _MODALITY_SEPARATORS.split(value) if m)
-    for modality in modalities:
-        if not _MODALITY_RE.fullmatch(modality):
-            raise CohortFileError(
-                f"{where}: ModalitiesInStudy holds {modality[:16]!r}, not a modality (CT, MR, ...)"
-            )
-    return modalities

@@ -11,7 +11,7 @@ import os
 from os import PathLike
 
 from pydicom.dataset import Dataset
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pacsflow.compat.conversion import record_of
@@ -19,6 +19,7 @@ from pacsflow.compat.sessions import committed
 from pacsflow.database.crud import add_found_studies, insert_records
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, StudyFind, utc_now
+from pacsflow.database.models.tables import STUDIES_FIND
 from pacsflow.database.schema import initialize_database
 from pacsflow.dicom.records import study_finding_row
 from pacsflow.ingest.batch import BatchResult, default_institution, require_schema
@@ -36,8 +37,6 @@ __all__ = [
     "parse_dir2sql",
     "update_retrieved_study",
 ]
-
-_FIND: Table = StudyFind.__table__  # type: ignore[assignment]
 
 
 def add_image(
@@ -113,8 +112,8 @@ def update_retrieved_study(session: Session, study_uid: str) -> StudyFind | None
     """
     with committed(session):
         session.execute(
-            update(_FIND)
-            .where(_FIND.c.study_uid == study_uid, _FIND.c.retrieved_on.is_(None))
+            update(STUDIES_FIND)
+            .where(STUDIES_FIND.c.study_uid == study_uid, STUDIES_FIND.c.retrieved_on.is_(None))
             .values(retrieved_on=utc_now())
         )
     query = select(StudyFind).where(StudyFind.study_uid == study_uid)

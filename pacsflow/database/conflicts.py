@@ -17,23 +17,19 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from pacsflow.database.models import IngestConflict, Patient, Series, Study
+from pacsflow.database.models.tables import INGEST_CONFLICTS, PATIENTS, SERIES, STUDIES
 from pacsflow.database.upsert import IN_CHUNK, insert_run_log
 from pacsflow.dicom.records import ImageRecord
 
 __all__ = ["ParentConflict", "find_parent_conflicts", "record_conflicts"]
 
-_CONFLICTS: Table = IngestConflict.__table__  # type: ignore[assignment]
 # Per parent table: its natural key and the columns a file may disagree on.
 # studies.patient_id and series.study_id are foreign keys: a study under
 # another patient, a series under another study.
-_PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
-_STUDIES: Table = Study.__table__  # type: ignore[assignment]
-_SERIES: Table = Series.__table__  # type: ignore[assignment]
 _CHECKED: tuple[tuple[Table, str, tuple[str, ...]], ...] = (
-    (_PATIENTS, "patient_id", ("patient_name", "patient_birth_date")),
-    (_STUDIES, "study_uid", ("patient_id", "study_date", "accession_number")),
-    (_SERIES, "series_uid", ("study_id", "modality")),
+    (PATIENTS, "patient_id", ("patient_name", "patient_birth_date")),
+    (STUDIES, "study_uid", ("patient_id", "study_date", "accession_number")),
+    (SERIES, "series_uid", ("study_id", "modality")),
 )
 
 
@@ -106,4 +102,4 @@ def record_conflicts(
     session: Session, conflicts: Sequence[ParentConflict], flow_run_id: str | None
 ) -> None:
     """Write the conflicts to ``ingest_conflicts`` in the caller's transaction."""
-    insert_run_log(session, _CONFLICTS, [asdict(c) for c in conflicts], flow_run_id)
+    insert_run_log(session, INGEST_CONFLICTS, [asdict(c) for c in conflicts], flow_run_id)

@@ -16,11 +16,12 @@ from os import PathLike
 from typing import Any
 
 from pydicom.dataset import Dataset
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pacsflow.database.conflicts import find_parent_conflicts, record_conflicts
-from pacsflow.database.models import Image, Patient, Series, Study, StudyFind, utc_now
+from pacsflow.database.models import utc_now
+from pacsflow.database.models.tables import IMAGES, PATIENTS, SERIES, STUDIES, STUDIES_FIND
 from pacsflow.database.upsert import IN_CHUNK, insert_ignore, key_to_id, unique_by
 from pacsflow.dicom.records import ImageRecord, dcm2records, study_finding_row
 from pacsflow.errors import PermanentError
@@ -36,12 +37,6 @@ __all__ = [
     "insert_records",
     "link_found_studies",
 ]
-
-_FIND: Table = StudyFind.__table__  # type: ignore[assignment]
-_PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
-_STUDIES: Table = Study.__table__  # type: ignore[assignment]
-_SERIES: Table = Series.__table__  # type: ignore[assignment]
-_IMAGES: Table = Image.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -104,11 +99,11 @@ def insert_records(
         return counts
 
     patients = unique_by((r.patient for r in records), "patient_id")
-    counts.patients = len(insert_ignore(session, _PATIENTS, patients, "patient_id"))
-    patient_ids = key_to_id(session, _PATIENTS, "patient_id", (p["patient_id"] for p in patients))
+    counts.patients = len(insert_ignore(session, PATIENTS, patients, "patient_id"))
+    patient_ids = key_to_id(session, PATIENTS, "patient_id", (p["patient_id"] for p in patients))
 
     study_uids = {r.study["study_uid"] for r in records}
-    find_ids = key_to_id(session, _FIND, "study_uid", study_uids)
+    find_ids = key_to_id(session, STUDIES_FIND, "study_uid", study_uids)
     studies = unique_by(
         (
             {
@@ -120,26 +115,26 @@ def insert_records(
         ),
         "study_uid",
     )
-    counts.studies = len(insert_ignore(session, _STUDIES, studies, "study_uid"))
+    counts.studies = len(insert_ignore(session, STUDIES, studies, "study_uid"))
     if find_ids:
         link_found_studies(session, find_ids)
-    study_ids = key_to_id(session, _STUDIES, "study_uid", study_uids)
+    study_ids = key_to_id(session, STUDIES, "study_uid", study_uids)
 
     series = unique_by(
         ({**r.series, "study_id": study_ids[r.study["study_uid"]]} for r in records),
         "series_uid",
     )
-    counts.series = len(insert_ignore(session, _SERIES, series, "series_uid"))
-    series_ids = key_to_id(session, _SERIES, "series_uid", (s["series_uid"] for s in series))
+    counts.series = len(insert_ignore(session, SERIES, series, "series_uid"))
+    series_ids = key_to_id(session, SERIES, "series_uid", (s["series_uid"] for s in series))
 
     images = unique_by(
         ({**r.image, "series_id": series_ids[r.series["series_uid"]]} for r in records),
         "image_uid",
     )
-    inserted = insert_ignore(session, _IMAGES, images, "image_uid")
+    inserted = insert_ignore(session, IMAGES, images, "image_uid")
     counts.images = len(inserted)
     if inserted:
-        counts.image_ids = key_to_id(session, _IMAGES, "image_uid", inserted)
+        counts.image_ids = key_to_id(session, IMAGES, "image_uid", inserted)
         first_of = {r.image["image_uid"]: r for r in reversed(records)}
         conflicts = find_parent_conflicts(
             session,
@@ -183,11 +178,11 @@ def link_found_studies(session: Session, find_ids: dict[str, int]) -> None:
     for start in range(0, len(uids), IN_CHUNK):
         chunk = uids[start : start + IN_CHUNK]
         session.execute(
-            update(_STUDIES)
-            .where(_STUDIES.c.study_uid.in_(chunk), _STUDIES.c.study_find_id.is_(None))
+            update(STUDIES)
+            .where(STUDIES.c.study_uid.in_(chunk), STUDIES.c.study_find_id.is_(None))
             .values(
-                study_find_id=select(_FIND.c.id)
-                .where(_FIND.c.study_uid == _STUDIES.c.study_uid)
+                study_find_id=select(STUDIES_FIND.c.id)
+                .where(STUDIES_FIND.c.study_uid == STUDIES.c.study_uid)
                 .scalar_subquery()
             )
         )
@@ -211,9 +206,9 @@ def add_found_studies(session: Session, datasets: Iterable[Dataset]) -> FoundStu
     already ingested gets linked to its new C-FIND record. Does not commit.
     """
     rows, invalid = _found_rows(datasets)
-    inserted = insert_ignore(session, _FIND, rows, "study_uid")
+    inserted = insert_ignore(session, STUDIES_FIND, rows, "study_uid")
     if inserted:
-        link_found_studies(session, key_to_id(session, _FIND, "study_uid", inserted))
+        link_found_studies(session, key_to_id(session, STUDIES_FIND, "study_uid", inserted))
     if invalid:
         LOGGER.warning("%d C-FIND answers had no valid StudyInstanceUID", len(invalid))
     return FoundStudiesResult(inserted=len(inserted), invalid=invalid)

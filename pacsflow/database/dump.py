@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.orm import Session
 
-from pacsflow.database.models import TABLES
+from pacsflow.database.models.tables import TABLES, table_of
 
 LOGGER = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def write_table_csv(
     Columns as :func:`dump_columns` orders them; rows by primary key, streamed.
     ``replace`` may change a row's values (by column name) before it is written.
     """
-    table: Table = TABLES[name].__table__  # type: ignore[assignment]
+    table = table_of(TABLES[name])
     columns = dump_columns(table)
     query = (
         select(*(table.c[column] for column in columns))

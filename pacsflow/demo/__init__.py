@@ -1,1 +1,1 @@
-"""Throwaway PACS servers and synthetic DICOM data, for the demo, benchmarks and tests."""
+"""Synthetic DICOM data for the demo, the benchmarks and the tests (peers: pacsflow.peers)."""

@@ -126,13 +126,16 @@ def write_dataset(ds: Dataset, path: Path) -> Path:
 
 def make_find_answer(study_uid: str, study_date: str = "20240101", **overrides: Any) -> Dataset:
     """A study-level C-FIND answer as a PACS returns it; keyword arguments add elements."""
+    elements = {
+        "QueryRetrieveLevel": "STUDY",
+        "StudyInstanceUID": study_uid,
+        "StudyDate": study_date,
+        "PatientID": "P1",
+        "PatientName": "Doe^John",
+        **overrides,
+    }
     ds = Dataset()
-    ds.QueryRetrieveLevel = "STUDY"
-    ds.StudyInstanceUID = study_uid
-    ds.StudyDate = study_date
-    ds.PatientID = "P1"
-    ds.PatientName = "Doe^John"
-    for keyword, value in overrides.items():
+    for keyword, value in elements.items():
         setattr(ds, keyword, value)
     return ds
 

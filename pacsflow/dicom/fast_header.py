@@ -21,14 +21,20 @@ file that pydicom's path (with pacsflow's checks) refuses.
 
 from __future__ import annotations
 
-import functools
 import struct
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+from pacsflow.dicom.fast_file_meta import (
+    EXPLICIT,
+    LENGTH,
+    VR_HEADERS,
+    implicit_vr_of,
+    read_file_meta,
+)
 from pacsflow.dicom.fast_values import (
     BINARY_VRS,
     CONVERTERS,
@@ -50,16 +56,7 @@ _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
 _SEQUENCE_END = 0xFFFEE0DD
 _IMPLICIT = struct.Struct("<HHL")  # tag, 4-byte length (also items and delimiters)
-_EXPLICIT = struct.Struct("<HH2sH")  # tag, VR, 2-byte length
-_LENGTH = struct.Struct("<L")
-_LONG_VRS = frozenset(
-    {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
-)
-# Explicit VR bytes -> (VR, element header length); unknown VR bytes are missing.
-_VR_HEADERS = {vr.encode(): (vr, 12 if vr in _LONG_VRS else 8) for vr in [*CONVERTERS, "SQ"]}
 _PIXEL_REPRESENTATION = 0x00280103
-# The file meta elements read here, and the VR pydicom reads them by (another fails there).
-_META_VRS = {0x0000: "UL", 0x0002: "UI", 0x0010: "UI"}
 _SPECIFIC_CHARACTER_SET = 0x00080005
 
 
@@ -122,22 +119,9 @@ def parse_header(data: bytes, *, file_size: int | None = None) -> ParsedHeader:
         raise NeedsPydicomError(f"{type(exc).__name__}: {exc}") from None
 
 
-@functools.lru_cache(maxsize=64)
-def _encoding_of(transfer_syntax: str) -> bool:
-    """Whether the dataset of this transfer syntax is implicit VR (little endian only).
-
-    Raises:
-        NeedsPydicomError: big endian, or not a transfer syntax pydicom knows.
-    """
-    uid = UID(transfer_syntax)
-    if not uid.is_transfer_syntax or not uid.is_little_endian:
-        raise NeedsPydicomError(f"transfer syntax {transfer_syntax}")
-    return bool(uid.is_implicit_VR)
-
-
 def _parse(buf: bytes, complete: bool, size: int) -> ParsedHeader:
-    transfer_syntax, sop_class, pos = _file_meta(buf)
-    implicit = _encoding_of(transfer_syntax)
+    transfer_syntax, sop_class, pos = read_file_meta(buf)
+    implicit = implicit_vr_of(transfer_syntax)
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         if not complete:
             raise NeedsMoreDataError("a deflated file is read whole", size)
@@ -153,52 +137,6 @@ def _parse(buf: bytes, complete: bool, size: int) -> ParsedHeader:
         if length != _UNDEFINED and value_at + length > size:
             raise NeedsPydicomError("the pixel data run past the end of the file")
     return ParsedHeader(header, sop_class, transfer_syntax)
-
-
-def _file_meta(buf: bytes) -> tuple[str, str | None, int]:
-    """The transfer syntax, the media storage SOP class and where the dataset starts.
-
-    Anything odd (no DICM prefix, an unknown VR, a group length that disagrees
-    with the elements) is pydicom's.
-    """
-    if buf[128:132] != b"DICM":
-        raise TruncatedError("no DICM prefix") if len(buf) < 132 else NeedsPydicomError("no DICM")
-    pos, end = 132, len(buf)
-    transfer_syntax = sop_class = None
-    group_end = None
-    while True:
-        if pos + 8 > end:
-            raise TruncatedError("the file meta information is cut off")
-        group, element, vr_bytes, length = _EXPLICIT.unpack_from(buf, pos)
-        if group != 0x0002:
-            break
-        found = _VR_HEADERS.get(vr_bytes)
-        if found is None:
-            raise NeedsPydicomError("unknown VR in the file meta information")
-        if found[1] == 12:
-            if pos + 12 > end:
-                raise TruncatedError("the file meta information is cut off")
-            (length,) = _LENGTH.unpack_from(buf, pos + 8)
-        pos += found[1]
-        if pos + length > end:
-            raise TruncatedError("the file meta information is cut off")
-        value = buf[pos : pos + length]
-        if element in _META_VRS and found[0] != _META_VRS[element]:
-            raise NeedsPydicomError(f"(0002,{element:04X}) of VR {found[0]}")
-        if element == 0x0000:
-            if length != 4:
-                raise NeedsPydicomError("file meta group length")
-            group_end = pos + 4 + _LENGTH.unpack(value)[0]
-        elif element == 0x0002:
-            sop_class = value.decode("ascii").strip(" \x00") or None
-        elif element == 0x0010:
-            transfer_syntax = value.decode("ascii").strip(" \x00")
-        pos += length
-    if not transfer_syntax:
-        raise NeedsPydicomError("no transfer syntax")
-    if group_end is not None and group_end != pos:
-        raise NeedsPydicomError("the file meta group length disagrees with its elements")
-    return transfer_syntax, sop_class, pos
 
 
 def _check_encoding(buf: bytes, pos: int, end: int, implicit: bool, top: bool) -> None:
@@ -226,8 +164,8 @@ def _dataset(
     _check_encoding(buf, pos, end, implicit, top)
     out: dict[str, Any] = {}
     keys, converters = _KEYS, CONVERTERS
-    unpack_implicit, unpack_explicit = _IMPLICIT.unpack_from, _EXPLICIT.unpack_from
-    vr_headers = _VR_HEADERS
+    unpack_implicit, unpack_explicit = _IMPLICIT.unpack_from, EXPLICIT.unpack_from
+    vr_headers = VR_HEADERS
     last = -1
     while pos < end:
         if pos + 8 > end:
@@ -239,7 +177,7 @@ def _dataset(
         else:
             group, element, vr_bytes, length = unpack_explicit(buf, pos)
             if group == 0xFFFE:  # delimiters carry no VR
-                (length,) = _LENGTH.unpack_from(buf, pos + 4)
+                (length,) = LENGTH.unpack_from(buf, pos + 4)
                 vr = None
                 pos += 8
             else:
@@ -250,7 +188,7 @@ def _dataset(
                 if header_length == 12:
                     if pos + 12 > end:
                         raise TruncatedError("an element header is cut off")
-                    (length,) = _LENGTH.unpack_from(buf, pos + 8)
+                    (length,) = LENGTH.unpack_from(buf, pos + 8)
                 pos += header_length
         tag = group << 16 | element
         if group == 0xFFFE:

@@ -22,12 +22,8 @@ from pydicom import filewriter
 from pydicom.charset import python_encoding
 from pydicom.datadict import dictionary_VR, private_dictionary_VR
 
-from pacsflow.dicom.header_json import (
-    BULK_THRESHOLD,
-    SIMPLE_CODECS,
-    decimal_strings,
-    person_names,
-)
+from pacsflow.dicom.header_json import BULK_THRESHOLD, SIMPLE_CODECS
+from pacsflow.dicom.json_values import decimal_strings, json_strings, person_names
 
 __all__ = [
     "BINARY_VRS",
@@ -204,12 +200,6 @@ def codec_for(raw: bytes) -> str:
     return name
 
 
-def _strings(vr: str, items: list[str]) -> dict[str, Any]:
-    if len(items) == 1 and not items[0]:
-        return {"vr": vr}
-    return {"vr": vr, "Value": items}
-
-
 def _binary(vr: str) -> Converter:
     def convert(raw: bytes, codec: str) -> dict[str, Any]:
         if len(raw) > MAX_INLINE:
@@ -241,7 +231,7 @@ def _numbers(vr: str, fmt: str) -> Converter:
 
 def _multi_string(vr: str) -> Converter:
     def convert(raw: bytes, codec: str) -> dict[str, Any]:
-        return _strings(vr, raw.decode(DEFAULT_CODEC).rstrip(" \x00").split("\\"))
+        return json_strings(vr, raw.decode(DEFAULT_CODEC).rstrip(" \x00").split("\\"))
 
     return convert
 
@@ -255,14 +245,14 @@ def _decimal(vr: str) -> Converter:
 
 def _text(vr: str) -> Converter:
     def convert(raw: bytes, codec: str) -> dict[str, Any]:
-        return _strings(vr, [s.rstrip("\x00 ") for s in raw.decode(codec).split("\\")])
+        return json_strings(vr, [s.rstrip("\x00 ") for s in raw.decode(codec).split("\\")])
 
     return convert
 
 
 def _single_text(vr: str) -> Converter:
     def convert(raw: bytes, codec: str) -> dict[str, Any]:
-        return _strings(vr, [raw.decode(codec).rstrip("\x00 ")])
+        return json_strings(vr, [raw.decode(codec).rstrip("\x00 ")])
 
     return convert
 
@@ -272,17 +262,17 @@ def _pn(raw: bytes, codec: str) -> dict[str, Any]:
 
 
 def _ae(raw: bytes, codec: str) -> dict[str, Any]:
-    return _strings("AE", [s.strip() for s in raw.decode(DEFAULT_CODEC).split("\\")])
+    return json_strings("AE", [s.strip() for s in raw.decode(DEFAULT_CODEC).split("\\")])
 
 
 def _ur(raw: bytes, codec: str) -> dict[str, Any]:
-    return _strings("UR", [raw.decode(DEFAULT_CODEC).rstrip()])
+    return json_strings("UR", [raw.decode(DEFAULT_CODEC).rstrip()])
 
 
 def _ui(raw: bytes, codec: str) -> dict[str, Any]:
     # pydicom's UID class strips every value of surrounding whitespace (\t and \r too).
     items = raw.decode(DEFAULT_CODEC).rstrip(" \x00").split("\\")
-    return _strings("UI", [s.strip() for s in items])
+    return json_strings("UI", [s.strip() for s in items])
 
 
 def _at(raw: bytes, codec: str) -> dict[str, Any]:

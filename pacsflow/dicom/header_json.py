@@ -35,6 +35,8 @@ from pydicom.dataset import Dataset
 from pydicom.hooks import hooks
 from pydicom.tag import BaseTag
 
+from pacsflow.dicom.json_values import decimal_strings, json_strings, person_names
+
 LOGGER = logging.getLogger(__name__)
 
 __all__ = [
@@ -195,69 +197,24 @@ def _encode_raw(elem: RawDataElement, codec: str, bulk_threshold: int) -> dict[s
         return _numbers(elem, vr, fmt, raw)
     if vr in _MULTI_STRING_VRS:
         items = raw.decode(_DEFAULT_CODEC).rstrip(" \x00").split("\\")
-        return _strings(vr, items)
+        return json_strings(vr, items)
     if vr == "UI":  # pydicom's UID strips each value of surrounding whitespace
         items = raw.decode(_DEFAULT_CODEC).rstrip(" \x00").split("\\")
-        return _strings(vr, [s.strip() for s in items])
+        return json_strings(vr, [s.strip() for s in items])
     if vr == "AE":
-        return _strings(vr, [s.strip() for s in raw.decode(_DEFAULT_CODEC).split("\\")])
+        return json_strings(vr, [s.strip() for s in raw.decode(_DEFAULT_CODEC).split("\\")])
     if vr == "IS" or vr == "DS":
         return decimal_strings(vr, raw.decode(_DEFAULT_CODEC))
     if vr in _TEXT_VRS:
         text = raw.decode(codec)
-        return _strings(vr, [s.rstrip("\x00 ") for s in text.split("\\")])
+        return json_strings(vr, [s.rstrip("\x00 ") for s in text.split("\\")])
     if vr in _SINGLE_TEXT_VRS:
-        return _strings(vr, [raw.decode(codec).rstrip("\x00 ")])
+        return json_strings(vr, [raw.decode(codec).rstrip("\x00 ")])
     if vr == "UR":
-        return _strings(vr, [raw.decode(_DEFAULT_CODEC).rstrip()])
+        return json_strings(vr, [raw.decode(_DEFAULT_CODEC).rstrip()])
     if vr == "PN":
         return person_names(raw.rstrip(b"\x00 ").decode(codec))
     raise _NeedsPydicomError
-
-
-def _strings(vr: str, items: list[str]) -> dict[str, Any]:
-    if len(items) == 1 and not items[0]:
-        return {"vr": vr}
-    return {"vr": vr, "Value": items}
-
-
-# What pydicom strips around an IS/DS value (str.strip's whitespace, \x1c-\x1f included,
-# of the Latin-1 range the value is decoded in) and the NULs some writers pad with.
-_DECIMAL_PADDING = "".join(c for c in map(chr, range(256)) if c.isspace()) + "\x00"
-
-
-def decimal_strings(vr: str, text: str) -> dict[str, Any]:
-    """The JSON of an IS or DS value, from its text.
-
-    Spaces and NUL padding are stripped, as pydicom does. Read tolerantly
-    where pydicom's ``to_json_dict`` raises: a value that is not a number is
-    kept as its text, an empty value among several is None, and so is a
-    non-finite one.
-    """
-    text = text.strip(" \x00")
-    if not text:
-        return {"vr": vr}
-    values: list[Any] = []
-    for item in text.split("\\"):
-        item = item.strip(_DECIMAL_PADDING)
-        if not item:
-            values.append(None)
-            continue
-        try:
-            number = float(item)
-        except ValueError:
-            values.append(item)  # not a number: kept as written (tolerant reading)
-            continue
-        if not math.isfinite(number):
-            values.append(None)
-        elif vr == "IS":
-            if not number.is_integer():
-                values.append(item)
-                continue
-            values.append(int(number))
-        else:
-            values.append(number)
-    return {"vr": vr, "Value": values}
 
 
 @functools.cache
@@ -276,29 +233,6 @@ def _numbers(elem: RawDataElement, vr: str, fmt: str, raw: bytes) -> dict[str, A
     if vr in _FLOAT_VRS:
         values = [v if math.isfinite(v) else None for v in values]
     return {"vr": vr, "Value": values}
-
-
-def person_names(text: str) -> dict[str, Any]:
-    """The JSON of a PN value, from its decoded text.
-
-    Trailing empty component groups (``Yamada^Tarou=``) are dropped, as
-    pydicom does; a value of separators only (``==``) is an empty Alphabetic
-    group, where pydicom's ``to_json_dict`` raises.
-    """
-    if not text:
-        return {"vr": "PN"}
-    values = []
-    for name in text.split("\\"):
-        groups = name.split("=")
-        while len(groups) > 1 and not groups[-1]:
-            groups.pop()
-        value = {"Alphabetic": groups[0]}
-        if len(groups) > 1:
-            value["Ideographic"] = groups[1]
-        if len(groups) > 2:
-            value["Phonetic"] = groups[2]
-        values.append(value)
-    return {"vr": "PN", "Value": values}
 
 
 def _encode_with_pydicom(

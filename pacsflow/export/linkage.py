@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from pacsflow.database.models import Pseudonym, utc_now
+from pacsflow.database.models import utc_now
+from pacsflow.database.models.tables import PSEUDONYMS
 from pacsflow.database.upsert import insert_ignore, unique_by
 from pacsflow.export.pseudonymise import Pseudonymiser
 
@@ -28,5 +28,4 @@ def record_linkage(session: Session, pseudonymiser: Pseudonymiser) -> int:
         }
         for (kind, original), pseudonym in pseudonymiser.linkage.items()
     ]
-    table: Table = Pseudonym.__table__  # type: ignore[assignment]
-    return len(insert_ignore(session, table, unique_by(rows, "pseudonym"), "pseudonym"))
+    return len(insert_ignore(session, PSEUDONYMS, unique_by(rows, "pseudonym"), "pseudonym"))

@@ -23,13 +23,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from pacsflow.database.crud import InsertCounts, insert_records
 from pacsflow.database.engine import to_json_text
-from pacsflow.database.models import Image, IngestError
+from pacsflow.database.models.tables import IMAGES, INGEST_ERRORS
 from pacsflow.database.schema import current_revision
 from pacsflow.database.session import session_scope
 from pacsflow.database.upsert import IN_CHUNK, insert_run_log
@@ -55,9 +55,6 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 2000
 """Files per task and transaction: few tasks (each costs ~0.2 s of Prefect bookkeeping),
 and ~70 MB of memory per batch in flight (headers are held as JSON text)."""
-
-_IMAGES: Table = Image.__table__  # type: ignore[assignment]
-_ERRORS: Table = IngestError.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -149,8 +146,8 @@ def _unchanged(session: Session, stats: dict[str, tuple[int, float] | None]) -> 
     same: set[str] = set()
     for start in range(0, len(paths), IN_CHUNK):
         chunk = paths[start : start + IN_CHUNK]
-        query = select(_IMAGES.c.filepath, _IMAGES.c.file_size, _IMAGES.c.file_mtime).where(
-            _IMAGES.c.filepath.in_(chunk)
+        query = select(IMAGES.c.filepath, IMAGES.c.file_size, IMAGES.c.file_mtime).where(
+            IMAGES.c.filepath.in_(chunk)
         )
         for path, size, mtime in session.execute(query):
             if stats.get(path) == (size, mtime):
@@ -327,4 +324,4 @@ def ingest_batch(
 
 
 def _record_failures(session: Session, failures: list[_Failure], flow_run_id: str | None) -> None:
-    insert_run_log(session, _ERRORS, [asdict(f) for f in failures], flow_run_id)
+    insert_run_log(session, INGEST_ERRORS, [asdict(f) for f in failures], flow_run_id)

@@ -32,10 +32,10 @@ from pacsflow.net.get_contexts import (
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.queries import query_channel
 from pacsflow.net.storage_files import prepare_storage, study_folder
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.one_study import RetrievalRequest, retrieve_study
 from tests.helpers import record_found
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

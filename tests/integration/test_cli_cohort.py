@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from pacsflow.demo.synthetic import make_study, write_dataset
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tests.conftest import RunCli
-from tests.helpers import found_studies, table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from tests.helpers import found_studies, pacs_env, table_counts
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +39,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
 
 @pytest.fixture
 def env(orthanc: OrthancServer) -> dict[str, str]:
-    return {
-        "PACSFLOW_PACS_AET": orthanc.ae_title,
-        "PACSFLOW_PACS_HOST": "127.0.0.1",
-        "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
-        "PACSFLOW_LOCAL_PORT": str(SCP_PORT),
-    }
+    return pacs_env(orthanc, SCP_PORT)
 
 
 def _csv(tmp_path: Path, name: str, text: str) -> str:

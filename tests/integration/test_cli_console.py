@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tests.conftest import RunCli
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from tests.helpers import pacs_env
 
 REPO = Path(__file__).resolve().parents[2]
 SCP_PORT = free_port()
@@ -168,15 +169,6 @@ def orthanc() -> Iterator[OrthancServer]:
         server.stop()
 
 
-def _pacs_env(orthanc: OrthancServer) -> dict[str, str]:
-    return {
-        "PACSFLOW_PACS_AET": orthanc.ae_title,
-        "PACSFLOW_PACS_HOST": "127.0.0.1",
-        "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
-        "PACSFLOW_LOCAL_PORT": str(SCP_PORT),
-    }
-
-
 @pytest.mark.integration
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_cli_find_from_an_ae_title_the_pacs_does_not_know_fails_at_once(
@@ -185,7 +177,7 @@ def test_cli_find_from_an_ae_title_the_pacs_does_not_know_fails_at_once(
     """Orthanc aborts the first C-FIND of an unknown calling AE: permanent, so no retry line."""
     url = f"sqlite:///{tmp_path / 'stranger.sqlite'}"
     args = ("--db", url, "find", "2024-01-01", "2024-01-02", "--local-aet", "STRANGER")
-    done = run_cli(*args, **_pacs_env(orthanc))
+    done = run_cli(*args, **pacs_env(orthanc, SCP_PORT))
     assert done.returncode == 3, done.stderr
     assert done.stderr.splitlines() == [
         f"pacsflow find: the PACS ORTHANC at 127.0.0.1:{orthanc.dicom_port} aborted the "
@@ -204,7 +196,7 @@ def test_cli_cohort_rerun_with_another_file_is_one_line(
     first, second = tmp_path / "one.csv", tmp_path / "two.csv"
     first.write_text("AccessionNumber\nNOSUCH1\n")
     second.write_text("AccessionNumber\nNOSUCH2\n")
-    env = _pacs_env(orthanc)
+    env = pacs_env(orthanc, SCP_PORT)
     assert run_cli("--db", url, "init-db").returncode == 0
     done = run_cli("--db", url, "cohort", "run", str(first), "--name", "lung", **env)
     assert done.returncode == 1, done.stderr  # its one study is not found

@@ -11,10 +11,11 @@ import pytest
 
 from flows.dates import DateRange
 from flows.find_studies import find_studies_flow
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tasks.settings import MissingSettingError
 from tests.conftest import RunCli
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from tests.helpers import pacs_env
 
 pytestmark = pytest.mark.integration
 
@@ -31,18 +32,10 @@ def orthanc() -> Iterator[OrthancServer]:
         server.stop()
 
 
-def _env(orthanc: OrthancServer) -> dict[str, str]:
-    return {
-        "PACSFLOW_PACS_AET": orthanc.ae_title,
-        "PACSFLOW_PACS_HOST": "127.0.0.1",
-        "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
-    }
-
-
 def test_cli_echo_from_a_known_ae_says_queries_are_accepted(
     run_cli: RunCli, orthanc: OrthancServer
 ) -> None:
-    done = run_cli("echo", **_env(orthanc))
+    done = run_cli("echo", **pacs_env(orthanc))
     assert done.returncode == 0, done.stderr
     assert re.fullmatch(
         rf"ORTHANC@127\.0\.0\.1:{orthanc.dicom_port} answered the C-ECHO in \d+\.\d ms; "
@@ -55,7 +48,7 @@ def test_cli_echo_from_a_stranger_fails_naming_its_ae_title(
     run_cli: RunCli, orthanc: OrthancServer
 ) -> None:
     """Orthanc answers STRANGER's C-ECHO, then aborts its C-FIND: echo must say so."""
-    done = run_cli("echo", "--local-aet", "STRANGER", **_env(orthanc))
+    done = run_cli("echo", "--local-aet", "STRANGER", **pacs_env(orthanc))
     assert done.returncode == 3, done.stdout
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == [
@@ -109,7 +102,7 @@ def test_cli_move_from_a_stranger_stops_at_its_echo(
     """The flows' echo checks the C-FIND too: a refusal is permanent, the run ends at once."""
     done = run_cli(
         "--db", f"sqlite:///{tmp_path / 'move.sqlite'}", "move", "--local-aet", "STRANGER",
-        "--local-port", str(free_port()), **_env(orthanc),
+        "--local-port", str(free_port()), **pacs_env(orthanc),
     )  # fmt: skip
     assert done.returncode == 3, done.stdout
     assert "add STRANGER to the PACS's known modalities" in done.stderr.strip().splitlines()[-1]

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from pacsflow.demo.synthetic import make_study, write_dataset
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tests.conftest import RunCli
-from tests.helpers import table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from tests.helpers import pacs_env, table_counts
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +31,8 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
     server.stop()
 
 
-def _pacs_env(orthanc: OrthancServer) -> dict[str, str]:
-    return {
-        "PACSFLOW_PACS_AET": orthanc.ae_title,
-        "PACSFLOW_PACS_HOST": "127.0.0.1",
-        "PACSFLOW_PACS_PORT": str(orthanc.dicom_port),
-        "PACSFLOW_LOCAL_PORT": str(SCP_PORT),
-    }
-
-
 def test_cli_echo_from_options_and_environment(run_cli: RunCli, orthanc: OrthancServer) -> None:
-    by_env = run_cli("echo", **_pacs_env(orthanc))
+    by_env = run_cli("echo", **pacs_env(orthanc, SCP_PORT))
     assert by_env.returncode == 0, by_env.stderr
     assert f"ORTHANC@127.0.0.1:{orthanc.dicom_port} answered the C-ECHO in" in by_env.stdout
     assert by_env.stdout.rstrip().endswith(" ms; C-FIND accepted")
@@ -55,7 +46,7 @@ def test_cli_echo_from_options_and_environment(run_cli: RunCli, orthanc: Orthanc
 @pytest.mark.filterwarnings("ignore::ResourceWarning")  # pynetdicom's socket leak, in the child
 def test_cli_pacs_errors_are_one_line(run_cli: RunCli, orthanc: OrthancServer) -> None:
     closed = free_port()
-    down = run_cli("echo", **{**_pacs_env(orthanc), "PACSFLOW_PACS_PORT": str(closed)})
+    down = run_cli("echo", **{**pacs_env(orthanc, SCP_PORT), "PACSFLOW_PACS_PORT": str(closed)})
     assert down.returncode == 3
     assert down.stderr.strip().splitlines() == [
         f"pacsflow echo: ORTHANC@127.0.0.1:{closed} cannot be reached (Connection refused); "
@@ -64,10 +55,10 @@ def test_cli_pacs_errors_are_one_line(run_cli: RunCli, orthanc: OrthancServer) -
     missing = run_cli("run", "2024-06-01")
     assert missing.returncode == 2
     assert "no PACS AE title: give --pacs-aet or set $PACSFLOW_PACS_AET" in missing.stderr
-    bad_date = run_cli("run", "2024-13-01", **_pacs_env(orthanc))
+    bad_date = run_cli("run", "2024-13-01", **pacs_env(orthanc, SCP_PORT))
     assert bad_date.returncode == 2
     assert "'2024-13-01' is not a date" in bad_date.stderr
-    backwards = run_cli("find", "2024-06-02", "2024-06-01", **_pacs_env(orthanc))
+    backwards = run_cli("find", "2024-06-02", "2024-06-01", **pacs_env(orthanc, SCP_PORT))
     assert backwards.returncode == 2
     assert "before the start date" in backwards.stderr
 
@@ -75,7 +66,7 @@ def test_cli_pacs_errors_are_one_line(run_cli: RunCli, orthanc: OrthancServer) -
 def test_cli_run_find_and_move_end_to_end(
     run_cli: RunCli, orthanc: OrthancServer, tmp_path: Path
 ) -> None:
-    env = _pacs_env(orthanc)
+    env = pacs_env(orthanc, SCP_PORT)
     db = tmp_path / "cli.sqlite"
     url = f"sqlite:///{db}"
     found = run_cli("--db", url, "find", "20240601", **env)
@@ -104,7 +95,7 @@ def test_cli_run_over_another_transport(
     """The whole pipeline by QIDO-RS + WADO-RS, or C-FIND + C-GET: no storage SCP, so the
     local port given is never bound (another process holds it)."""
     env = {
-        **_pacs_env(orthanc),
+        **pacs_env(orthanc, SCP_PORT),
         "PACSFLOW_TRANSPORT": transport,
         "PACSFLOW_PACS_DICOMWEB_URL": orthanc.dicomweb_url,
     }
@@ -150,10 +141,10 @@ def test_cli_transport_settings_errors_are_one_line(
     assert secret_url.returncode == 2
     assert "must not hold a user or password" in secret_url.stderr
     assert "pw@" not in secret_url.stderr
-    bad = run_cli("echo", **{**_pacs_env(orthanc), "PACSFLOW_TRANSPORT": "carrier-pigeon"})
+    bad = run_cli("echo", **{**pacs_env(orthanc, SCP_PORT), "PACSFLOW_TRANSPORT": "carrier-pigeon"})
     assert bad.returncode == 2
     assert "transport 'carrier-pigeon'" in bad.stderr
-    late = run_cli("move", "--until", "25:00", **_pacs_env(orthanc))
+    late = run_cli("move", "--until", "25:00", **pacs_env(orthanc, SCP_PORT))
     assert late.returncode == 2
     assert "until '25:00' is not a time of day" in late.stderr
     half = run_cli(

@@ -28,11 +28,11 @@ from pacsflow.errors import PacsflowError
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.receiver_files import new_lease, running_receiver
 from pacsflow.net.receiver_lease import IDLE_EXIT_ENV, ReceiverPortBusyError, ensure_receiver
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.attempts import SeriesSelection, record_attempt
 from pacsflow.retrieval.series_filter import SeriesFilter
 from tests.helpers import table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

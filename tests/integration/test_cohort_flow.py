@@ -25,11 +25,11 @@ from pacsflow.database.engine import make_engine
 from pacsflow.database.models import CohortItem, Image
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.peers.dcmtk import DcmqrscpServer
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.series_filter import SeriesFilter
 from tests.helpers import found_studies, latest_artifact, table_counts
-from tests.peers.dcmtk import DcmqrscpServer
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api_url")]
 

@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 from pacsflow.cohorts.status import cohort_report
 from pacsflow.database.engine import make_engine
 from pacsflow.demo.synthetic import make_study, write_dataset
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tests.conftest import new_empty_pg_database
 from tests.helpers import latest_artifact, table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
-from tests.peers.prefect_server import run_ops
+from tests.peers.prefect_ops import run_ops
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

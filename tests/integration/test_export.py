@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydicom.dataset import Dataset
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
@@ -26,8 +27,11 @@ pytestmark = pytest.mark.usefixtures("prefect_api_url")
 
 MARKER_NAME = "Zoë^Exportmarker"
 
+Ingested = tuple[str, list[list[Dataset]], Path]
+"""The database URL, the studies stored in it (their data sets) and the folder they came from."""
 
-def _studies() -> list[list]:  # type: ignore[type-arg]
+
+def _studies() -> list[list[Dataset]]:
     """Three studies of one patient: two CT (January, March 2024), one MR (February)."""
     common = {"PatientID": "EXPORT-PID-1", "PatientName": MARKER_NAME}
     return [
@@ -38,7 +42,7 @@ def _studies() -> list[list]:  # type: ignore[type-arg]
 
 
 @pytest.fixture
-def ingested(db_url: str, tmp_path: Path) -> tuple[str, list[list], Path]:  # type: ignore[type-arg]
+def ingested(db_url: str, tmp_path: Path) -> Ingested:
     studies = _studies()
     source = tmp_path / "source"
     for study in studies:
@@ -58,7 +62,7 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_a_date_range_exports_files_tables_and_a_manifest_then_a_rerun_copies_nothing(
-    ingested: tuple[str, list[list], Path],  # type: ignore[type-arg]
+    ingested: Ingested,
     tmp_path: Path,
 ) -> None:
     db_url, studies, source = ingested
@@ -109,7 +113,7 @@ def test_a_date_range_exports_files_tables_and_a_manifest_then_a_rerun_copies_no
 
 
 def test_modality_and_cohort_select_and_an_unreadable_source_is_reported(
-    ingested: tuple[str, list[list], Path],  # type: ignore[type-arg]
+    ingested: Ingested,
     tmp_path: Path,
 ) -> None:
     db_url, studies, source = ingested
@@ -149,7 +153,7 @@ def test_modality_and_cohort_select_and_an_unreadable_source_is_reported(
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_export_command(
-    ingested: tuple[str, list[list], Path],  # type: ignore[type-arg]
+    ingested: Ingested,
     run_cli: RunCli,
     tmp_path: Path,
 ) -> None:
@@ -169,7 +173,7 @@ def test_the_export_command(
 
 
 def test_an_unknown_cohort_or_a_selection_of_no_study_writes_nothing(
-    ingested: tuple[str, list[list], Path],  # type: ignore[type-arg]
+    ingested: Ingested,
     tmp_path: Path,
 ) -> None:
     db_url, _studies, _source = ingested

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from pacsflow.database.engine import make_engine
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.export.pseudonym_key import KEY_ENV
 from pacsflow.ingest.folder_ingest import ingest_folder
-from tests.helpers import run_pacsflow
+from pacsflow.peers.pacsflow_cli import run_pacsflow
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api_url"),
@@ -56,15 +55,6 @@ def ingested(db_url: str, tmp_path: Path) -> str:
     finally:
         engine.dispose()
     return db_url
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Path]:
-    """The test's folder, whose read-only folders are opened again afterwards for clean-up."""
-    yield tmp_path
-    for folder, dirs, _files in os.walk(tmp_path):
-        for name in dirs:
-            os.chmod(os.path.join(folder, name), 0o700)
 
 
 def _one_line(stderr: str) -> str:

@@ -16,8 +16,8 @@ from pacsflow.database.engine import make_engine
 from pacsflow.database.models import StudyFind
 from pacsflow.demo.synthetic import make_dataset, write_dataset
 from pacsflow.net.nodes import PacsNode
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

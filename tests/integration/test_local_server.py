@@ -5,7 +5,6 @@ replaced when stale, stopped when idle or asked. Each test has a Prefect home of
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -18,8 +17,9 @@ from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from pacsflow.liveness import process_alive
-from tests.helpers import run_pacsflow
-from tests.peers.ports import free_port
+from pacsflow.peers.pacsflow_cli import run_pacsflow
+from pacsflow.peers.ports import free_port
+from tests.helpers import without_prefect_server
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +27,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A shell with no Prefect server configured; the local server is stopped afterwards."""
-    environment = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    environment["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    environment["PACSFLOW_SERVER_IDLE_SECONDS"] = "600"
-    environment.pop("PACSFLOW_DB_URL", None)
+    environment = without_prefect_server(tmp_path)
     yield environment
     run_pacsflow(environment, tmp_path, "server", "stop")
     assert _keepers(tmp_path) == [], "a keeper outlived `pacsflow server stop`"

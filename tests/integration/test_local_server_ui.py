@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.helpers import run_pacsflow
+from pacsflow.peers.pacsflow_cli import run_pacsflow
+from tests.helpers import without_prefect_server
 from tests.peers.chromium import chromium_page
 
 pytestmark = pytest.mark.integration
@@ -25,10 +25,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A shell with no Prefect server configured; the local server is stopped afterwards."""
-    environment = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    environment["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    environment["PACSFLOW_SERVER_IDLE_SECONDS"] = "600"
-    environment.pop("PACSFLOW_DB_URL", None)
+    environment = without_prefect_server(tmp_path)
     yield environment
     stop = run_pacsflow(environment, tmp_path, "server", "stop")
     assert stop.returncode == 0, stop.stderr

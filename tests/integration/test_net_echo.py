@@ -17,8 +17,8 @@ from pacsflow.net.association import (
 )
 from pacsflow.net.echo import QueriesRefusedError, echo
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ from pacsflow.net.association import (
 )
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

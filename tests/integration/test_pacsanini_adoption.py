@@ -12,6 +12,7 @@ tests/data/pacsanini/files and by ``add_found_study`` /
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -41,11 +42,11 @@ from pacsflow.db import (
 )
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
+from pacsflow.peers.postgres import postgres_bin_dir
 from tests.conftest import RunCli
 from tests.helpers import table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
-from tests.peers.postgres import postgres_bin_dir
 
 pytestmark = pytest.mark.integration
 
@@ -65,8 +66,9 @@ def _sqlite_copy(tmp_path: Path) -> str:
 def _postgres_copy(new_empty_pg: Callable[[], str]) -> str:
     url = new_empty_pg()
     libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    psql = postgres_bin_dir(os.environ.get("PACSFLOW_PG_BIN")) / "psql"
     done = subprocess.run(
-        [str(postgres_bin_dir() / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", libpq, "-f",
+        [str(psql), "-q", "-v", "ON_ERROR_STOP=1", "-d", libpq, "-f",
          str(DATA / "pacsanini-0.2.1-postgresql.sql")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip

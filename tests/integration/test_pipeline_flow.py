@@ -19,10 +19,10 @@ from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.net.association import PacsUnreachableError
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage_files import INCOMING_FOLDER
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
 from tests.helpers import found_studies, latest_artifact, record_found, table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api_url")]
 

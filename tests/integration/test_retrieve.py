@@ -5,39 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pydicom
 import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, StudyFind
-from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.net.association import DimseFailureError
 from pacsflow.net.move import move_study
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP
 from pacsflow.net.storage_files import study_folder
 from pacsflow.net.study_contents import find_study_instances
+from pacsflow.peers.dcmtk import DcmqrscpServer
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.one_study import RetrievalRequest, retrieve_study
-from tests.helpers import record_found
-from tests.peers.dcmtk import DcmqrscpServer
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from tests.helpers import record_study_found, study_uid_of
 
 pytestmark = pytest.mark.integration
 
 LOCAL = LocalAE("PACSFLOW", free_port())
-
-
-@pytest.fixture(scope="module")
-def study_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """One study: 3 series of 4 images."""
-    folder = tmp_path_factory.mktemp("retrieve-study")
-    return [
-        write_dataset(ds, folder / f"{i}.dcm")
-        for i, ds in enumerate(make_study(n_series=3, n_images=4, StudyDate="20240501"))
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +45,10 @@ def dcmqrscp(study_files: list[Path]) -> Iterator[DcmqrscpServer]:
     server.stop()
 
 
-def _study_uid(study_files: list[Path]) -> str:
-    return str(pydicom.dcmread(study_files[0], stop_before_pixels=True).StudyInstanceUID)
-
-
 def test_unknown_move_destination_is_a_permanent_error_naming_the_status(
     orthanc: OrthancServer, dcmqrscp: DcmqrscpServer, study_files: list[Path]
 ) -> None:
-    uid = _study_uid(study_files)
+    uid = study_uid_of(study_files)
     orthanc_node = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port)
     with pytest.raises(DimseFailureError, match="0xC000") as caught:
         move_study(LOCAL, orthanc_node, uid, "NOWHERE")
@@ -81,14 +65,14 @@ def test_dcmqrscp_destination_down_fails_the_move(
     node = PacsNode(dcmqrscp.ae_title, "127.0.0.1", dcmqrscp.port)
     # The destination is listed, but no storage SCP runs: every sub-operation fails.
     with pytest.raises(DimseFailureError, match=r"0xA702.*12 failed"):
-        move_study(LOCAL, node, _study_uid(study_files), LOCAL.ae_title)
+        move_study(LOCAL, node, study_uid_of(study_files), LOCAL.ae_title)
 
 
 def test_image_level_find_lists_every_instance(
     dcmqrscp: DcmqrscpServer, study_files: list[Path]
 ) -> None:
     node = PacsNode(dcmqrscp.ae_title, "127.0.0.1", dcmqrscp.port)
-    contents = find_study_instances(LOCAL, node, _study_uid(study_files))
+    contents = find_study_instances(LOCAL, node, study_uid_of(study_files))
     assert sorted(len(sops) for sops in contents.values()) == [4, 4, 4]
 
 
@@ -96,8 +80,7 @@ def test_image_level_find_lists_every_instance(
 def test_dcmqrscp_study_without_instance_count_is_judged_by_image_level_find(
     dcmqrscp: DcmqrscpServer, study_files: list[Path], db_url: str, tmp_path: Path
 ) -> None:
-    uid = _study_uid(study_files)
-    record_found(db_url, [make_find_answer(uid)])  # no NumberOfStudyRelatedInstances
+    uid = record_study_found(db_url, study_files, counted=False)
     node = PacsNode(dcmqrscp.ae_title, "127.0.0.1", dcmqrscp.port)
     request = RetrievalRequest(LOCAL, node, tmp_path / "storage", "DCMQR")
     engine = make_engine(db_url)
@@ -120,8 +103,7 @@ def test_dcmqrscp_study_without_instance_count_is_judged_by_image_level_find(
 def test_retry_after_partial_retrieval_moves_only_the_missing_series(
     orthanc: OrthancServer, study_files: list[Path], db_url: str, tmp_path: Path
 ) -> None:
-    uid = _study_uid(study_files)
-    record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
+    uid = record_study_found(db_url, study_files)
     node = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port)
     request = RetrievalRequest(LOCAL, node, tmp_path / "storage", "ORTHANC")
     engine = make_engine(db_url)

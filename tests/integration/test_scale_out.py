@@ -21,11 +21,11 @@ from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from pacsflow.demo.synthetic import make_study, write_dataset
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tests.conftest import _new_pg_database
 from tests.helpers import found_studies, table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
-from tests.peers.prefect_server import run_ops
+from tests.peers.prefect_ops import run_ops
 
 pytestmark = pytest.mark.integration
 

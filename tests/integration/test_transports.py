@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, StudyFind
-from pacsflow.demo.synthetic import dataset_bytes, make_find_answer, make_study, write_dataset
+from pacsflow.demo.synthetic import dataset_bytes, make_study
 from pacsflow.ingest.folder_ingest import ingest_folder
 from pacsflow.net.dicomweb.access import WebAccess, basic_auth_header
 from pacsflow.net.dicomweb.client import DicomWebAuthError
@@ -28,6 +28,9 @@ from pacsflow.net.echo import echo
 from pacsflow.net.find import find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage_files import INCOMING_FOLDER, study_folder
+from pacsflow.peers.dcmtk import DcmqrscpServer
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.one_study import (
     RetrievalInterruptedError,
     RetrievalRequest,
@@ -36,10 +39,7 @@ from pacsflow.retrieval.one_study import (
     transfer_study,
 )
 from pacsflow.retrieval.series_filter import SeriesFilter
-from tests.helpers import record_found
-from tests.peers.dcmtk import DcmqrscpServer
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from tests.helpers import record_study_found
 from tests.peers.web_proxy import MeddlingProxy
 
 pytestmark = pytest.mark.integration
@@ -48,16 +48,6 @@ LOCAL = LocalAE("PACSFLOW", free_port())
 CAP = 5
 BUSY_DAY = dt.date(2024, 1, 2)  # 12 studies: more than the cap
 QUIET_DAY = dt.date(2024, 1, 3)  # 4 studies
-
-
-@pytest.fixture(scope="module")
-def study_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """The study retrieved: 3 series of 4 images."""
-    folder = tmp_path_factory.mktemp("transport-study")
-    return [
-        write_dataset(ds, folder / f"{i}.dcm")
-        for i, ds in enumerate(make_study(n_series=3, n_images=4, StudyDate="20240501"))
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +75,6 @@ def _web(orthanc: OrthancServer) -> PacsNode:
 
 def _dimse(orthanc: OrthancServer, transport: str = "c-move") -> PacsNode:
     return PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port, transport)  # type: ignore[arg-type]
-
-
-def _study_uid(study_files: list[Path]) -> str:
-    return str(pydicom.dcmread(study_files[0], stop_before_pixels=True).StudyInstanceUID)
 
 
 def _uids(result_studies: list[pydicom.Dataset]) -> list[str]:
@@ -119,8 +105,7 @@ def _found_study(
     transport: str, orthanc: OrthancServer, study_files: list[Path], db_url: str, tmp_path: Path
 ) -> tuple[str, RetrievalRequest]:
     """The test study, recorded as found with its 12 instances, and a request for it."""
-    uid = _study_uid(study_files)
-    record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
+    uid = record_study_found(db_url, study_files)
     node = _web(orthanc) if transport == "dicomweb" else _dimse(orthanc, "c-get")
     return uid, RetrievalRequest(LOCAL, node, tmp_path / "storage", "ORTHANC")
 
@@ -229,8 +214,7 @@ def test_received_instances_are_indexed_from_the_bytes_that_arrived(
 def test_a_series_filter_retrieves_only_the_chosen_series(
     transport: str, orthanc: OrthancServer, study_files: list[Path], db_url: str, tmp_path: Path
 ) -> None:
-    uid = _study_uid(study_files)
-    record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
+    uid = record_study_found(db_url, study_files)
     node = _web(orthanc) if transport == "dicomweb" else _dimse(orthanc, "c-get")
     chosen = SeriesFilter(series_numbers=[2])
     request = RetrievalRequest(LOCAL, node, tmp_path / "storage", "ORTHANC", series_filter=chosen)
@@ -247,8 +231,7 @@ def test_a_series_filter_retrieves_only_the_chosen_series(
 def test_a_wado_response_cut_short_keeps_whole_files_only_and_the_retry_completes(
     orthanc: OrthancServer, study_files: list[Path], db_url: str, tmp_path: Path
 ) -> None:
-    uid = _study_uid(study_files)
-    record_found(db_url, [make_find_answer(uid, NumberOfStudyRelatedInstances=12)])
+    uid = record_study_found(db_url, study_files)
     size = sum(len(p.read_bytes()) for p in study_files)
     # Cut inside the 7th part or so.
     with MeddlingProxy(orthanc.base_url, keep=size // 2) as proxy:
@@ -294,8 +277,7 @@ def test_c_get_from_dcmqrscp(study_files: list[Path], db_url: str, tmp_path: Pat
     dcmqrscp = DcmqrscpServer({LOCAL.ae_title: ("127.0.0.1", LOCAL.port)}).start()
     try:
         dcmqrscp.load(study_files)
-        uid = _study_uid(study_files)
-        record_found(db_url, [make_find_answer(uid)])  # dcmqrscp gives no counts
+        uid = record_study_found(db_url, study_files, counted=False)  # dcmqrscp gives no counts
         node = PacsNode(dcmqrscp.ae_title, "127.0.0.1", dcmqrscp.port, "c-get")
         request = RetrievalRequest(LOCAL, node, tmp_path / "storage", "DCMQR")
         engine = make_engine(db_url)

@@ -1,1 +1,5 @@
-"""Real peers (PostgreSQL; later Orthanc, DCMTK) on 127.0.0.1 for tests and benchmarks."""
+"""Test-only peers (headless Chromium, a meddling DICOMweb proxy, the Prefect ops script).
+
+The peers the tests share with the demo and the benchmarks (Orthanc, qrscp,
+DCMTK, PostgreSQL, a Prefect server, free ports) live in :mod:`pacsflow.peers`.
+"""

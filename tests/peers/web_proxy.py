@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import threading
 import urllib.request
-from types import TracebackType
 
 
 class MeddlingProxy(http.server.ThreadingHTTPServer):
@@ -33,12 +32,7 @@ class MeddlingProxy(http.server.ThreadingHTTPServer):
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         if self.hold is not None:
             self.hold.set()
         self.shutdown()

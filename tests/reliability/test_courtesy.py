@@ -19,9 +19,9 @@ from flows.options import Retrieval
 from flows.summaries import IncompleteRunError
 from pacsflow.demo.synthetic import dataset_bytes, make_find_answer, make_study
 from pacsflow.net.nodes import PacsNode
+from pacsflow.peers.orthanc import OrthancServer
 from pacsflow.retrieval.window import window_end
 from tests.helpers import found_studies, latest_artifact, record_found
-from tests.peers.orthanc import OrthancServer
 from tests.peers.web_proxy import MeddlingProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api_url")]

@@ -18,9 +18,9 @@ import pytest
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.liveness import owner_tag
 from pacsflow.net.storage_files import INCOMING_FOLDER
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tests.helpers import found_studies, table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 from tests.reliability.processes import kill_when, run_cli_to_end, start_cli
 
 pytestmark = pytest.mark.integration

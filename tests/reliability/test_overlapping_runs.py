@@ -25,9 +25,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from pacsflow.demo.synthetic import make_study, write_dataset, write_synthetic_folder
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from tests.helpers import found_studies, table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 from tests.reliability.processes import finish, run_cli_to_end, start_cli
 from tests.reliability.snapshot import orphans, snapshot
 

@@ -30,12 +30,12 @@ from pacsflow.net.association import AssociationRejectedError, DimseFailureError
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
 from pacsflow.net.storage_files import INCOMING_FOLDER
+from pacsflow.peers.dcmtk import DcmqrscpServer
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.attempts import StudyPick
 from tasks.retry import RETRY_DELAYS_S
 from tests.helpers import found_studies, record_found
-from tests.peers.dcmtk import DcmqrscpServer
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api_url")]
 

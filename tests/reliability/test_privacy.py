@@ -22,9 +22,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from pacsflow.demo.synthetic import make_study, write_dataset
-from tests.helpers import run_pacsflow, table_counts
-from tests.peers.orthanc import OrthancServer
-from tests.peers.ports import free_port
+from pacsflow.peers.orthanc import OrthancServer
+from pacsflow.peers.pacsflow_cli import run_pacsflow
+from pacsflow.peers.ports import free_port
+from tests.helpers import table_counts
 
 pytestmark = pytest.mark.integration
 

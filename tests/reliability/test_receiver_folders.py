@@ -22,8 +22,8 @@ from pacsflow.net.receiver_lease import (
     ensure_receiver,
 )
 from pacsflow.net.receiver_ports import port_holder
-from tests.peers.dcmtk import storescu
-from tests.peers.ports import free_port
+from pacsflow.peers.dcmtk import storescu
+from pacsflow.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

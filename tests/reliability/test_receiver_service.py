@@ -40,11 +40,11 @@ from pacsflow.net.receiver_lease import (
 from pacsflow.net.receiver_service import default_workers
 from pacsflow.net.storage import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES
 from pacsflow.net.storage_files import INCOMING_FOLDER
+from pacsflow.peers.dcmtk import storescu
+from pacsflow.peers.ports import free_port
 from tests.conftest import RunCli
 from tests.helpers import found_studies
-from tests.peers.dcmtk import storescu
-from tests.peers.ports import free_port
-from tests.peers.prefect_server import run_ops
+from tests.peers.prefect_ops import run_ops
 from tests.reliability.processes import start_cli
 from tests.reliability.test_pacs_faults import _found, _move, _orthanc, _orthanc_ae
 from tests.reliability.test_scp_hostility import _send

@@ -24,8 +24,8 @@ from pacsflow.net.association import keep_responses_for_requests
 from pacsflow.net.nodes import LocalAE
 from pacsflow.net.storage import STATUS_CANNOT_UNDERSTAND, StorageSCP
 from pacsflow.net.storage_files import INCOMING_FOLDER, study_folder, sync_study_folder
-from tests.peers.dcmtk import storescu
-from tests.peers.ports import free_port
+from pacsflow.peers.dcmtk import storescu
+from pacsflow.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, IngestError
+from pacsflow.peers.pacsflow_cli import run_pacsflow
 from tests.factories import make_study, write_dataset
-from tests.helpers import run_pacsflow
 
 # parse_dir2sql in a process of its own; prints its summary as JSON.
 _PARSE = """
@@ -50,15 +49,6 @@ def _tree(root: Path) -> tuple[Path, Path]:
     locked = root / "dicom" / "locked"
     locked.chmod(0)
     return root / "dicom", locked
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Path]:
-    """The test's folder, whose locked folders are opened again afterwards for clean-up."""
-    yield tmp_path
-    for folder, dirs, _files in os.walk(tmp_path):
-        for name in dirs:
-            os.chmod(os.path.join(folder, name), 0o700)
 
 
 def _errors(url: str) -> dict[str, tuple[str, str]]:

@@ -12,14 +12,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from pacsflow.db import (
-    dcm2dbmodels,
-    dcm2image,
-    dcm2patient,
-    dcm2series,
-    dcm2study,
-    dcm2study_finding,
-)
+from pacsflow import db
 from pacsflow.dicom.reading import read_header
 from pacsflow.dicom.records import dcm2records, header_json, study_finding_row
 from pacsflow.errors import (
@@ -90,12 +83,12 @@ def test_image_without_patient_id_belongs_to_the_stand_in_patient_of_its_study(
     assert record.patient["patient_id"] == key
     assert record.patient["patient_id_missing"] is True
     assert record.image["patient_id"] == key
-    assert dcm2patient(ds).patient_id == key
+    assert db.dcm2patient(ds).patient_id == key
 
 
 def test_stand_in_patient_needs_a_study_uid() -> None:
     with pytest.raises(MissingTagError, match="StudyInstanceUID"):
-        dcm2patient(make_dataset(PatientID=None, StudyInstanceUID=None))
+        db.dcm2patient(make_dataset(PatientID=None, StudyInstanceUID=None))
 
 
 def test_multi_valued_text_columns_keep_every_value() -> None:
@@ -177,7 +170,7 @@ def test_patient_name_is_decoded_with_the_specific_character_set(
     filename: str, expected_name: str
 ) -> None:
     ds = dcmread(CHARSET_FILES / filename)
-    assert dcm2patient(ds).patient_name == expected_name
+    assert db.dcm2patient(ds).patient_name == expected_name
 
 
 def test_header_json_has_no_pixel_data_and_no_bulk_data() -> None:
@@ -206,21 +199,21 @@ def test_header_json_keeps_small_binary_values_and_sequences() -> None:
 
 def test_seed_model_functions_return_unsaved_models() -> None:
     ds = make_dataset()
-    patient, study, series, image = dcm2dbmodels(ds, institution="H")
+    patient, study, series, image = db.dcm2dbmodels(ds, institution="H")
     assert patient.id is None
     assert patient.patient_id == "PID0001"
     assert study.study_uid == ds.StudyInstanceUID
     assert series.series_uid == ds.SeriesInstanceUID
     assert image.image_uid == ds.SOPInstanceUID
     assert image.filepath is None
-    assert dcm2study(ds).patient_age == 54.0
-    assert dcm2series(ds).modality == "CT"
-    assert dcm2image(ds, filepath="/f.dcm").filepath == "/f.dcm"
+    assert db.dcm2study(ds).patient_age == 54.0
+    assert db.dcm2series(ds).modality == "CT"
+    assert db.dcm2image(ds, filepath="/f.dcm").filepath == "/f.dcm"
 
 
 def test_dcm2dbmodels_reads_a_path_and_records_it(tmp_path: Path) -> None:
     path = write_dataset(make_dataset(), tmp_path / "a.dcm")
-    _, _, _, image = dcm2dbmodels(str(path))
+    _, _, _, image = db.dcm2dbmodels(str(path))
     assert image.filepath == str(path)
     assert "7FE00010" not in (image.meta or {})
 
@@ -233,7 +226,7 @@ def test_dcm2study_finding_reads_cfind_answer() -> None:
     answer.StudyDate = "20240301"
     answer.AccessionNumber = "A1"
     answer.NumberOfStudyRelatedInstances = "42"
-    found = dcm2study_finding(answer)
+    found = db.dcm2study_finding(answer)
     assert (found.study_uid, found.patient_id, found.patient_name) == ("1.2.3.4", "P1", "Doe^John")
     assert found.study_date == dt.date(2024, 3, 1)
     assert found.expected_instances == 42

@@ -1,4 +1,7 @@
-"""A real Prefect server on 127.0.0.1 with a port of its own (benchmarks, deployment tests)."""
+"""A real Prefect server on 127.0.0.1 with a port of its own, in a child process.
+
+The server runs as ``python -m prefect server start``: this module does not import Prefect.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from pacsflow.demo.ports import free_port
+from pacsflow.peers.ports import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+__all__ = ["start_prefect_server"]
 
 _START_TIMEOUT_S = 120
 
@@ -39,21 +42,3 @@ def start_prefect_server(env: dict[str, str], workdir: Path) -> subprocess.Popen
             time.sleep(0.5)
     server.terminate()
     raise RuntimeError(f"the Prefect server did not start within {_START_TIMEOUT_S} s")
-
-
-def run_ops(env: dict[str, str], *args: str) -> str:
-    """``scripts/prefect-ops.sh ARGS``, the commands the README gives users; its output.
-
-    Raises:
-        AssertionError: the script failed (with its output).
-    """
-    done = subprocess.run(
-        [str(REPO / "scripts" / "prefect-ops.sh"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout

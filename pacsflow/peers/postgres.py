@@ -16,14 +16,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.peers.ports import free_port
+from pacsflow.peers.ports import free_port
 
 _START_TIMEOUT_S = 60
 
 
-def postgres_bin_dir() -> Path:
-    """The folder with initdb and pg_ctl: $PACSFLOW_PG_BIN, else the newest Debian install."""
-    configured = os.environ.get("PACSFLOW_PG_BIN")
+def postgres_bin_dir(configured: str | None = None) -> Path:
+    """The folder with initdb and pg_ctl: ``configured`` if given, else the newest Debian install.
+
+    Args:
+        configured: a folder the caller was given (the tests and benchmarks read
+            ``PACSFLOW_PG_BIN``).
+    """
     candidates = [configured] if configured else sorted(glob.glob("/usr/lib/postgresql/*/bin"))
     for folder in reversed(candidates):
         if folder and (Path(folder) / "initdb").is_file():
@@ -35,10 +39,15 @@ def postgres_bin_dir() -> Path:
 
 
 class PostgresServer:
-    """One PostgreSQL cluster with trust authentication on 127.0.0.1:``port``."""
+    """One PostgreSQL cluster with trust authentication on 127.0.0.1:``port``.
 
-    def __init__(self) -> None:
-        self.bin_dir = postgres_bin_dir()
+    Args:
+        bin_dir: the folder with initdb and pg_ctl, if the caller was given one
+            (else the newest Debian install, see :func:`postgres_bin_dir`).
+    """
+
+    def __init__(self, bin_dir: str | None = None) -> None:
+        self.bin_dir = postgres_bin_dir(bin_dir)
         self.port = free_port()
         self.user = "pacsflow"
         self.data_dir = Path(tempfile.mkdtemp(prefix="pacsflow-pg-"))

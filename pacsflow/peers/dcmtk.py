@@ -11,23 +11,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pacsflow.demo.pacs import stop_process
-from tests.peers.ports import free_port
+from pacsflow.peers.ports import free_port
+from pacsflow.peers.processes import no_nagle_env, start_process, stop_process
 
-_START_TIMEOUT_S = 30
-
-
-def dcmtk_env() -> dict[str, str]:
-    """The environment DCMTK tools run with."""
-    return {**os.environ, "TCP_NODELAY": "1"}
+__all__ = ["DcmqrscpServer", "require", "storescu"]
 
 
 def require(tool: str) -> str:
-    """The path of a DCMTK tool, or an error saying how to install it.
+    """The path of a DCMTK tool on ``PATH``, or an error saying how to install it.
 
     The virtual environment's folder is skipped: pynetdicom installs its own
     ``storescu``, ``movescu`` and ``storescp`` there, with other options.
@@ -52,7 +46,7 @@ def storescu(
         [require("storescu"), "-aet", calling, "-aec", called, host, str(port), *map(str, files)],
         capture_output=True,
         text=True,
-        env=dcmtk_env(),
+        env=no_nagle_env(),
         timeout=120,
         check=False,
     )
@@ -100,25 +94,24 @@ class DcmqrscpServer:
         """Write the configuration, start dcmqrscp (fork mode), wait until it listens."""
         config_path = self.folder / "dcmqrscp.cfg"
         config_path.write_text(self.config)
-        with (self.folder / "dcmqrscp.log").open("wb") as log:
-            self._process = subprocess.Popen(
+        try:
+            self._process = start_process(
                 [require("dcmqrscp"), "-c", str(config_path)],
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                env=dcmtk_env(),
+                name="dcmqrscp",
+                log=self.folder / "dcmqrscp.log",
+                ready=self._listens,
+                env=no_nagle_env(),
                 cwd=self.folder,
+                poll_s=0.1,
             )
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
-            except OSError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    tail = (self.folder / "dcmqrscp.log").read_text(errors="replace")[-2000:]
-                    self.stop()
-                    raise RuntimeError(f"dcmqrscp did not start: {tail}") from None
-                time.sleep(0.1)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def _listens(self) -> None:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            pass
 
     def load(self, files: Sequence[Path]) -> None:
         """Store ``files`` in the archive with storescu."""

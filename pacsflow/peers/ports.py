@@ -1,4 +1,4 @@
-"""Free TCP ports on the loopback interface, for throwaway servers (demo, benchmarks, tests)."""
+"""Free TCP ports on the loopback interface, for the local peers (demo, benchmarks, tests)."""
 
 from __future__ import annotations
 
