@@ -33,7 +33,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -55,22 +55,43 @@ from pacsflow.net.storage_files import prepare_storage
 LOGGER = logging.getLogger("pacsflow.net.receiver_service")  # also when run as __main__
 
 __all__ = [
+    "DEFAULT_IDLE_EXIT",
     "EXIT_ALREADY_RUNNING",
+    "IDLE_EXIT_ENV",
     "ReceiverConfig",
     "ReceiverFailedError",
     "ReceiverRunningError",
     "default_workers",
+    "idle_exit_from",
     "main",
     "serve",
 ]
 
 EXIT_USAGE, EXIT_ERROR, EXIT_ALREADY_RUNNING = 2, 3, 4
 
+IDLE_EXIT_ENV = "PACSFLOW_RECEIVER_IDLE_EXIT"
+"""Seconds a receiver started on demand (``--on-demand``) waits for the next run before it
+exits, unless ``--idle-exit`` says; read by :func:`main`, this process's entry point."""
+DEFAULT_IDLE_EXIT = 600.0
+
 _BIND_PATIENCE = 3.0
 """Seconds to keep trying a port in use: the workers of a killed receiver free it within one."""
 _TICK = 0.5
 _RESTARTS_PER_MINUTE = 10
 """More replacements of dead workers than this in a minute: something is broken, stop."""
+
+
+def idle_exit_from(environ: Mapping[str, str]) -> float:
+    """The idle exit of a receiver started on demand: :data:`IDLE_EXIT_ENV`, else the default.
+
+    Raises:
+        ValueError: the variable is not a number.
+    """
+    raw = environ.get(IDLE_EXIT_ENV, "").strip()
+    try:
+        return float(raw) if raw else DEFAULT_IDLE_EXIT
+    except ValueError:
+        raise ValueError(f"${IDLE_EXIT_ENV} must be a number of seconds, not {raw!r}") from None
 
 
 def default_workers() -> int:
@@ -316,7 +337,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--max-associations", type=int, default=8)
-    parser.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS")
+    parser.add_argument(
+        "--idle-exit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="exit after this many seconds without a run's lease (default: never)",
+    )
+    parser.add_argument(
+        "--on-demand",
+        action="store_true",
+        help=f"started by a run: --idle-exit defaults to ${IDLE_EXIT_ENV}, else "
+        f"{DEFAULT_IDLE_EXIT:.0f}",
+    )
     parser.add_argument(
         "--runtime",
         default=None,
@@ -333,13 +366,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
     try:
+        idle_exit = args.idle_exit
+        if idle_exit is None and args.on_demand:
+            idle_exit = idle_exit_from(os.environ)  # the edge of this process
         config = ReceiverConfig(
             local=LocalAE(args.aet, args.port, args.bind),
             storage=Path(args.storage),
             allowed_ae_titles=tuple(args.allow),
             workers=args.workers,
             max_associations=args.max_associations,
-            idle_exit=args.idle_exit,
+            idle_exit=idle_exit,
             runtime=Path(args.runtime) if args.runtime else None,
         )
     except ValueError as exc:

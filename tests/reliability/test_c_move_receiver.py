@@ -13,7 +13,13 @@ import pytest
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.receiver_files import live_leases, running_receiver
-from pacsflow.net.receiver_lease import stop_receiver
+from pacsflow.net.receiver_lease import (
+    IDLE_EXIT_ENV,
+    ReceiverStartError,
+    ensure_receiver,
+    stop_receiver,
+)
+from pacsflow.net.receiver_service import DEFAULT_IDLE_EXIT, idle_exit_from
 from pacsflow.net.storage import StorageSCP
 from pacsflow.net.storage_files import study_folder
 from pacsflow.net.transports.registry import transport_for
@@ -83,3 +89,26 @@ def test_outside_a_run_scope_c_move_leaves_the_storage_scp_to_the_caller(
     assert (moved.succeeded, moved.completed) == (True, IMAGES)
     assert _received(storage, uid) == IMAGES
     assert running_receiver(storage) is None, "a receiver was started beside the caller's SCP"
+
+
+def test_the_idle_exit_is_the_callers_or_the_receiver_services_own(tmp_path: Path) -> None:
+    storage = (tmp_path / "storage").resolve()
+    given = ensure_receiver(LocalAE("PACSFLOW", free_port()), storage, "STORESCU", idle_exit=45)
+    assert given.idle_exit == 45.0
+    stop_receiver(storage)
+    assert idle_exit_from({}) == DEFAULT_IDLE_EXIT
+    assert idle_exit_from({IDLE_EXIT_ENV: " 7.5 "}) == 7.5
+
+
+def test_a_receiver_service_with_a_malformed_idle_exit_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(
+        ValueError, match=rf"^\${IDLE_EXIT_ENV} must be a number of seconds, not 'soon'$"
+    ):
+        idle_exit_from({IDLE_EXIT_ENV: "soon"})
+    monkeypatch.setenv(IDLE_EXIT_ENV, "soon")  # the receiver started inherits it
+    storage = (tmp_path / "storage").resolve()
+    with pytest.raises(ReceiverStartError, match="must be a number of seconds, not 'soon'"):
+        ensure_receiver(LocalAE("PACSFLOW", free_port()), storage, "STORESCU")
+    assert running_receiver(storage) is None
