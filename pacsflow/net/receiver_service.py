@@ -33,13 +33,20 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from pacsflow.errors import PacsflowError
-from pacsflow.net.nodes import LocalAE, validate_ae_title
+from pacsflow.net.nodes import LocalAE
+from pacsflow.net.receiver_config import (
+    DEFAULT_IDLE_EXIT,
+    IDLE_EXIT_ENV,
+    ReceiverConfig,
+    ReceiverFailedError,
+    ReceiverRunningError,
+    default_workers,
+    idle_exit_from,
+)
 from pacsflow.net.receiver_files import (
     ReceiverStatus,
     live_leases,
@@ -69,76 +76,11 @@ __all__ = [
 
 EXIT_USAGE, EXIT_ERROR, EXIT_ALREADY_RUNNING = 2, 3, 4
 
-IDLE_EXIT_ENV = "PACSFLOW_RECEIVER_IDLE_EXIT"
-"""Seconds a receiver started on demand (``--on-demand``) waits for the next run before it
-exits, unless ``--idle-exit`` says; read by :func:`main`, this process's entry point."""
-DEFAULT_IDLE_EXIT = 600.0
-
 _BIND_PATIENCE = 3.0
 """Seconds to keep trying a port in use: the workers of a killed receiver free it within one."""
 _TICK = 0.5
 _RESTARTS_PER_MINUTE = 10
 """More replacements of dead workers than this in a minute: something is broken, stop."""
-
-
-def idle_exit_from(environ: Mapping[str, str]) -> float:
-    """The idle exit of a receiver started on demand: :data:`IDLE_EXIT_ENV`, else the default.
-
-    Raises:
-        ValueError: the variable is not a number.
-    """
-    raw = environ.get(IDLE_EXIT_ENV, "").strip()
-    try:
-        return float(raw) if raw else DEFAULT_IDLE_EXIT
-    except ValueError:
-        raise ValueError(f"${IDLE_EXIT_ENV} must be a number of seconds, not {raw!r}") from None
-
-
-def default_workers() -> int:
-    """One receiving process per core, at most 4."""
-    return max(1, min(os.cpu_count() or 1, 4))
-
-
-class ReceiverRunningError(PacsflowError):
-    """Another receiver already serves this storage folder."""
-
-
-class ReceiverFailedError(PacsflowError):
-    """The receiving processes keep dying: the receiver gives up."""
-
-
-@dataclass(frozen=True)
-class ReceiverConfig:
-    """A receiver: where it listens, where it writes, whom it accepts, how it lives.
-
-    Args:
-        local: pacsflow's AE title, port and bind address.
-        storage: the folder receiving ``<study>/<series>/<sop>.dcm``.
-        allowed_ae_titles: the calling AE titles accepted (the PACS).
-        workers: receiving processes.
-        max_associations: associations each worker serves at once.
-        idle_exit: exit after this many seconds without a live lease; None: never.
-        runtime: the folder recording which receiver holds which port (default
-            :func:`~pacsflow.net.receiver_ports.default_runtime_folder`).
-    """
-
-    local: LocalAE
-    storage: Path
-    allowed_ae_titles: tuple[str, ...]
-    workers: int = 1
-    max_associations: int = 8
-    idle_exit: float | None = None
-    runtime: Path | None = None
-
-    def __post_init__(self) -> None:
-        if not self.allowed_ae_titles:
-            raise ValueError("the receiver needs at least one allowed calling AE title (--allow)")
-        for title in self.allowed_ae_titles:
-            validate_ae_title(title, "calling")
-        if self.workers < 1 or self.max_associations < 1:
-            raise ValueError("workers and max_associations must be at least 1")
-        if self.idle_exit is not None and self.idle_exit <= 0:
-            raise ValueError(f"idle_exit must be positive, not {self.idle_exit}")
 
 
 def serve(config: ReceiverConfig) -> None:
