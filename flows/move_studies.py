@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from flows.run_names import move_run_name
 from flows.summaries import check_complete, move_summary, summary_markdown
 from flows.workers import pooled_runner
 from pacsflow.net.nodes import LocalAE, PacsNode
-from pacsflow.net.receiver_lease import ReceiverLease
+from pacsflow.net.transports.registry import transport_for
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.claims import new_claim_holder
 from pacsflow.retrieval.one_study import (
@@ -152,11 +151,7 @@ def move_studies_flow(
         description=f"Retrieving {len(picked.study_uids)} studies from {pacs}",
         show_bar=show_progress,
     )
-    scp = (
-        ReceiverLease(local, Path(folder), pacs.ae_title)
-        if pacs.transport == "c-move"
-        else nullcontext()
-    )
+    scp = transport_for(pacs).run_scope(local, Path(folder), pacs)
     # The pools are sized per run, so they are used directly rather than as the
     # flow's (fixed) task runner; their task runs belong to this flow run.
     transfers: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)

@@ -12,7 +12,6 @@ from pacsflow.errors import RetryableError
 from pacsflow.net.echo import echo
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
-from pacsflow.net.receiver_lease import ensure_receiver
 from pacsflow.retrieval.found import record_found_studies
 from pacsflow.retrieval.one_study import (
     RetrievalInterruptedError,
@@ -75,14 +74,12 @@ def find_studies_task(
 def transfer_study_task(
     db_url: str | None, request: RetrievalRequest, study_uid: str
 ) -> Transferred:
-    """Claim one study and transfer what it misses (C-MOVE, C-GET or WADO-RS); no ingest.
+    """Claim one study and transfer what it misses by the PACS's transport; no ingest.
 
     A transient failure is raised so Prefect retries; the retry keeps the
-    run's claim and moves only what has not arrived. For C-MOVE, a receiver
-    that died since the run began is replaced first.
+    run's claim and moves only what has not arrived. (Inside the run's
+    transport scope, C-MOVE first replaces a receiver that died since the run began.)
     """
-    if request.pacs.transport == "c-move":
-        ensure_receiver(request.local, request.storage, request.pacs.ae_title)
     done = transfer_study(engine_for(db_url), request, study_uid, web=web_access())
     if isinstance(done.error, RetryableError):
         raise RetrievalInterruptedError(study_uid, str(request.pacs), str(done.error))

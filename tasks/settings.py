@@ -26,6 +26,7 @@ from pacsflow.net.nodes import (
     Transport,
     check_dicomweb_url,
 )
+from pacsflow.net.transports.registry import transport_for
 
 __all__ = [
     "DB_PASSWORD_ENV",
@@ -263,7 +264,7 @@ def resolve_pacs(
             f"{', '.join(TRANSPORTS)}"
         )
     url = dicomweb_url or os.environ.get(ENV["dicomweb_url"], "").strip() or None
-    if chosen != "dicomweb":
+    if transport_for(chosen).needs.dimse_node:
         node = PacsNode(
             _text("pacs_ae_title", ae_title, source),
             _text("pacs_host", host, source),
@@ -281,7 +282,7 @@ def resolve_pacs(
         ae_title or os.environ.get(ENV["pacs_ae_title"], "").strip() or "DICOMWEB",
         host or os.environ.get(ENV["pacs_host"], "").strip() or str(parts.hostname),
         port or _optional_port("pacs_port") or default_port,
-        "dicomweb",
+        cast(Transport, chosen),
         url,
     )
 

@@ -286,13 +286,11 @@ def site(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
 
 def _echo(args: argparse.Namespace, _db_url: str) -> int:
     from pacsflow.net.echo import echo
+    from pacsflow.net.transports.registry import transport_for
 
     pacs = _pacs(args)
     seconds = echo(_local(args), pacs, web=web_access())
-    if pacs.transport == "dicomweb":
-        print(f"{pacs} answered a QIDO-RS query in {seconds * 1000:.1f} ms; queries accepted")
-    else:
-        print(f"{pacs} answered the C-ECHO in {seconds * 1000:.1f} ms; C-FIND accepted")
+    print(transport_for(pacs).echo_report(pacs, seconds))
     return EXIT_OK
 
 

@@ -5,6 +5,11 @@ timeouts (a Prefect timeout cannot interrupt a thread blocked on a socket) and
 is released or aborted however the work ends. Outcomes map to
 :mod:`pacsflow.errors`: rejected or aborted associations and empty statuses
 (timeouts) are retryable; Failure and Refused statuses are permanent.
+
+Each transport (``c-move``, ``c-get``, ``dicomweb``) is one module of
+:mod:`pacsflow.net.transports`, found through its registry
+(:func:`~pacsflow.net.transports.registry.transport_for`); the modules here
+are the protocol code they call.
 """
 
 import logging

@@ -31,8 +31,16 @@ from pacsflow.net.association import (
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.transports.registry import transport_for
 
-__all__ = ["PROBE_STUDY_UID", "QueriesRefusedError", "echo", "probe_identifier"]
+__all__ = [
+    "PROBE_STUDY_UID",
+    "QueriesRefusedError",
+    "dimse_echo",
+    "echo",
+    "probe_identifier",
+    "web_echo",
+]
 
 PROBE_STUDY_UID = "2.25.0"
 """The StudyInstanceUID the probing C-FIND asks for: the nil UUID's, which no study has."""
@@ -104,28 +112,43 @@ def echo(
     timeouts: Timeouts | None = None,
     web: WebAccess | None = None,
 ) -> float:
+    """Check that ``node`` answers and accepts pacsflow's queries, by its transport; return
+    the round trip in seconds (:func:`dimse_echo` or :func:`web_echo`).
+
+    Raises:
+        The errors of :func:`dimse_echo` or :func:`web_echo`.
+    """
+    return transport_for(node).echo(local, node, timeouts=timeouts, web=web)
+
+
+def dimse_echo(local: LocalAE, node: PacsNode, *, timeouts: Timeouts | None = None) -> float:
     """C-ECHO ``node``, then check that it accepts a C-FIND; return the C-ECHO's round trip
     in seconds.
-
-    A ``dicomweb`` node is asked a one-answer QIDO-RS query instead (its round
-    trip is returned), which also checks pacsflow's credentials (``web``).
 
     Raises:
         QueriesRefusedError: the PACS answered the C-ECHO but refused the C-FIND
             (aborted the association, or answered with a non-success status).
-        DicomWebAuthError / DicomWebError / DicomWebBusyError: the DICOMweb
-            server refused the query (see :class:`DicomWebClient`).
         PacsUnreachableError / AssociationBusyError / AssociationAbortedError /
             DimseTimeoutError: retryable failures.
         AssociationRejectedError: the PACS rejected the association for good.
         DimseFailureError: the PACS answered the C-ECHO with a non-success status.
     """
-    if node.transport == "dicomweb":
-        with DicomWebClient(node.web_url, web) as client:
-            started = time.perf_counter()
-            client.get_json(client.path("studies"), {"limit": "1"})
-            return time.perf_counter() - started
     with open_association(local, node, [Verification, _FIND], timeouts=timeouts) as assoc:
         elapsed = _check_echo(node, assoc)
         _check_find(local, node, assoc)
     return elapsed
+
+
+def web_echo(node: PacsNode, *, web: WebAccess | None = None) -> float:
+    """Ask ``node``'s DICOMweb service a one-answer QIDO-RS query, which also checks
+    pacsflow's credentials (``web``); return its round trip in seconds.
+
+    Raises:
+        DicomWebAuthError / DicomWebError / DicomWebBusyError: the DICOMweb
+            server refused the query (see :class:`DicomWebClient`).
+        PacsUnreachableError: it could not be reached (retryable).
+    """
+    with DicomWebClient(node.web_url, web) as client:
+        started = time.perf_counter()
+        client.get_json(client.path("studies"), {"limit": "1"})
+        return time.perf_counter() - started

@@ -33,6 +33,7 @@ from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import Ask, query_channel
+from pacsflow.net.transports.registry import transport_for
 
 LOGGER = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def _query(
     ask: Ask, node: PacsNode, window: _Window, query: StudyQuery, cap: int
 ) -> tuple[list[Dataset], bool]:
     """One query; returns the answers and whether they were cut short."""
-    what = f"the {'QIDO-RS' if node.transport == 'dicomweb' else 'C-FIND'} query for {window}"
+    what = f"the {transport_for(node).query_label} query for {window}"
     answers, code = ask(study_identifier(*window.keys(), query), what)
     if code == 0x0000:
         return answers, len(answers) >= cap
@@ -201,10 +202,11 @@ def find_studies(
             try:
                 answers, truncated = _query(ask, node, current, query, cap)
             except AssociationAbortedError as exc:
-                if result.queries or node.transport == "dicomweb":
+                if result.queries:
                     raise
-                # Aborted at the first request of the association: the PACS (Orthanc
-                # does so) does not accept our calling AE title; a retry cannot help.
+                # Aborted at the first request of the association (only associations
+                # abort: QIDO-RS never raises this): the PACS (Orthanc does so) does
+                # not accept our calling AE title; a retry cannot help.
                 raise calling_ae_refused(local, node, "aborted the association for") from exc
             result.queries += 1
             for answer in answers:

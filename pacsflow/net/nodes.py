@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
 from urllib.parse import urlsplit
+
+from pacsflow.net.transports.registry import (
+    DEFAULT_TRANSPORT,
+    TRANSPORTS,
+    Transport,
+    transport_for,
+)
 
 __all__ = [
     "DEFAULT_LOCAL_AE_TITLE",
+    "DEFAULT_LOCAL_PORT",
     "TRANSPORTS",
     "LocalAE",
     "PacsNode",
@@ -19,10 +26,8 @@ __all__ = [
 
 DEFAULT_LOCAL_AE_TITLE = "PACSFLOW"
 
-Transport = Literal["c-move", "c-get", "dicomweb"]
-"""How studies are found and retrieved from a PACS (see :class:`PacsNode`)."""
-
-TRANSPORTS: tuple[str, ...] = get_args(Transport)
+DEFAULT_LOCAL_PORT = 11112
+"""The port pacsflow's storage SCP listens on unless told (DICOM's registered port)."""
 
 
 def validate_ae_title(ae_title: str, what: str) -> str:
@@ -87,7 +92,7 @@ class PacsNode:
     ae_title: str
     host: str
     port: int
-    transport: Transport = "c-move"
+    transport: Transport = DEFAULT_TRANSPORT
     dicomweb_url: str | None = None
 
     def __post_init__(self) -> None:
@@ -95,12 +100,10 @@ class PacsNode:
         _validate_port(self.port, "PACS")
         if not self.host.strip():
             raise ValueError("PACS host must not be empty")
-        if self.transport not in TRANSPORTS:
-            raise ValueError(f"transport {self.transport!r} is not one of {', '.join(TRANSPORTS)}")
+        transport = transport_for(self.transport)  # UnknownTransportError: a ValueError
         if self.dicomweb_url is not None:
             object.__setattr__(self, "dicomweb_url", check_dicomweb_url(self.dicomweb_url))
-        elif self.transport == "dicomweb":
-            raise ValueError("the dicomweb transport needs the PACS's DICOMweb URL")
+        transport.check_node(self)
 
     @property
     def web_url(self) -> str:
@@ -114,9 +117,7 @@ class PacsNode:
         return self.dicomweb_url
 
     def __str__(self) -> str:
-        if self.transport == "dicomweb":
-            return str(self.dicomweb_url)
-        return f"{self.ae_title}@{self.host}:{self.port}"
+        return transport_for(self.transport).describe(self)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class LocalAE:
     """pacsflow's own application entity: its AE title, and where its storage SCP listens."""
 
     ae_title: str = DEFAULT_LOCAL_AE_TITLE
-    port: int = 11112
+    port: int = DEFAULT_LOCAL_PORT
     bind_address: str = "127.0.0.1"
 
     def __post_init__(self) -> None:

@@ -1,16 +1,17 @@
 """One way to ask study, series and image queries, whatever the PACS's transport.
 
 :func:`query_channel` yields an ``ask(identifier, what)`` function answering a
-C-FIND identifier with its answers and a final status: over one association
-(C-FIND, for ``c-move`` and ``c-get``) or one HTTP connection (QIDO-RS, for
-``dicomweb``). Date windows, cohort items and a study's contents are queried
-through it, so the transports share their logic.
+C-FIND identifier with its answers and a final status, by the node's transport:
+over one association (:func:`dimse_query_channel`, C-FIND) or one HTTP
+connection (:func:`web_query_channel`, QIDO-RS). Date windows, cohort items
+and a study's contents are queried through it, so the transports share their
+logic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from pydicom.dataset import Dataset
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
@@ -22,8 +23,9 @@ from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE, qido_answers
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.transports.registry import transport_for
 
-__all__ = ["Ask", "query_channel"]
+__all__ = ["Ask", "dimse_query_channel", "query_channel", "web_query_channel"]
 
 Ask = Callable[[Dataset, str], tuple[list[Dataset], int]]
 """``ask(identifier, what)``: the answers and the final status (0x0000, 0xFE00 cut short, ...).
@@ -33,6 +35,41 @@ Ask = Callable[[Dataset, str], tuple[list[Dataset], int]]
 
 
 @contextmanager
+def dimse_query_channel(
+    local: LocalAE, node: PacsNode, *, timeouts: Timeouts | None = None
+) -> Iterator[Ask]:
+    """C-FIND over one association to ``node``, released when the block ends.
+
+    Raises:
+        The errors of :func:`~pacsflow.net.association.open_association`.
+    """
+    model = StudyRootQueryRetrieveInformationModelFind
+    with open_association(local, node, [model], timeouts=timeouts) as assoc:
+        tally = PendingTally(assoc)
+
+        def ask_dimse(identifier: Dataset, what: str) -> tuple[list[Dataset], int]:
+            return c_find_answers(assoc, tally, node, identifier, model, what)
+
+        yield ask_dimse
+
+
+@contextmanager
+def web_query_channel(
+    node: PacsNode, *, web: WebAccess | None = None, page_size: int = DEFAULT_PAGE_SIZE
+) -> Iterator[Ask]:
+    """QIDO-RS over one HTTP connection to ``node``'s DICOMweb URL, closed when the block ends.
+
+    Raises:
+        Those of :class:`~pacsflow.net.dicomweb.client.DicomWebClient`, from ``ask``.
+    """
+    with DicomWebClient(node.web_url, web) as client:
+
+        def ask_web(identifier: Dataset, what: str) -> tuple[list[Dataset], int]:
+            return qido_answers(client, identifier, what, page_size=page_size)
+
+        yield ask_web
+
+
 def query_channel(
     local: LocalAE,
     node: PacsNode,
@@ -40,8 +77,8 @@ def query_channel(
     web: WebAccess | None = None,
     timeouts: Timeouts | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
-) -> Iterator[Ask]:
-    """An open channel to ``node``'s query service, closed when the block ends.
+) -> AbstractContextManager[Ask]:
+    """An open channel to ``node``'s query service, by its transport, closed when the block ends.
 
     Args:
         web: headers and TLS trust for a ``dicomweb`` node.
@@ -51,19 +88,6 @@ def query_channel(
         The errors of :func:`~pacsflow.net.association.open_association` (C-FIND);
         those of :class:`~pacsflow.net.dicomweb.client.DicomWebClient` come from ``ask``.
     """
-    if node.transport == "dicomweb":
-        with DicomWebClient(node.web_url, web) as client:
-
-            def ask_web(identifier: Dataset, what: str) -> tuple[list[Dataset], int]:
-                return qido_answers(client, identifier, what, page_size=page_size)
-
-            yield ask_web
-        return
-    model = StudyRootQueryRetrieveInformationModelFind
-    with open_association(local, node, [model], timeouts=timeouts) as assoc:
-        tally = PendingTally(assoc)
-
-        def ask_dimse(identifier: Dataset, what: str) -> tuple[list[Dataset], int]:
-            return c_find_answers(assoc, tally, node, identifier, model, what)
-
-        yield ask_dimse
+    return transport_for(node).query_channel(
+        local, node, web=web, timeouts=timeouts, page_size=page_size
+    )

@@ -7,6 +7,12 @@ receiver``, the ops script, or an earlier run), or starts one in a session of
 its own (so cancelling the run does not kill it) with an idle exit, and holds
 a lease so the receiver does not leave while the run needs it. Two
 overlapping runs therefore share one receiver, one AE title and one port.
+The C-MOVE transport (:mod:`pacsflow.net.transports.c_move`) is its user.
+
+The idle exit is a parameter; left out, the receiver started takes its own
+default as it starts (``$PACSFLOW_RECEIVER_IDLE_EXIT``, read by the receiver
+service's entry point, :func:`~pacsflow.net.receiver_service.main`): nothing
+here reads the environment.
 
 A port serves one folder at a time: a run for another folder finds the
 receiver holding its port (:mod:`pacsflow.net.receiver_ports`) and asks it
@@ -36,7 +42,12 @@ from pacsflow.net.receiver_files import (
     running_receiver,
 )
 from pacsflow.net.receiver_ports import PortHolder, default_runtime_folder, port_holder
-from pacsflow.net.receiver_service import EXIT_ALREADY_RUNNING, default_workers
+from pacsflow.net.receiver_service import (
+    DEFAULT_IDLE_EXIT,
+    EXIT_ALREADY_RUNNING,
+    IDLE_EXIT_ENV,
+    default_workers,
+)
 
 __all__ = [
     "DEFAULT_IDLE_EXIT",
@@ -49,10 +60,6 @@ __all__ = [
     "stop_receiver",
 ]
 
-IDLE_EXIT_ENV = "PACSFLOW_RECEIVER_IDLE_EXIT"
-"""Seconds a receiver started on demand waits for the next run before it exits."""
-DEFAULT_IDLE_EXIT = 600.0
-
 
 class ReceiverStartError(PermanentError):
     """The receiver could not be started (port in use, folder not writable)."""
@@ -64,16 +71,6 @@ class ReceiverMismatchError(PermanentError):
 
 class ReceiverPortBusyError(ReceiverStartError):
     """pacsflow's receiver for another storage folder holds the port, and stays."""
-
-
-def _idle_exit() -> float:
-    raw = os.environ.get(IDLE_EXIT_ENV, "")
-    try:
-        return float(raw) if raw else DEFAULT_IDLE_EXIT
-    except ValueError:
-        raise ReceiverStartError(
-            f"${IDLE_EXIT_ENV} must be a number of seconds, not {raw!r}"
-        ) from None
 
 
 def _check_matches(status: ReceiverStatus, local: LocalAE, calling: str, storage: Path) -> None:
@@ -125,9 +122,14 @@ def _give_way(pid: int, storage: Path, patience: float = 5.0) -> None:
 
 
 def _spawn(
-    local: LocalAE, storage: Path, calling: str, runtime: Path
+    local: LocalAE, storage: Path, calling: str, runtime: Path, idle_exit: float | None
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """Start a receiver in a session of its own; also return where its output starts in the log."""
+    """Start a receiver in a session of its own; also return where its output starts in the log.
+
+    Without ``idle_exit`` the receiver takes its own (``--on-demand``: from its
+    environment, which it inherits from this process, else the default).
+    """
+    leaving = ["--on-demand", *([] if idle_exit is None else ["--idle-exit", str(idle_exit)])]
     _STARTED[:] = [started for started in _STARTED if started.poll() is None]
     log = log_path(storage)
     with log.open("ab") as out:
@@ -136,8 +138,7 @@ def _spawn(
             [sys.executable, "-m", "pacsflow.net.receiver_service",
              "--aet", local.ae_title, "--port", str(local.port), "--bind", local.bind_address,
              "--storage", str(storage), "--allow", calling,
-             "--workers", str(default_workers()), "--idle-exit", str(_idle_exit()),
-             "--runtime", str(runtime)],
+             "--workers", str(default_workers()), *leaving, "--runtime", str(runtime)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
         )  # fmt: skip
     _STARTED.append(child)
@@ -155,6 +156,7 @@ def ensure_receiver(
     storage: Path,
     calling: str,
     *,
+    idle_exit: float | None = None,
     timeout: float = 30.0,
     runtime: Path | None = None,
 ) -> ReceiverStatus:
@@ -164,6 +166,9 @@ def ensure_receiver(
         local: the AE title and port the run's C-MOVEs name as destination.
         storage: the run's storage folder.
         calling: the PACS's AE title, which the receiver must accept.
+        idle_exit: seconds a receiver started here waits, unleased, before it
+            exits; None: the receiver service's default
+            (``$PACSFLOW_RECEIVER_IDLE_EXIT`` as it starts, else 600).
         timeout: seconds to wait for a receiver to listen.
         runtime: where receivers record their ports (default
             :func:`~pacsflow.net.receiver_ports.default_runtime_folder`).
@@ -220,7 +225,7 @@ def ensure_receiver(
                 raise ReceiverStartError(
                     f"the receiver for {storage} did not start: {_log_since(storage, offset)}"
                 )
-            child, offset = _spawn(local, storage, calling, runtime)
+            child, offset = _spawn(local, storage, calling, runtime, idle_exit)
         time.sleep(0.05)
 
 
@@ -246,24 +251,32 @@ class ReceiverLease:
         local: the AE title and port the run's C-MOVEs name as destination.
         storage: the run's storage folder.
         calling: the PACS's AE title.
+        idle_exit: that of a receiver started here (see :func:`ensure_receiver`).
         runtime: where receivers record their ports (see :func:`ensure_receiver`).
     """
 
     def __init__(
-        self, local: LocalAE, storage: Path, calling: str, *, runtime: Path | None = None
+        self,
+        local: LocalAE,
+        storage: Path,
+        calling: str,
+        *,
+        idle_exit: float | None = None,
+        runtime: Path | None = None,
     ) -> None:
         self.local = local
         self.storage = storage
         self.calling = calling
+        self.idle_exit = idle_exit
         self.runtime = runtime
         self._lease: Path | None = None
 
     def __enter__(self) -> ReceiverStatus:
-        ensure_receiver(self.local, self.storage, self.calling, runtime=self.runtime)
+        self._ensure()
         self._lease = new_lease(self.storage.resolve())
         # Checked again, leased: a receiver on its idle exit may have left meanwhile.
         try:
-            return ensure_receiver(self.local, self.storage, self.calling, runtime=self.runtime)
+            return self._ensure()
         except BaseException:
             self._drop_lease()
             raise
@@ -275,6 +288,11 @@ class ReceiverLease:
         traceback: TracebackType | None,
     ) -> None:
         self._drop_lease()
+
+    def _ensure(self) -> ReceiverStatus:
+        return ensure_receiver(
+            self.local, self.storage, self.calling, idle_exit=self.idle_exit, runtime=self.runtime
+        )
 
     def _drop_lease(self) -> None:
         if self._lease is not None:

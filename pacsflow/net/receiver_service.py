@@ -34,12 +34,19 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from pacsflow.errors import PacsflowError
-from pacsflow.net.nodes import LocalAE, validate_ae_title
+from pacsflow.net.nodes import LocalAE
+from pacsflow.net.receiver_config import (
+    DEFAULT_IDLE_EXIT,
+    IDLE_EXIT_ENV,
+    ReceiverConfig,
+    ReceiverFailedError,
+    ReceiverRunningError,
+    default_workers,
+    idle_exit_from,
+)
 from pacsflow.net.receiver_files import (
     ReceiverStatus,
     live_leases,
@@ -55,11 +62,14 @@ from pacsflow.net.storage_files import prepare_storage
 LOGGER = logging.getLogger("pacsflow.net.receiver_service")  # also when run as __main__
 
 __all__ = [
+    "DEFAULT_IDLE_EXIT",
     "EXIT_ALREADY_RUNNING",
+    "IDLE_EXIT_ENV",
     "ReceiverConfig",
     "ReceiverFailedError",
     "ReceiverRunningError",
     "default_workers",
+    "idle_exit_from",
     "main",
     "serve",
 ]
@@ -71,53 +81,6 @@ _BIND_PATIENCE = 3.0
 _TICK = 0.5
 _RESTARTS_PER_MINUTE = 10
 """More replacements of dead workers than this in a minute: something is broken, stop."""
-
-
-def default_workers() -> int:
-    """One receiving process per core, at most 4."""
-    return max(1, min(os.cpu_count() or 1, 4))
-
-
-class ReceiverRunningError(PacsflowError):
-    """Another receiver already serves this storage folder."""
-
-
-class ReceiverFailedError(PacsflowError):
-    """The receiving processes keep dying: the receiver gives up."""
-
-
-@dataclass(frozen=True)
-class ReceiverConfig:
-    """A receiver: where it listens, where it writes, whom it accepts, how it lives.
-
-    Args:
-        local: pacsflow's AE title, port and bind address.
-        storage: the folder receiving ``<study>/<series>/<sop>.dcm``.
-        allowed_ae_titles: the calling AE titles accepted (the PACS).
-        workers: receiving processes.
-        max_associations: associations each worker serves at once.
-        idle_exit: exit after this many seconds without a live lease; None: never.
-        runtime: the folder recording which receiver holds which port (default
-            :func:`~pacsflow.net.receiver_ports.default_runtime_folder`).
-    """
-
-    local: LocalAE
-    storage: Path
-    allowed_ae_titles: tuple[str, ...]
-    workers: int = 1
-    max_associations: int = 8
-    idle_exit: float | None = None
-    runtime: Path | None = None
-
-    def __post_init__(self) -> None:
-        if not self.allowed_ae_titles:
-            raise ValueError("the receiver needs at least one allowed calling AE title (--allow)")
-        for title in self.allowed_ae_titles:
-            validate_ae_title(title, "calling")
-        if self.workers < 1 or self.max_associations < 1:
-            raise ValueError("workers and max_associations must be at least 1")
-        if self.idle_exit is not None and self.idle_exit <= 0:
-            raise ValueError(f"idle_exit must be positive, not {self.idle_exit}")
 
 
 def serve(config: ReceiverConfig) -> None:
@@ -316,7 +279,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--max-associations", type=int, default=8)
-    parser.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS")
+    parser.add_argument(
+        "--idle-exit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="exit after this many seconds without a run's lease (default: never)",
+    )
+    parser.add_argument(
+        "--on-demand",
+        action="store_true",
+        help=f"started by a run: --idle-exit defaults to ${IDLE_EXIT_ENV}, else "
+        f"{DEFAULT_IDLE_EXIT:.0f}",
+    )
     parser.add_argument(
         "--runtime",
         default=None,
@@ -333,13 +308,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
     try:
+        idle_exit = args.idle_exit
+        if idle_exit is None and args.on_demand:
+            idle_exit = idle_exit_from(os.environ)  # the edge of this process
         config = ReceiverConfig(
             local=LocalAE(args.aet, args.port, args.bind),
             storage=Path(args.storage),
             allowed_ae_titles=tuple(args.allow),
             workers=args.workers,
             max_associations=args.max_associations,
-            idle_exit=args.idle_exit,
+            idle_exit=idle_exit,
             runtime=Path(args.runtime) if args.runtime else None,
         )
     except ValueError as exc:

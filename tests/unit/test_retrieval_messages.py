@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from pacsflow.net.association import DimseFailureError
 from pacsflow.net.move import MoveResult, final_response
 from pacsflow.net.nodes import PacsNode
-from pacsflow.retrieval.one_study import _judge
+from pacsflow.retrieval.finish import _judge
 
 PACS = PacsNode("ORTHANC", "127.0.0.1", 4242)
 

@@ -1,0 +1,112 @@
+"""The ``dicomweb`` transport: QIDO-RS finds, WADO-RS retrieves, over HTTP(S).
+
+Needs the PACS's DICOMweb base URL and the site's
+:class:`~pacsflow.net.dicomweb.access.WebAccess` (bearer token or basic
+authentication, TLS trust); no DICOM association, no inbound port. A WADO-RS
+response is streamed part by part to files, their rows made on arrival
+(:mod:`pacsflow.net.dicomweb.wado`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+from pacsflow.ingest.arrivals import Arrivals
+from pacsflow.net.dicomweb.access import WebAccess
+from pacsflow.net.dicomweb.client import DicomWebClient
+from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE
+from pacsflow.net.dicomweb.wado import retrieve_study_wado
+from pacsflow.net.echo import web_echo
+from pacsflow.net.move import MoveResult
+from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.queries import Ask, web_query_channel
+from pacsflow.net.storage_files import prepare_storage
+from pacsflow.net.transports.interface import SiteNeeds
+
+__all__ = [
+    "check_node",
+    "describe",
+    "echo",
+    "echo_report",
+    "label",
+    "name",
+    "needs",
+    "query_channel",
+    "query_label",
+    "retrieve",
+    "run_scope",
+]
+
+name = "dicomweb"
+label = "WADO-RS retrieval"
+query_label = "QIDO-RS"
+needs = SiteNeeds(dimse_node=False, web_url=True, receiver=False)
+
+
+def check_node(node: PacsNode) -> None:
+    """Raise ValueError when ``node`` has no DICOMweb URL."""
+    if node.dicomweb_url is None:
+        raise ValueError("the dicomweb transport needs the PACS's DICOMweb URL")
+
+
+def describe(node: PacsNode) -> str:
+    """The DICOMweb base URL."""
+    return node.web_url
+
+
+def echo(
+    local: LocalAE,
+    node: PacsNode,
+    *,
+    timeouts: Timeouts | None = None,
+    web: WebAccess | None = None,
+) -> float:
+    """A one-answer QIDO-RS query (:func:`~pacsflow.net.echo.web_echo`)."""
+    return web_echo(node, web=web)
+
+
+def echo_report(node: PacsNode, seconds: float) -> str:
+    """``<url> answered a QIDO-RS query in <ms> ms; queries accepted``."""
+    return f"{node} answered a QIDO-RS query in {seconds * 1000:.1f} ms; queries accepted"
+
+
+def query_channel(
+    local: LocalAE,
+    node: PacsNode,
+    *,
+    web: WebAccess | None = None,
+    timeouts: Timeouts | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> AbstractContextManager[Ask]:
+    """QIDO-RS over one connection (:func:`~pacsflow.net.queries.web_query_channel`)."""
+    return web_query_channel(node, web=web, page_size=page_size)
+
+
+def run_scope(local: LocalAE, storage: Path, node: PacsNode) -> AbstractContextManager[None]:
+    """Nothing: WADO-RS responses come on pacsflow's own connections."""
+    return nullcontext()
+
+
+def retrieve(
+    local: LocalAE,
+    node: PacsNode,
+    storage: Path,
+    study_uid: str,
+    *,
+    series_uids: Sequence[str] = (),
+    timeouts: Timeouts | None = None,
+    web: WebAccess | None = None,
+    arrivals: Arrivals | None = None,
+) -> MoveResult:
+    """WADO-RS the study (or one request per ``series_uids``) into ``storage``.
+
+    Raises:
+        The errors of :func:`~pacsflow.net.dicomweb.wado.retrieve_study_wado`.
+    """
+    prepare_storage(storage)
+    with DicomWebClient(node.web_url, web) as client:
+        return retrieve_study_wado(
+            client, storage, study_uid, series_uids=series_uids, arrivals=arrivals
+        )

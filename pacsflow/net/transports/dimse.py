@@ -1,0 +1,57 @@
+"""What the DIMSE transports (C-MOVE, C-GET) share: the node, C-ECHO and C-FIND.
+
+Not a transport itself: :mod:`~pacsflow.net.transports.c_move` and
+:mod:`~pacsflow.net.transports.c_get` take these as theirs.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+from pacsflow.net.dicomweb.access import WebAccess
+from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE
+from pacsflow.net.echo import dimse_echo
+from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.queries import Ask, dimse_query_channel
+
+__all__ = ["check_node", "describe", "echo", "echo_report", "query_channel", "query_label"]
+
+query_label = "C-FIND"
+
+
+def check_node(node: PacsNode) -> None:
+    """Nothing more to check: :class:`~pacsflow.net.nodes.PacsNode` checked its AE title,
+    host and port."""
+
+
+def describe(node: PacsNode) -> str:
+    """``AE_TITLE@host:port``."""
+    return f"{node.ae_title}@{node.host}:{node.port}"
+
+
+def echo(
+    local: LocalAE,
+    node: PacsNode,
+    *,
+    timeouts: Timeouts | None = None,
+    web: WebAccess | None = None,
+) -> float:
+    """A C-ECHO, then a C-FIND that matches nothing (:func:`~pacsflow.net.echo.dimse_echo`)."""
+    return dimse_echo(local, node, timeouts=timeouts)
+
+
+def echo_report(node: PacsNode, seconds: float) -> str:
+    """``<node> answered the C-ECHO in <ms> ms; C-FIND accepted``."""
+    return f"{node} answered the C-ECHO in {seconds * 1000:.1f} ms; C-FIND accepted"
+
+
+def query_channel(
+    local: LocalAE,
+    node: PacsNode,
+    *,
+    web: WebAccess | None = None,
+    timeouts: Timeouts | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> AbstractContextManager[Ask]:
+    """C-FIND over one association (:func:`~pacsflow.net.queries.dimse_query_channel`)."""
+    return dimse_query_channel(local, node, timeouts=timeouts)
