@@ -23,8 +23,8 @@ from pacsflow.net.receiver_service import DEFAULT_IDLE_EXIT, idle_exit_from
 from pacsflow.net.storage import StorageSCP
 from pacsflow.net.storage_files import study_folder
 from pacsflow.net.transports.registry import transport_for
-from tests.peers.dcmtk import DcmqrscpServer
-from tests.peers.ports import free_port
+from pacsflow.peers.dcmtk import DcmqrscpServer
+from pacsflow.peers.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ IMAGES = 3
 
 
 @pytest.fixture(scope="module")
-def study_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def one_series_study(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     folder = tmp_path_factory.mktemp("c-move-receiver-study")
     return [
         write_dataset(ds, folder / f"{i}.dcm")
@@ -42,15 +42,15 @@ def study_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def dcmqrscp(study_files: list[Path]) -> Iterator[DcmqrscpServer]:
+def dcmqrscp(one_series_study: list[Path]) -> Iterator[DcmqrscpServer]:
     server = DcmqrscpServer({LOCAL.ae_title: ("127.0.0.1", LOCAL.port)}).start()
-    server.load(study_files)
+    server.load(one_series_study)
     yield server
     server.stop()
 
 
-def _study_uid(study_files: list[Path]) -> str:
-    return str(pydicom.dcmread(study_files[0], stop_before_pixels=True).StudyInstanceUID)
+def _study_uid(one_series_study: list[Path]) -> str:
+    return str(pydicom.dcmread(one_series_study[0], stop_before_pixels=True).StudyInstanceUID)
 
 
 def _received(storage: Path, study_uid: str) -> int:
@@ -58,11 +58,11 @@ def _received(storage: Path, study_uid: str) -> int:
 
 
 def test_inside_its_run_scope_c_move_replaces_a_receiver_that_died(
-    dcmqrscp: DcmqrscpServer, study_files: list[Path], tmp_path: Path
+    dcmqrscp: DcmqrscpServer, one_series_study: list[Path], tmp_path: Path
 ) -> None:
     storage = (tmp_path / "storage").resolve()
     node = PacsNode(dcmqrscp.ae_title, "127.0.0.1", dcmqrscp.port)
-    uid = _study_uid(study_files)
+    uid = _study_uid(one_series_study)
     transport = transport_for(node)
     with transport.run_scope(LOCAL, storage, node):
         first = running_receiver(storage)
@@ -79,11 +79,11 @@ def test_inside_its_run_scope_c_move_replaces_a_receiver_that_died(
 
 
 def test_outside_a_run_scope_c_move_leaves_the_storage_scp_to_the_caller(
-    dcmqrscp: DcmqrscpServer, study_files: list[Path], tmp_path: Path
+    dcmqrscp: DcmqrscpServer, one_series_study: list[Path], tmp_path: Path
 ) -> None:
     storage = (tmp_path / "storage").resolve()
     node = PacsNode(dcmqrscp.ae_title, "127.0.0.1", dcmqrscp.port)
-    uid = _study_uid(study_files)
+    uid = _study_uid(one_series_study)
     with StorageSCP(LOCAL, storage, [dcmqrscp.ae_title]):
         moved = transport_for(node).retrieve(LOCAL, node, storage, uid)
     assert (moved.succeeded, moved.completed) == (True, IMAGES)
