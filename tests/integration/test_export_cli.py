@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.config import KEY_ENV
 from pacsflow.database.engine import make_engine
 from pacsflow.demo.synthetic import make_study, write_dataset
-from pacsflow.export.pseudonym_key import KEY_ENV
 from pacsflow.ingest.folder_ingest import ingest_folder
 from tests.helpers import run_pacsflow
 

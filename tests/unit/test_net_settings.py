@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.settings import (
+from flows.config import (
     MissingSettingError,
     resolve_local,
     resolve_pacs,
@@ -45,7 +45,9 @@ def test_local_defaults_then_environment(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_missing_or_bad_settings_name_their_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    missing = r"no PACS AE title: give the flow parameter pacs\.ae_title or set \$PACSFLOW_PACS_AET"
+    missing = (
+        r"no PACS AE title: give the flow parameter site\.pacs\.ae_title or set \$PACSFLOW_PACS_AET"
+    )
     with pytest.raises(MissingSettingError, match=missing):
         resolve_pacs(None, "h", 104)
     monkeypatch.setenv("PACSFLOW_PACS_PORT", "one-oh-four")

@@ -1,31 +1,34 @@
-"""Settings from the environment of the process doing the work (a worker, a shell, cron).
+"""The one configuration module: every setting's environment variable, default and check.
 
-Flows, deployments and the CLI take the PACS, pacsflow's AE, the storage
-folder and the database as optional arguments; what is not given comes
-from the environment, so a deployment carries no site settings and a cron
-line stays short. The core (``pacsflow``) never reads the environment: it
-gets the resolved values. The database password is read here too, when a
-task connects, so that it never travels in flow parameters.
+The edge resolves a :class:`~pacsflow.site.Site` here once: the ``pacsflow``
+command from its options and the environment, a flow started from a
+deployment or the UI from its parameters (:class:`SiteOptions`,
+:class:`~flows.options.Retrieval`) and the worker's environment
+(:func:`open_site`). Subflows and tasks receive the resolved values and read
+no setting again. The secrets (database password, DICOMweb credentials, the
+pseudonymisation key) are read here too, and held in the process
+(:mod:`tasks.credentials`): never in flow parameters nor ``os.environ``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from typing import Literal, cast
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from pacsflow.net.dicomweb.access import WebAccess, basic_auth_header, bearer_auth_header
-from pacsflow.net.nodes import (
-    DEFAULT_LOCAL_AE_TITLE,
-    TRANSPORTS,
-    LocalAE,
-    PacsNode,
-    Transport,
-    check_dicomweb_url,
-)
+from pacsflow.net.nodes import TRANSPORTS, LocalAE, PacsNode, Transport, check_dicomweb_url
+from pacsflow.site import RetrievalSettings, Site
+from tasks.credentials import use_db_password, use_web_access
+
+if TYPE_CHECKING:  # imported where used: pacsflow --help loads neither Prefect nor the models
+    from flows.options import Retrieval
+    from pacsflow.export.pseudonym_key import PseudonymKey
 
 __all__ = [
     "DB_PASSWORD_ENV",
@@ -33,16 +36,23 @@ __all__ = [
     "DEFAULT_DB_URL",
     "DEFAULT_STORAGE",
     "ENV",
+    "KEY_ENV",
+    "WEB_ENV",
     "MissingSettingError",
     "SettingSource",
+    "SiteOptions",
     "check_db_url",
     "default_db_url",
-    "resolve_db_url",
+    "open_database",
+    "open_site",
+    "pseudonym_key_from_env",
     "resolve_local",
     "resolve_pacs",
+    "resolve_retrieval",
+    "resolve_site",
     "resolve_storage",
+    "resolve_web_access",
     "split_password",
-    "web_access",
 ]
 
 DB_URL_ENV = "PACSFLOW_DB_URL"
@@ -58,19 +68,6 @@ DEFAULT_DB_URL = "sqlite:///pacsflow.sqlite"
 def default_db_url() -> str:
     """The database URL from ``PACSFLOW_DB_URL``, or the embedded SQLite default."""
     return os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
-
-
-def resolve_db_url(db_url: str | None) -> str:
-    """The URL to connect with: ``db_url`` (or the default), plus the password from the env.
-
-    Flow parameters are stored and shown by Prefect, so they carry URLs without
-    passwords; the password comes from ``PACSFLOW_DB_PASSWORD`` at connect time.
-    """
-    url = make_url(db_url or default_db_url())
-    password = os.environ.get(DB_PASSWORD_ENV)
-    if password and url.password is None and url.get_backend_name() != "sqlite":
-        url = url.set(password=password)
-    return url.render_as_string(hide_password=False)
 
 
 _URL_EXAMPLES = "e.g. sqlite:///pacsflow.sqlite or postgresql+psycopg2://user@host:5432/pacs"
@@ -149,9 +146,9 @@ DEFAULT_STORAGE = "pacsflow-storage"
 """Where the storage SCP writes received files (relative to the working directory)."""
 
 _DEFAULTS = {
-    "local_ae_title": DEFAULT_LOCAL_AE_TITLE,
-    "local_port": "11112",
-    "local_bind_address": "127.0.0.1",
+    "local_ae_title": LocalAE().ae_title,
+    "local_port": str(LocalAE().port),
+    "local_bind_address": LocalAE().bind_address,
     "storage": DEFAULT_STORAGE,
     "transport": "c-move",
 }
@@ -171,15 +168,15 @@ _OPTIONS = {
 
 
 _PARAMETERS = {
-    "pacs_ae_title": "pacs.ae_title",
-    "pacs_host": "pacs.host",
-    "pacs_port": "pacs.port",
-    "local_ae_title": "local.ae_title",
-    "local_port": "local.port",
-    "local_bind_address": "local.bind_address",
-    "storage": "storage",
-    "transport": "pacs.transport",
-    "dicomweb_url": "pacs.dicomweb_url",
+    "pacs_ae_title": "site.pacs.ae_title",
+    "pacs_host": "site.pacs.host",
+    "pacs_port": "site.pacs.port",
+    "local_ae_title": "site.local.ae_title",
+    "local_port": "site.local.port",
+    "local_bind_address": "site.local.bind_address",
+    "storage": "site.storage",
+    "transport": "site.pacs.transport",
+    "dicomweb_url": "site.pacs.dicomweb_url",
 }
 """Setting -> the flow (and deployment) parameter giving it."""
 
@@ -299,7 +296,7 @@ WEB_ENV = {
 """Environment variables of DICOMweb access: read by the tasks, never flow parameters."""
 
 
-def web_access() -> WebAccess:
+def resolve_web_access() -> WebAccess:
     """DICOMweb headers and TLS trust from ``$PACSFLOW_DICOMWEB_*``.
 
     A bearer token (``PACSFLOW_DICOMWEB_TOKEN``), else basic authentication
@@ -327,9 +324,7 @@ def web_access() -> WebAccess:
 
 
 def resolve_local(ae_title: str | None, port: int | None, bind_address: str | None) -> LocalAE:
-    """pacsflow's AE: each value given, else ``$PACSFLOW_LOCAL_*``, else PACSFLOW:11112 on
-    127.0.0.1.
-    """
+    """pacsflow's AE: each value given, else ``$PACSFLOW_LOCAL_*``, else ``LocalAE()``'s."""
     return LocalAE(
         _text("local_ae_title", ae_title),
         _port("local_port", port),
@@ -340,3 +335,117 @@ def resolve_local(ae_title: str | None, port: int | None, bind_address: str | No
 def resolve_storage(storage: str | None) -> str:
     """The storage folder: given, else ``$PACSFLOW_STORAGE``, else ``./pacsflow-storage``."""
     return _text("storage", storage)
+
+
+KEY_ENV = "PACSFLOW_PSEUDONYM_KEY"
+"""Environment variable holding the pseudonymisation key (or a Prefect Secret block)."""
+
+
+def pseudonym_key_from_env() -> PseudonymKey:
+    """The pseudonymisation key in ``$PACSFLOW_PSEUDONYM_KEY``.
+
+    Raises:
+        MissingPseudonymKeyError: the variable is unset, empty or too short.
+    """
+    from pacsflow.export.pseudonym_key import require_key
+
+    return require_key(os.environ.get(KEY_ENV), f"set {KEY_ENV} (or give a Prefect Secret block)")
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    """The site as a flow's parameters give it (a form in the UI); each value not given
+    comes from the environment of the worker running the flow.
+
+    Args:
+        pacs: the PACS: ``ae_title``, ``host``, ``port`` and ``transport``
+            (``c-move``, ``c-get``, or ``dicomweb`` with ``dicomweb_url``); default
+            $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST, $PACSFLOW_PACS_PORT,
+            $PACSFLOW_TRANSPORT, $PACSFLOW_PACS_DICOMWEB_URL.
+        local: pacsflow's AE: ``ae_title`` (the calling AE and the C-MOVE
+            destination, which the PACS must list), the storage SCP's ``port`` and
+            ``bind_address`` (0.0.0.0: every interface); default $PACSFLOW_LOCAL_AET,
+            $PACSFLOW_LOCAL_PORT, $PACSFLOW_LOCAL_BIND, else PACSFLOW on 127.0.0.1:11112,
+            which serves a PACS on this machine only.
+        storage: the folder receiving the files, ``<study>/<series>/<sop>.dcm``
+            (default $PACSFLOW_STORAGE, else ./pacsflow-storage).
+        db_url: the database URL without password (default $PACSFLOW_DB_URL, else
+            SQLite; the password comes from $PACSFLOW_DB_PASSWORD).
+    """
+
+    pacs: PacsNode | None = None
+    local: LocalAE | None = None
+    storage: str | None = None
+    db_url: str | None = None
+
+
+def resolve_retrieval(
+    retrieval: Retrieval | None, started: dt.datetime | None = None
+) -> RetrievalSettings:
+    """The retrieval settings, ``until`` made the instant the window ends: the first such
+    time after ``started`` (aware; default now)."""
+    from pacsflow.retrieval.window import window_end
+
+    if retrieval is None:
+        return RetrievalSettings()
+    end = None
+    if retrieval.until is not None:
+        end = window_end(retrieval.until, started or dt.datetime.now().astimezone())
+    return RetrievalSettings(
+        concurrency=retrieval.concurrency,
+        result_cap=retrieval.result_cap,
+        institution=retrieval.institution,
+        ingest_workers=retrieval.ingest_workers,
+        window_end=end,
+        fail_on_incomplete=retrieval.fail_on_incomplete,
+    )
+
+
+def open_database(db_url: str | None) -> str:
+    """The database URL to give flows and tasks: ``db_url`` (else ``$PACSFLOW_DB_URL``, else
+    SQLite) without its password, which is held in the process with
+    ``$PACSFLOW_DB_PASSWORD`` (:mod:`tasks.credentials`)."""
+    without, password = split_password(db_url or default_db_url())
+    use_db_password(os.environ.get(DB_PASSWORD_ENV) or None)
+    use_db_password(password, without)
+    return without
+
+
+def resolve_site(
+    options: SiteOptions | None,
+    retrieval: Retrieval | None = None,
+    *,
+    started: dt.datetime | None = None,
+) -> Site:
+    """The site: each value given, else from the environment; its secrets held
+    (:func:`open_database`, DICOMweb credentials).
+
+    Raises:
+        MissingSettingError: a setting is missing or malformed (naming where to give it).
+        ValueError: an invalid AE title, port, URL or retrieval setting.
+    """
+    given = options or SiteOptions()
+    use_web_access(resolve_web_access())
+    return Site(
+        pacs=given.pacs or resolve_pacs(None, None, None),
+        local=given.local or resolve_local(None, None, None),
+        storage=resolve_storage(given.storage),
+        db_url=open_database(given.db_url),
+        retrieval=resolve_retrieval(retrieval, started),
+    )
+
+
+def open_site(site: Site | SiteOptions | None, retrieval: Retrieval | None = None) -> Site:
+    """A flow's site: as given when already resolved (by the ``pacsflow`` command or a
+    parent flow), else resolved here, the flow being the edge (a deployment's run).
+
+    A ``retrieval`` given with a resolved site replaces the site's, its ``until``
+    counted from the run's scheduled start.
+    """
+    from flows.dates import run_start
+
+    if isinstance(site, Site):
+        if retrieval is None:
+            return site
+        return replace(site, retrieval=resolve_retrieval(retrieval, run_start()))
+    return resolve_site(site, retrieval, started=run_start())
