@@ -17,7 +17,7 @@ from prefect.client.schemas.filters import (
     TaskRunFilterName,
 )
 
-import flows.config
+import flows.config.resolve
 from flows.config import SiteOptions
 from flows.dates import DateRange
 from flows.move_studies import move_studies_flow
@@ -217,13 +217,13 @@ def test_the_site_is_resolved_once_and_the_subflows_receive_it(
     """One resolution at the edge; find and move get the resolved site (one window end),
     and neither initialises the database nor echoes the PACS again."""
     resolutions: list[object] = []
-    resolve = flows.config.resolve_site
+    resolve = flows.config.resolve.resolve_site
 
     def counted(*args: Any, **kwargs: Any) -> Site:
         resolutions.append(args)
         return resolve(*args, **kwargs)
 
-    monkeypatch.setattr(flows.config, "resolve_site", counted)
+    monkeypatch.setattr(flows.config.resolve, "resolve_site", counted)
     state = pipeline(
         dates=DateRange(dt.date(2024, 5, 1)),  # no study that day: the subflows run quickly
         selection=Selection(retry_earlier=False),

@@ -1,14 +1,5 @@
-"""The one configuration module: every setting's environment variable, default and check.
-
-The edge resolves a :class:`~pacsflow.site.Site` here once: the ``pacsflow``
-command from its options and the environment, a flow started from a
-deployment or the UI from its parameters (:class:`SiteOptions`,
-:class:`~flows.options.Retrieval`) and the worker's environment
-(:func:`open_site`). Subflows and tasks receive the resolved values and read
-no setting again. The secrets (database password, DICOMweb credentials, the
-pseudonymisation key) are read here too, and held in the process
-(:mod:`tasks.credentials`): never in flow parameters nor ``os.environ``.
-"""
+"""The site resolved from given values, else the environment: the PACS, pacsflow's AE,
+storage, retrieval, DICOMweb access; the flows' :func:`open_site`."""
 
 from __future__ import annotations
 
@@ -18,32 +9,21 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
+from flows.config.database import open_database
+from flows.config.env import DEFAULTS, ENV, KEY_ENV, LABELS, OPTIONS, PARAMETERS, WEB_ENV
 from pacsflow.net.dicomweb.access import WebAccess, basic_auth_header, bearer_auth_header
 from pacsflow.net.nodes import TRANSPORTS, LocalAE, PacsNode, Transport, check_dicomweb_url
 from pacsflow.site import RetrievalSettings, Site
-from tasks.credentials import use_db_password, use_web_access
+from tasks.credentials import use_web_access
 
 if TYPE_CHECKING:  # imported where used: pacsflow --help loads neither Prefect nor the models
     from flows.options import Retrieval
     from pacsflow.export.pseudonym_key import PseudonymKey
 
 __all__ = [
-    "DB_PASSWORD_ENV",
-    "DB_URL_ENV",
-    "DEFAULT_DB_URL",
-    "DEFAULT_STORAGE",
-    "ENV",
-    "KEY_ENV",
-    "WEB_ENV",
     "MissingSettingError",
     "SettingSource",
     "SiteOptions",
-    "check_db_url",
-    "default_db_url",
-    "open_database",
     "open_site",
     "pseudonym_key_from_env",
     "resolve_local",
@@ -52,149 +32,12 @@ __all__ = [
     "resolve_site",
     "resolve_storage",
     "resolve_web_access",
-    "split_password",
 ]
 
-DB_URL_ENV = "PACSFLOW_DB_URL"
-"""Environment variable naming the database when none is given."""
-
-DB_PASSWORD_ENV = "PACSFLOW_DB_PASSWORD"  # noqa: S105 - a variable name, not a secret
-"""Environment variable holding the database password, kept out of URLs and flow parameters."""
-
-DEFAULT_DB_URL = "sqlite:///pacsflow.sqlite"
-"""The embedded default: a SQLite file in the current directory."""
-
-
-def default_db_url() -> str:
-    """The database URL from ``PACSFLOW_DB_URL``, or the embedded SQLite default."""
-    return os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
-
-
-_URL_EXAMPLES = "e.g. sqlite:///pacsflow.sqlite or postgresql+psycopg2://user@host:5432/pacs"
-_BACKENDS = ("sqlite", "postgresql")
-
-
-def check_db_url(text: str) -> URL:
-    """Parse a database URL given by a user, or say in one line what is wrong with it.
-
-    The message never repeats the text: it may hold a password.
-
-    Raises:
-        ValueError: not a URL, a non-numeric port, a backend other than SQLite
-            or PostgreSQL, a driver that is not installed, or in-memory SQLite.
-    """
-    if text.lower().startswith("sqlite:") and not text.lower().startswith("sqlite://"):
-        raise ValueError(
-            "a SQLite URL has three slashes before a relative path and four before an "
-            "absolute one: sqlite:///pacsflow.sqlite, sqlite:////data/pacsflow.sqlite"
-        )
-    try:
-        url = make_url(text)
-    except ArgumentError:
-        raise ValueError(f"not a database URL; give one like {_URL_EXAMPLES}") from None
-    except ValueError:
-        raise ValueError("the port in the database URL is not a number") from None
-    backend = url.get_backend_name()
-    if backend not in _BACKENDS:
-        raise ValueError(f"pacsflow works with SQLite and PostgreSQL, not {backend!r}")
-    try:
-        url.get_dialect()
-    except NoSuchModuleError:
-        raise ValueError(
-            f"the database driver {url.drivername!r} is not installed; "
-            "use postgresql+psycopg2:// or sqlite:///"
-        ) from None
-    if backend == "sqlite" and url.database in (None, "", ":memory:"):
-        raise ValueError(
-            "an in-memory SQLite database would vanish when the run ends; give a file, "
-            "e.g. sqlite:///pacsflow.sqlite"
-        )
-    return url
-
-
-def split_password(db_url: str) -> tuple[str, str | None]:
-    """Split a URL into the URL without its password, and the password (None if absent)."""
-    url = make_url(db_url)
-    if url.password is None:
-        return db_url, None
-    # Not url.set(password=None): for URL.set, None means "keep the current value".
-    without = URL.create(
-        url.drivername,
-        username=url.username,
-        host=url.host,
-        port=url.port,
-        database=url.database,
-        query=url.query,
-    )
-    return without.render_as_string(hide_password=False), str(url.password)
-
-
-ENV = {
-    "pacs_ae_title": "PACSFLOW_PACS_AET",
-    "pacs_host": "PACSFLOW_PACS_HOST",
-    "pacs_port": "PACSFLOW_PACS_PORT",
-    "local_ae_title": "PACSFLOW_LOCAL_AET",
-    "local_port": "PACSFLOW_LOCAL_PORT",
-    "local_bind_address": "PACSFLOW_LOCAL_BIND",
-    "storage": "PACSFLOW_STORAGE",
-    "transport": "PACSFLOW_TRANSPORT",
-    "dicomweb_url": "PACSFLOW_PACS_DICOMWEB_URL",
-}
-"""Setting (as flows name their parameters) -> the environment variable giving it."""
-
-DEFAULT_STORAGE = "pacsflow-storage"
-"""Where the storage SCP writes received files (relative to the working directory)."""
-
-_DEFAULTS = {
-    "local_ae_title": LocalAE().ae_title,
-    "local_port": str(LocalAE().port),
-    "local_bind_address": LocalAE().bind_address,
-    "storage": DEFAULT_STORAGE,
-    "transport": "c-move",
-}
-
-
-_OPTIONS = {
-    "pacs_ae_title": "--pacs-aet",
-    "pacs_host": "--pacs-host",
-    "pacs_port": "--pacs-port",
-    "local_ae_title": "--local-aet",
-    "local_port": "--local-port",
-    "local_bind_address": "--local-bind",
-    "storage": "--storage",
-    "transport": "--transport",
-    "dicomweb_url": "--dicomweb-url",
-}
-
-
-_PARAMETERS = {
-    "pacs_ae_title": "site.pacs.ae_title",
-    "pacs_host": "site.pacs.host",
-    "pacs_port": "site.pacs.port",
-    "local_ae_title": "site.local.ae_title",
-    "local_port": "site.local.port",
-    "local_bind_address": "site.local.bind_address",
-    "storage": "site.storage",
-    "transport": "site.pacs.transport",
-    "dicomweb_url": "site.pacs.dicomweb_url",
-}
-"""Setting -> the flow (and deployment) parameter giving it."""
-
-_LABELS = {
-    "pacs_ae_title": "PACS AE title",
-    "pacs_host": "PACS host",
-    "pacs_port": "PACS port",
-    "local_ae_title": "local AE title",
-    "local_port": "local port",
-    "local_bind_address": "local bind address",
-    "storage": "storage folder",
-    "transport": "transport",
-    "dicomweb_url": "DICOMweb URL",
-}
 
 SettingSource = Literal["flow", "cli"]
 """Who gives the settings, so a message names what that user can set: a flow
-(or deployment) parameter such as ``pacs.ae_title``, or a ``pacsflow`` option
+(or deployment) parameter such as ``site.pacs.ae_title``, or a ``pacsflow`` option
 such as ``--pacs-aet``; the environment variable either way."""
 
 
@@ -206,16 +49,16 @@ def _where(name: str, source: SettingSource) -> str:
     """How a user of ``source`` gives the setting ``name``: its option or flow parameter,
     or its environment variable."""
     if source == "cli":
-        return f"give {_OPTIONS[name]} or set ${ENV[name]}"
-    return f"give the flow parameter {_PARAMETERS[name]} or set ${ENV[name]} where the flow runs"
+        return f"give {OPTIONS[name]} or set ${ENV[name]}"
+    return f"give the flow parameter {PARAMETERS[name]} or set ${ENV[name]} where the flow runs"
 
 
 def _text(name: str, value: str | int | None, source: SettingSource = "flow") -> str:
     if value is not None and str(value).strip():
         return str(value)
-    from_env = os.environ.get(ENV[name], "").strip() or _DEFAULTS.get(name)
+    from_env = os.environ.get(ENV[name], "").strip() or DEFAULTS.get(name)
     if not from_env:
-        raise MissingSettingError(f"no {_LABELS[name]}: {_where(name, source)}")
+        raise MissingSettingError(f"no {LABELS[name]}: {_where(name, source)}")
     return from_env
 
 
@@ -225,7 +68,7 @@ def _port(name: str, value: int | None, source: SettingSource = "flow") -> int:
         return int(text)
     except ValueError:
         raise MissingSettingError(
-            f"{_LABELS[name]} {text!r} (${ENV[name]}) is not a port number"
+            f"{LABELS[name]} {text!r} (${ENV[name]}) is not a port number"
         ) from None
 
 
@@ -254,19 +97,20 @@ def resolve_pacs(
     """
     chosen = _text("transport", transport, source).strip().lower()
     if chosen not in TRANSPORTS:
-        given = _OPTIONS["transport"] if source == "cli" else _PARAMETERS["transport"]
+        given = OPTIONS["transport"] if source == "cli" else PARAMETERS["transport"]
         raise MissingSettingError(
             f"transport {chosen!r} ({given}, ${ENV['transport']}) is not one of "
             f"{', '.join(TRANSPORTS)}"
         )
     url = dicomweb_url or os.environ.get(ENV["dicomweb_url"], "").strip() or None
     if chosen != "dicomweb":
-        node = PacsNode(
+        return PacsNode(
             _text("pacs_ae_title", ae_title, source),
             _text("pacs_host", host, source),
             _port("pacs_port", port, source),
+            cast(Transport, chosen),
+            url,
         )
-        return PacsNode(node.ae_title, node.host, node.port, cast(Transport, chosen), url)
     if url is None:
         raise MissingSettingError(
             "the dicomweb transport needs the PACS's DICOMweb URL: "
@@ -285,15 +129,6 @@ def resolve_pacs(
 
 def _optional_port(name: str) -> int | None:
     return _port(name, None) if os.environ.get(ENV[name], "").strip() else None
-
-
-WEB_ENV = {
-    "token": "PACSFLOW_DICOMWEB_TOKEN",
-    "user": "PACSFLOW_DICOMWEB_USER",
-    "password": "PACSFLOW_DICOMWEB_PASSWORD",
-    "ca_bundle": "PACSFLOW_DICOMWEB_CA_BUNDLE",
-}
-"""Environment variables of DICOMweb access: read by the tasks, never flow parameters."""
 
 
 def resolve_web_access() -> WebAccess:
@@ -335,10 +170,6 @@ def resolve_local(ae_title: str | None, port: int | None, bind_address: str | No
 def resolve_storage(storage: str | None) -> str:
     """The storage folder: given, else ``$PACSFLOW_STORAGE``, else ``./pacsflow-storage``."""
     return _text("storage", storage)
-
-
-KEY_ENV = "PACSFLOW_PSEUDONYM_KEY"
-"""Environment variable holding the pseudonymisation key (or a Prefect Secret block)."""
 
 
 def pseudonym_key_from_env() -> PseudonymKey:
@@ -399,16 +230,6 @@ def resolve_retrieval(
         window_end=end,
         fail_on_incomplete=retrieval.fail_on_incomplete,
     )
-
-
-def open_database(db_url: str | None) -> str:
-    """The database URL to give flows and tasks: ``db_url`` (else ``$PACSFLOW_DB_URL``, else
-    SQLite) without its password, which is held in the process with
-    ``$PACSFLOW_DB_PASSWORD`` (:mod:`tasks.credentials`)."""
-    without, password = split_password(db_url or default_db_url())
-    use_db_password(os.environ.get(DB_PASSWORD_ENV) or None)
-    use_db_password(password, without)
-    return without
 
 
 def resolve_site(
