@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.cli.args import UsageError, positive
-from flows.config import DEFAULT_STORAGE, ENV, resolve_local, resolve_storage
+from flows.config import DEFAULT_STORAGE, ENV, resolve_callers, resolve_local, resolve_storage
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE
 
 __all__ = ["add_receiver_command"]
@@ -97,11 +97,9 @@ def _receiver(args: argparse.Namespace, _db_url: str) -> int:
         return 3
     try:
         local = resolve_local(args.local_aet, args.local_port, args.local_bind)
-        allowed = args.allow or [os.environ.get(ENV["pacs_ae_title"], "").strip()]
+        allowed = resolve_callers(args.allow)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not all(allowed):
-        raise UsageError(f"whom to accept: give --allow AET or set ${ENV['pacs_ae_title']}")
     holder = port_holder(default_runtime_folder(), local.port)
     if holder is not None and holder.storage != storage:
         print(

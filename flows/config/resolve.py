@@ -26,6 +26,7 @@ __all__ = [
     "SiteOptions",
     "open_site",
     "pseudonym_key_from_env",
+    "resolve_callers",
     "resolve_local",
     "resolve_pacs",
     "resolve_retrieval",
@@ -165,6 +166,20 @@ def resolve_local(ae_title: str | None, port: int | None, bind_address: str | No
         _port("local_port", port),
         _text("local_bind_address", bind_address),
     )
+
+
+def resolve_callers(given: list[str]) -> list[str]:
+    """The AE titles a receiver accepts: ``given``, else the PACS's (``$PACSFLOW_PACS_AET``).
+
+    Raises:
+        MissingSettingError: neither is given.
+    """
+    callers = given or [os.environ.get(ENV["pacs_ae_title"], "").strip()]
+    if not all(callers):
+        raise MissingSettingError(
+            f"whom to accept: give --allow AET or set ${ENV['pacs_ae_title']}"
+        )
+    return callers
 
 
 def resolve_storage(storage: str | None) -> str:

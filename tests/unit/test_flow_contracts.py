@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import inspect
+import pickle
 import typing
 from typing import Any
 
@@ -68,6 +69,7 @@ def test_a_resolved_site_is_used_as_it_is(monkeypatch: pytest.MonkeyPatch) -> No
         "sqlite:///x.sqlite",
         RetrievalSettings(window_end=dt.datetime(2026, 12, 1, 6, 30, tzinfo=dt.UTC)),
     )
+    assert pickle.loads(pickle.dumps(site)) == site  # noqa: S301 - our own bytes
     monkeypatch.setenv("PACSFLOW_PACS_PORT", "not-a-port")  # would fail a resolution
     monkeypatch.setenv("PACSFLOW_DICOMWEB_USER", "half")  # so would this
     assert open_site(site) is site
