@@ -7,12 +7,13 @@ import datetime as dt
 import inspect
 import pickle
 import typing
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flows.cohort import cohort_flow
-from flows.config import SiteOptions, open_site, resolve_retrieval
+from flows.config import SiteOptions, open_site, resolve_retrieval, resolve_site
 from flows.dump_db import dump_db
 from flows.export import export_flow
 from flows.find_studies import find_studies_flow
@@ -86,3 +87,28 @@ def test_the_window_end_is_made_absolute_once() -> None:
         Retrieval(concurrency=0)
     with pytest.raises(ValueError, match="not a time of day"):
         Retrieval(until="7h")
+
+
+def test_the_command_resolves_the_site_once_before_its_flow(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The options are checked by resolving the site, and that site is the one the command
+    passes to its flow (no second resolution)."""
+    from flows.cli import main as cli
+
+    calls: list[object] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Site:
+        calls.append(args)
+        return resolve_site(*args, **kwargs)
+
+    monkeypatch.setattr("flows.cli.pacs_commands.resolve_site", counted)
+    db_url = f"sqlite:///{tmp_path / 'once.sqlite'}"
+    options = ["--pacs-aet", "PACS", "--pacs-host", "pacs.example.org", "--pacs-port", "104"]
+    args = cli._parser().parse_args(["--db", db_url, "move", *options, "--until", "06:30"])
+    cli._preflight(args, db_url)
+    assert len(calls) == 1
+    assert isinstance(args.site, Site)
+    assert str(args.site.pacs) == "PACS@pacs.example.org:104"
+    assert args.site.db_url == db_url
+    assert args.site.retrieval.window_end is not None
