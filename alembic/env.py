@@ -14,9 +14,9 @@ from logging.config import fileConfig
 from sqlalchemy import Connection, pool
 
 from alembic import context
+from flows.config import default_db_url
 from pacsflow.database.engine import is_sqlite, make_engine
 from pacsflow.database.models import Base
-from tasks.settings import default_db_url
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,14 +8,11 @@ starts late still covers the night it was scheduled for.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from prefect.runtime import flow_run
 
-from flows.options import Retrieval
-from pacsflow.retrieval.window import window_end
-
-__all__ = ["DateRange", "resolve_range", "resolve_retrieval_window", "run_date", "run_start"]
+__all__ = ["DateRange", "is_subflow", "resolve_range", "run_date", "run_start"]
 
 
 @dataclass(frozen=True)
@@ -46,13 +43,10 @@ def run_start() -> dt.datetime:
     return dt.datetime.now().astimezone()
 
 
-def resolve_retrieval_window(retrieval: Retrieval) -> Retrieval:
-    """``retrieval`` with its ``until`` made absolute from this run's scheduled start, so
-    that subflows (started later) keep the parent's window end."""
-    if retrieval.until is None:
-        return retrieval
-    end = window_end(retrieval.until, run_start())
-    return replace(retrieval, until=end.isoformat())
+def is_subflow() -> bool:
+    """Whether the current flow run is a subflow (of a parent that may have opened the site:
+    database initialised, PACS echoed)."""
+    return flow_run.parent_flow_run_id is not None
 
 
 def run_date() -> dt.date:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from flows.config import open_database
 from flows.run_names import dump_run_name
 from tasks.database import dump_db_task
 
@@ -23,6 +24,6 @@ def dump_db(output: str, db_url: str | None = None, tables: list[str] | None = N
     Returns:
         The paths of the CSV files written.
     """
-    paths = dump_db_task(db_url, output, tables)
+    paths = dump_db_task(open_database(db_url), output, tables)
     get_run_logger().info("Wrote %d CSV files to %s", len(paths), output)
     return paths

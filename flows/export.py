@@ -8,28 +8,32 @@ written: an unknown cohort fails, and a selection of no study leaves ``dest``
 as it was (not created, not bound to the export's settings).
 
 A plain copy holds the patient data as pacsflow stores it, for the trusted
-zone only. A pseudonymised one (``pseudonymise``) applies DICOM PS3.15 Annex
+zone only. A pseudonymised one (``pseudonymise`` given) applies DICOM PS3.15 Annex
 E's Basic Profile with keyed pseudonyms (:mod:`pacsflow.export.pseudonymise`)
 to files, tables and header JSON, in the worker processes of
 :mod:`flows.workers` (one study per task, ``workers`` at once); the linkage stays in
 pacsflow's database. The key comes from ``$PACSFLOW_PSEUDONYM_KEY`` or the
-Prefect Secret block named by ``key_block``; it is never a flow parameter.
+Prefect Secret block named by ``pseudonymise.key_block``; it is never a flow parameter.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.config import open_database, pseudonym_key_from_env
+from flows.options import Pseudonymisation
 from flows.progress import FlowProgress
+from flows.results import ExportSummary
 from flows.run_names import export_run_name
 from flows.workers import pool_processes, pooled_runner
 from pacsflow.export.manifest import plain_settings
-from pacsflow.export.pseudonym_key import PseudonymKey, key_from_env
+from pacsflow.export.pseudonym_key import PseudonymKey
 from pacsflow.export.pseudonymise import PseudonymProfile
 from pacsflow.export.record_tables import new_rows_run
 from pacsflow.export.selection import ExportSelection
@@ -61,7 +65,7 @@ def pseudonym_key(key_block: str | None) -> PseudonymKey:
 
         secret: Any = Secret.load(key_block)  # sync here: this is a sync flow
         return PseudonymKey(str(secret.get()))
-    return key_from_env()
+    return pseudonym_key_from_env()
 
 
 def _processes(workers: int, pseudonymise: bool) -> int:
@@ -70,17 +74,10 @@ def _processes(workers: int, pseudonymise: bool) -> int:
     return pool_processes(workers) if pseudonymise else 0
 
 
-def _nothing_selected(started: float) -> dict[str, Any]:
+def _nothing_selected(started: float) -> ExportSummary:
     """The summary of an export that selected no study."""
-    files = ("files_copied", "files_kept", "files_missing", "files_to_review", "files_excluded")
-    return {
-        "studies": 0,
-        **dict.fromkeys(files, 0),
-        "rows": dict.fromkeys(EXPORTED_TABLES, 0),
-        "seconds": round(time.perf_counter() - started, 3),
-        "files_seconds": 0.0,
-        "manifest": None,
-    }
+    seconds = round(time.perf_counter() - started, 3)
+    return ExportSummary(0, 0, 0, 0, 0, 0, dict.fromkeys(EXPORTED_TABLES, 0), seconds, 0.0, None)
 
 
 @flow(name="export", flow_run_name=export_run_name)
@@ -90,11 +87,8 @@ def export_flow(
     workers: int = 2,
     db_url: str | None = None,
     show_progress: bool = False,
-    pseudonymise: bool = False,
-    retain_patient_characteristics: bool = False,
-    exclude_burned_in: bool = False,
-    key_block: str | None = None,
-) -> dict[str, Any]:
+    pseudonymise: Pseudonymisation | None = None,
+) -> ExportSummary:
     """Export the selected studies to ``dest``: ``files/``, ``tables/``, ``manifest.json``.
 
     Args:
@@ -105,10 +99,11 @@ def export_flow(
         workers: studies written at once.
         db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
         show_progress: draw a progress bar when standard error is a terminal.
-        pseudonymise: apply the Annex E Basic Profile with modified dates and keyed pseudonyms.
-        retain_patient_characteristics: keep age, sex, size and weight (pseudonymised only).
-        exclude_burned_in: leave out files whose pixels may hold text (pseudonymised only).
-        key_block: a Prefect Secret block holding the key (default ``$PACSFLOW_PSEUDONYM_KEY``).
+        pseudonymise: apply the Annex E Basic Profile with modified dates and keyed
+            pseudonyms: ``key_block`` (a Prefect Secret block holding the key; default
+            ``$PACSFLOW_PSEUDONYM_KEY``), ``retain_patient_characteristics`` (keep
+            age, sex, size and weight), ``exclude_burned_in`` (leave out files whose
+            pixels may hold text). Default: a plain copy.
 
     Returns:
         Counts: studies, files written, files kept (already exported), files
@@ -127,10 +122,13 @@ def export_flow(
     key, profile = None, None
     settings = plain_settings()
     run = new_rows_run()
-    if pseudonymise:
-        key = pseudonym_key(key_block)
-        profile = PseudonymProfile(retain_patient_characteristics, exclude_burned_in)
+    if pseudonymise is not None:
+        key = pseudonym_key(pseudonymise.key_block)
+        profile = PseudonymProfile(
+            pseudonymise.retain_patient_characteristics, pseudonymise.exclude_burned_in
+        )
         settings = profile.settings(key)
+    db_url = open_database(db_url)
     init_db_task(db_url)
     studies = select_export_task(db_url, selection)
     if not studies:
@@ -146,14 +144,14 @@ def export_flow(
         show_bar=show_progress,
     )
     files_started = time.perf_counter()
-    processes = _processes(workers, pseudonymise)
+    processes = _processes(workers, pseudonymise is not None)
     with pooled_runner(workers, processes) as runner, progress:
         futures = [
             runner.submit(export_pseudonymised_study_task, {
                 "db_url": db_url, "study_uid": uid, "dest": folder, "key": key, "profile": profile,
                 "run": run, "processes": processes,
             })
-            if pseudonymise
+            if pseudonymise is not None
             else runner.submit(
                 export_study_files_task, {"db_url": db_url, "study_uid": uid, "dest": folder}
             )
@@ -163,36 +161,34 @@ def export_flow(
             copies.append(future.result())
             progress.advance(1)
     files_seconds = time.perf_counter() - files_started
-    if pseudonymise:
+    if pseudonymise is not None:
         rows = write_pseudonymised_tables_task(folder, run, [c.study_uid for c in copies])
     else:
         rows = write_export_tables_task(db_url, selection, folder)
-    counts: dict[str, Any] = {
-        "studies": len(studies),
-        "files_copied": sum(c.copied for c in copies),
-        "files_kept": sum(c.kept for c in copies),
-        "files_missing": sum(len(c.missing) for c in copies),
-        "files_to_review": sum(len(c.review) for c in copies),
-        "files_excluded": sum(len(c.excluded) for c in copies),
-        "rows": rows,
-    }
-    manifest = write_export_manifest_task(folder, selection, counts, settings, copies)
-    summary = {
-        **counts,
-        "seconds": round(time.perf_counter() - started, 3),
-        "files_seconds": round(files_seconds, 3),
-        "manifest": manifest,
-    }
+    summary = ExportSummary(
+        studies=len(studies),
+        files_copied=sum(c.copied for c in copies),
+        files_kept=sum(c.kept for c in copies),
+        files_missing=sum(len(c.missing) for c in copies),
+        files_to_review=sum(len(c.review) for c in copies),
+        files_excluded=sum(len(c.excluded) for c in copies),
+        rows=rows,
+        seconds=0.0,
+        files_seconds=round(files_seconds, 3),
+        manifest=None,
+    )
+    manifest = write_export_manifest_task(folder, selection, summary.counts(), settings, copies)
+    summary = replace(summary, seconds=round(time.perf_counter() - started, 3), manifest=manifest)
     create_markdown_artifact(
         "\n".join(
             [
                 f"# {settings['profile']} export to {folder}",
                 "",
-                f"- studies: {counts['studies']}",
-                f"- files written: {counts['files_copied']}, already there: "
-                f"{counts['files_kept']}, unreadable: {counts['files_missing']}",
-                f"- pixels to review: {counts['files_to_review']}, "
-                f"left out: {counts['files_excluded']}",
+                f"- studies: {summary.studies}",
+                f"- files written: {summary.files_copied}, already there: "
+                f"{summary.files_kept}, unreadable: {summary.files_missing}",
+                f"- pixels to review: {summary.files_to_review}, "
+                f"left out: {summary.files_excluded}",
                 f"- table rows: {rows}",
             ]
         ),
@@ -202,12 +198,12 @@ def export_flow(
     logger.info(
         "Done: %d studies, %d files written, %d already exported, %d unreadable, "
         "%d to review for pixel text, %d left out in %.1f s",
-        counts["studies"],
-        counts["files_copied"],
-        counts["files_kept"],
-        counts["files_missing"],
-        counts["files_to_review"],
-        counts["files_excluded"],
-        summary["seconds"],
+        summary.studies,
+        summary.files_copied,
+        summary.files_kept,
+        summary.files_missing,
+        summary.files_to_review,
+        summary.files_excluded,
+        summary.seconds,
     )
     return summary

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from flows.dates import DateRange, resolve_range
+from flows.config import SiteOptions, open_site
+from flows.dates import DateRange, is_subflow, resolve_range
+from flows.options import Retrieval
 from flows.run_names import find_run_name
-from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.site import Site
 from tasks.database import init_db_task
-from tasks.pacs import find_studies_task
-from tasks.settings import resolve_local, resolve_pacs
+from tasks.pacs import FindSummary, find_studies_task
 
 __all__ = ["find_studies_flow"]
 
@@ -20,46 +19,50 @@ __all__ = ["find_studies_flow"]
 @flow(name="find-studies", flow_run_name=find_run_name)
 def find_studies_flow(
     dates: DateRange | None = None,
-    pacs: PacsNode | None = None,
-    local: LocalAE | None = None,
     modalities: list[str] | None = None,
-    result_cap: int = 1000,
-    db_url: str | None = None,
-) -> dict[str, Any]:
+    retrieval: Retrieval | None = None,
+    site: SiteOptions | Site | None = None,
+) -> FindSummary:
     """Find the studies of a date range on the PACS and record them in studies_find.
 
     Args:
         dates: the study dates (``start_date``/``end_date``, or ``days_back``
             for schedules that keep their parameters).
-        pacs: the PACS and its ``transport`` (``c-move``, ``c-get``, or ``dicomweb``
-            with ``dicomweb_url``); default $PACSFLOW_PACS_AET, $PACSFLOW_PACS_HOST,
-            $PACSFLOW_PACS_PORT, $PACSFLOW_TRANSPORT, $PACSFLOW_PACS_DICOMWEB_URL.
-        local: pacsflow's AE; its AE title is the calling AE, which the PACS
-            must list (default $PACSFLOW_LOCAL_AET, else PACSFLOW).
         modalities: only studies holding one of these modalities.
-        result_cap: the number of answers at which the PACS stops; reaching it
-            splits the date window.
-        db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
+        retrieval: ``result_cap``, the number of answers at which the PACS stops;
+            reaching it splits the date window.
+        site: the PACS, pacsflow's AE, storage and database
+            (:class:`flows.config.SiteOptions`; what is not given comes from the
+            worker's environment).
 
     Returns:
         Counts: studies found, new in studies_find, queries sent; windows and days
         where studies may be missing.
     """
-    pacs = pacs or resolve_pacs(None, None, None)
-    local = local or resolve_local(None, None, None)
+    opened_by_parent = isinstance(site, Site) and is_subflow()
+    site = open_site(site, retrieval)
     first, last = resolve_range(dates)
-    init_db_task(db_url)
-    result = find_studies_task(db_url, local, pacs, first, last, list(modalities or []), result_cap)
+    if not opened_by_parent:  # else the parent initialised the database
+        init_db_task(site.db_url)
+    result = find_studies_task(
+        site.db_url,
+        site.local,
+        site.pacs,
+        first,
+        last,
+        list(modalities or []),
+        site.retrieval.result_cap,
+    )
     create_table_artifact(
-        [{"metric": k, "value": str(v)} for k, v in result.items()],
+        [{"metric": k, "value": str(v)} for k, v in result.as_dict().items()],
         key="find-studies-summary",
-        description=f"find-studies {first}..{last} on {pacs}",
+        description=f"find-studies {first}..{last} on {site.pacs}",
     )
     get_run_logger().info(
         "%d studies found on %s (%d new) in %d queries",
-        result["studies_found"],
-        pacs,
-        result["studies_new"],
-        result["queries"],
+        result.studies_found,
+        site.pacs,
+        result.studies_new,
+        result.queries,
     )
     return result

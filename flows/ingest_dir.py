@@ -23,7 +23,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.config import open_database
 from flows.progress import FlowProgress
+from flows.results import IngestSummary
 from flows.run_names import ingest_run_name
 from flows.summaries import ingest_summary_table
 from flows.workers import pool_processes, pooled_runner
@@ -41,9 +43,9 @@ from pacsflow.ingest.folders import (
     plan_batches,
     require_folder,
 )
+from tasks.credentials import connect_url
 from tasks.database import init_db_task
 from tasks.ingest import ingest_batch_task
-from tasks.settings import resolve_db_url
 
 __all__ = ["ingest_dir", "parse_dir2sql"]
 
@@ -84,7 +86,7 @@ def ingest_dir(
     workers: int = 0,
     create_tables: bool = True,
     show_progress: bool = False,
-) -> dict[str, Any]:
+) -> IngestSummary:
     """Index every DICOM file under ``src`` into the pacsflow database.
 
     Args:
@@ -110,15 +112,16 @@ def ingest_dir(
     if batch_size < 1 or workers < 0:
         raise ValueError(f"batch_size must be >= 1 and workers >= 0 (got {batch_size}, {workers})")
     n_workers = workers or os.cpu_count() or 1
+    db_url = open_database(db_url)
     if create_tables:
         init_db_task(db_url)
     else:
-        require_schema(resolve_db_url(db_url))
+        require_schema(connect_url(db_url))
     total = count_candidates(src)
     logger.info(
         "Ingesting %d files into %s with %d worker processes",
         total,
-        mask_url(resolve_db_url(db_url)),
+        mask_url(db_url),
         n_workers,
     )
     progress = FlowProgress(
@@ -157,14 +160,12 @@ def ingest_dir(
         result.conflicts,
         wall_s,
     )
-    return {
-        **result.as_dict(),
-        # Work done inside the batches, summed over workers: the rest of the wall
-        # time is walking the folder, process start-up and Prefect's bookkeeping.
-        "batch_seconds": round(result.seconds, 3),
-        "seconds": round(wall_s, 3),
-        "files_per_second": round(result.files_seen / wall_s, 1) if wall_s else 0.0,
-    }
+    return IngestSummary(
+        counts=result,
+        batch_seconds=round(result.seconds, 3),
+        seconds=round(wall_s, 3),
+        files_per_second=round(result.files_seen / wall_s, 1) if wall_s else 0.0,
+    )
 
 
 def parse_dir2sql(
@@ -181,4 +182,4 @@ def parse_dir2sql(
         institution=institution_name,
         workers=max(nb_threads, 1),
         create_tables=create_tables,
-    )
+    ).as_dict()

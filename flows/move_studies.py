@@ -1,7 +1,8 @@
 """The ``move-studies`` flow: retrieve the found studies not retrieved yet.
 
-The flow C-ECHOes the PACS (a PACS that is down fails the run before any
-study is touched), picks the studies to move, and, for the ``c-move``
+Run alone, the flow initialises the database and C-ECHOes the PACS (a PACS
+that is down fails the run before any study is touched); as a subflow its
+parent did both. It picks the studies to move, and, for the ``c-move``
 transport, makes sure pacsflow's receiver service (the storage SCP, in
 processes of its own) serves the storage folder for as long as it runs,
 sharing it with any overlapping run (``c-get`` and ``dicomweb`` need none).
@@ -17,7 +18,6 @@ network errors are retried by Prefect; a permanent one fails that study only.
 
 from __future__ import annotations
 
-import datetime as dt
 import queue
 import time
 from pathlib import Path
@@ -28,13 +28,14 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.dates import resolve_retrieval_window
+from flows.config import SiteOptions, open_site
+from flows.dates import is_subflow
 from flows.options import Retrieval
 from flows.progress import FlowProgress
+from flows.results import MoveSummary
 from flows.run_names import move_run_name
 from flows.summaries import check_complete, move_summary, summary_markdown
 from flows.workers import pooled_runner
-from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.transports.registry import transport_for
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.claims import new_claim_holder
@@ -46,9 +47,9 @@ from pacsflow.retrieval.one_study import (
     skipped_outcome,
 )
 from pacsflow.retrieval.series_filter import SeriesFilter
+from pacsflow.site import Site
 from tasks.database import init_db_task, pick_studies_task
 from tasks.pacs import echo_task, finish_study_task, transfer_study_task
-from tasks.settings import resolve_local, resolve_pacs, resolve_storage
 
 __all__ = ["move_studies_flow"]
 
@@ -82,30 +83,15 @@ def _outcome_of(future: PrefectFuture[StudyOutcome], study_uid: str) -> StudyOut
 
 @flow(name="move-studies", flow_run_name=move_run_name)
 def move_studies_flow(
-    pacs: PacsNode | None = None,
-    local: LocalAE | None = None,
-    storage: str | None = None,
     pick: StudyPick | None = None,
     series: SeriesFilter | None = None,
     retrieval: Retrieval | None = None,
-    db_url: str | None = None,
+    site: SiteOptions | Site | None = None,
     show_progress: bool = False,
-) -> dict[str, Any]:
+) -> MoveSummary:
     """Retrieve the found, unretrieved studies into the database, oldest first.
 
     Args:
-        pacs: the PACS and its ``transport`` (``c-move``, ``c-get`` or ``dicomweb``
-            with its ``dicomweb_url``); default $PACSFLOW_PACS_AET,
-            $PACSFLOW_PACS_HOST, $PACSFLOW_PACS_PORT, $PACSFLOW_TRANSPORT,
-            $PACSFLOW_PACS_DICOMWEB_URL.
-        local: pacsflow's AE: its AE title is the calling AE and the C-MOVE
-            destination, and the PACS must list it with the host and port of
-            the storage SCP; ``bind_address`` is where the SCP listens (0.0.0.0:
-            every interface). Default $PACSFLOW_LOCAL_AET, $PACSFLOW_LOCAL_PORT,
-            $PACSFLOW_LOCAL_BIND, else PACSFLOW on 127.0.0.1:11112, which serves
-            a PACS on this machine only.
-        storage: the folder receiving the files, ``<study>/<series>/<sop>.dcm``
-            (default $PACSFLOW_STORAGE, else ./pacsflow-storage).
         pick: which found studies: ``limit``, ``modalities``, ``start_date`` /
             ``end_date`` (study dates), ``max_attempts`` (studies tried this often
             are reported, not moved again), ``cohort`` (only a cohort's studies).
@@ -119,7 +105,9 @@ def move_studies_flow(
             ``until`` (HH:MM: start no study after it; the rest are reported as
             not started), ``fail_on_incomplete`` (end Failed when a study is
             partial or failed), ``ingest_workers``.
-        db_url: the database URL without password (default PACSFLOW_DB_URL, else SQLite).
+        site: the PACS, pacsflow's AE, storage and database
+            (:class:`flows.config.SiteOptions`; what is not given comes from the
+            worker's environment).
         show_progress: draw a progress bar when standard error is a terminal.
 
     Returns:
@@ -128,14 +116,14 @@ def move_studies_flow(
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    pacs = pacs or resolve_pacs(None, None, None)
-    local = local or resolve_local(None, None, None)
-    folder = resolve_storage(storage)
+    opened_by_parent = isinstance(site, Site) and is_subflow()
+    site = open_site(site, retrieval)
+    pacs, local, folder, db_url = site.pacs, site.local, site.storage, site.db_url
     pick = pick or StudyPick()
-    retrieval = resolve_retrieval_window(retrieval or Retrieval())
-    concurrency = retrieval.concurrency
-    init_db_task(db_url)
-    echo_task(local, pacs)
+    concurrency = site.retrieval.concurrency
+    if not opened_by_parent:  # else the parent initialised the database and echoed the PACS
+        init_db_task(db_url)
+        echo_task(local, pacs)
     picked = pick_studies_task(db_url, pick)
     logger.info(
         "%d studies to move from %s (%d given up after %d attempts)",
@@ -155,7 +143,7 @@ def move_studies_flow(
     # The pools are sized per run, so they are used directly rather than as the
     # flow's (fixed) task runner; their task runs belong to this flow run.
     transfers: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)
-    processes = retrieval.ingest_workers
+    processes = site.retrieval.ingest_workers
     ingests = pooled_runner(processes or concurrency, processes)
     # One claim holder per run: another run skips the studies this one moves,
     # and a Prefect retry of a task keeps its claim.
@@ -163,10 +151,10 @@ def move_studies_flow(
         local=local,
         pacs=pacs,
         storage=Path(folder),
-        institution=retrieval.institution or pacs.ae_title,
+        institution=site.retrieval.institution or pacs.ae_title,
         claim_holder=new_claim_holder(),
         series_filter=series or SeriesFilter(),
-        not_after=dt.datetime.fromisoformat(retrieval.until) if retrieval.until else None,
+        not_after=site.retrieval.window_end,
     )
     holder = request.claim_holder or ""
     with scp, transfers, ingests as ingest_runner, progress:
@@ -205,7 +193,7 @@ def move_studies_flow(
         outcomes, picked.given_up, pick.max_attempts, time.perf_counter() - started
     )
     create_markdown_artifact(
-        summary_markdown(f"move-studies from {pacs}", summary),
+        summary_markdown(f"move-studies from {pacs}", summary.as_dict()),
         key="move-studies-summary",
         description=f"move-studies from {pacs}",
     )
@@ -213,15 +201,15 @@ def move_studies_flow(
         "Done: %d studies complete, %d with no matching series, %d partial, %d failed, "
         "%d skipped (claimed by another run or retrieved meanwhile), %d not started (the "
         "retrieval window ended); %d images added in %.1f s",
-        summary["studies_complete"],
-        summary["studies_no_matching_series"],
-        summary["studies_partial"],
-        summary["studies_failed"],
-        summary["studies_skipped"],
-        summary["studies_not_started"],
-        summary["images_added"],
-        summary["seconds"],
+        summary.studies_complete,
+        summary.studies_no_matching_series,
+        summary.studies_partial,
+        summary.studies_failed,
+        summary.studies_skipped,
+        summary.studies_not_started,
+        summary.images_added,
+        summary.seconds,
     )
-    if retrieval.fail_on_incomplete:
+    if site.retrieval.fail_on_incomplete:
         check_complete(summary, f"move-studies from {pacs}")
     return summary

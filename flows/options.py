@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
 from pacsflow.retrieval.window import parse_until
+from pacsflow.site import RetrievalSettings
 
-__all__ = ["CohortSelection", "Retrieval", "Selection"]
+__all__ = ["CohortSelection", "Pseudonymisation", "Retrieval", "Selection"]
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,23 @@ class Retrieval:
     def __post_init__(self) -> None:
         if self.until is not None:
             parse_until(self.until)
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
-        if self.ingest_workers < 0:
-            raise ValueError(f"ingest_workers cannot be negative, not {self.ingest_workers}")
-        if self.result_cap < 1:
-            raise ValueError(f"result_cap must be at least 1, not {self.result_cap}")
+        # The numbers' checks, once: those of the resolved settings.
+        RetrievalSettings(self.concurrency, self.result_cap, None, self.ingest_workers)
+
+
+@dataclass(frozen=True)
+class Pseudonymisation:
+    """How an export is pseudonymised (DICOM PS3.15 Annex E Basic Profile, keyed pseudonyms).
+
+    Args:
+        key_block: a Prefect Secret block holding the key (default
+            ``$PACSFLOW_PSEUDONYM_KEY`` where the flow runs); the key itself is
+            never a parameter.
+        retain_patient_characteristics: keep age, sex, size and weight.
+        exclude_burned_in: leave out files whose pixels may hold text (instead of
+            listing them for review).
+    """
+
+    key_block: str | None = None
+    retain_patient_characteristics: bool = False
+    exclude_burned_in: bool = False

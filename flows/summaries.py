@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flows.results import MoveSummary
 from pacsflow.ingest.batch import BatchResult
 from pacsflow.retrieval.one_study import StudyOutcome
 
@@ -30,6 +31,8 @@ UNDATED_STUDIES_HINT = (
 
 def summary_markdown(title: str, summary: dict[str, Any]) -> str:
     """The run's counts, and the incomplete studies, as a Markdown artifact body.
+
+    ``summary`` is a result's JSON form (``as_dict()`` of :mod:`flows.results`).
 
     A date-range run's summary (one with ``find_queries``) also says that
     undated studies cannot be found that way (:data:`UNDATED_STUDIES_HINT`).
@@ -74,31 +77,33 @@ def summary_markdown(title: str, summary: dict[str, Any]) -> str:
 
 def move_summary(
     outcomes: list[StudyOutcome], given_up: list[str], max_attempts: int, wall_s: float
-) -> dict[str, Any]:
+) -> MoveSummary:
+    """The summary of a move's outcomes."""
+
     def count(outcome: str) -> int:
         return sum(1 for o in outcomes if o.outcome == outcome)
 
     images = sum(o.images_added for o in outcomes)
-    return {
-        "studies_picked": len(outcomes),
-        "studies_complete": count("complete"),
-        "studies_no_matching_series": count("no_matching_series"),
-        "studies_partial": count("partial"),
-        "studies_failed": count("failed"),
-        "studies_skipped": count("skipped"),
-        "studies_not_started": count("not_started"),
-        "studies_given_up": len(given_up),
-        "max_attempts": max_attempts,
-        "instances_moved": sum(o.moved for o in outcomes),
-        "images_added": images,
-        "files_failed": sum(o.files_failed for o in outcomes),
-        "seconds": round(wall_s, 3),
-        "images_per_second": round(images / wall_s, 1) if wall_s else 0.0,
-        "incomplete": [o.as_dict() for o in outcomes if o.outcome in ("partial", "failed")],
-        "skipped": [o.as_dict() for o in outcomes if o.outcome == "skipped"],
-        "not_started": [o.study_uid for o in outcomes if o.outcome == "not_started"],
-        "given_up": given_up,
-    }
+    return MoveSummary(
+        studies_picked=len(outcomes),
+        studies_complete=count("complete"),
+        studies_no_matching_series=count("no_matching_series"),
+        studies_partial=count("partial"),
+        studies_failed=count("failed"),
+        studies_skipped=count("skipped"),
+        studies_not_started=count("not_started"),
+        studies_given_up=len(given_up),
+        max_attempts=max_attempts,
+        instances_moved=sum(o.moved for o in outcomes),
+        images_added=images,
+        files_failed=sum(o.files_failed for o in outcomes),
+        seconds=round(wall_s, 3),
+        images_per_second=round(images / wall_s, 1) if wall_s else 0.0,
+        incomplete=[o for o in outcomes if o.outcome in ("partial", "failed")],
+        skipped=[o for o in outcomes if o.outcome == "skipped"],
+        not_started=[o.study_uid for o in outcomes if o.outcome == "not_started"],
+        given_up=given_up,
+    )
 
 
 def ingest_summary_table(result: BatchResult, wall_s: float) -> list[dict[str, Any]]:
@@ -135,16 +140,16 @@ class IncompleteRunError(RuntimeError):
     """A run asked to fail on incomplete studies had some (``fail_on_incomplete``)."""
 
 
-def check_complete(summary: dict[str, Any], what: str) -> None:
+def check_complete(summary: MoveSummary, what: str) -> None:
     """Raise :class:`IncompleteRunError` if the run left studies partial or failed.
 
     Called last, after the summary artifact is published, by runs with
     ``fail_on_incomplete``.
     """
-    partial, failed = summary["studies_partial"], summary["studies_failed"]
+    partial, failed = summary.studies_partial, summary.studies_failed
     if partial or failed:
         raise IncompleteRunError(
             f"{what}: {partial} studies partial and {failed} failed of "
-            f"{summary['studies_picked']} picked (see its summary artifact); they are "
+            f"{summary.studies_picked} picked (see its summary artifact); they are "
             "tried again by the next run"
         )

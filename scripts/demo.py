@@ -32,6 +32,7 @@ def main() -> int:
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
+    from flows.config import SiteOptions, default_db_url
     from flows.dates import DateRange
     from flows.pipeline import pipeline
     from pacsflow.database.engine import make_engine, mask_url
@@ -43,7 +44,6 @@ def main() -> int:
     from pacsflow.peers.orthanc import OrthancServer
     from pacsflow.peers.ports import free_port
     from pacsflow.peers.qrscp import QrscpServer
-    from tasks.settings import default_db_url
 
     url = default_db_url()
     if not DEMO_FOLDER.is_dir():
@@ -69,21 +69,23 @@ def main() -> int:
         print("Running the pipeline flow (the first run starts a temporary Prefect server)...")
         result = pipeline(
             dates=DateRange(FIRST_DAY, LAST_DAY),
-            pacs=PacsNode(pacs.ae_title, "127.0.0.1", pacs.dicom_port),
-            local=LocalAE(port=scp_port),
-            storage=str(STORAGE),
-            db_url=url,
+            site=SiteOptions(
+                pacs=PacsNode(pacs.ae_title, "127.0.0.1", pacs.dicom_port),
+                local=LocalAE(port=scp_port),
+                storage=str(STORAGE),
+                db_url=url,
+            ),
             show_progress=True,
         )
     finally:
         pacs.stop()
         stop_receiver(STORAGE)  # the run's C-MOVE receiver: the next demo picks another port
     print(
-        f"{result['studies_found']} studies found ({result['studies_new']} new) in "
-        f"{result['find_queries']} queries; {result['studies_picked']} picked: "
-        f"{result['studies_complete']} complete, {result['studies_partial']} partial, "
-        f"{result['studies_failed']} failed; {result['images_added']} images added to "
-        f"{mask_url(url)} in {result['seconds']:.1f} s"
+        f"{result.find.studies_found} studies found ({result.find.studies_new} new) in "
+        f"{result.find.queries} queries; {result.move.studies_picked} picked: "
+        f"{result.move.studies_complete} complete, {result.move.studies_partial} partial, "
+        f"{result.move.studies_failed} failed; {result.move.images_added} images added to "
+        f"{mask_url(url)} in {result.seconds:.1f} s"
     )
     engine = make_engine(url)
     width = max(map(len, TABLES))
@@ -92,7 +94,7 @@ def main() -> int:
             rows = session.scalar(select(func.count()).select_from(model))
             print(f"  {name:<{width}} {rows:>6} rows")
     engine.dispose()
-    return 1 if result["studies_partial"] or result["studies_failed"] else 0
+    return 1 if result.move.studies_partial or result.move.studies_failed else 0
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from sqlalchemy import Engine
 
 from pacsflow.database.engine import make_engine
-from tasks.settings import resolve_db_url
+from tasks.credentials import connect_url
 
 __all__ = ["engine_for"]
 
@@ -24,9 +24,9 @@ _engines: OrderedDict[str, Engine] = OrderedDict()
 _lock = threading.Lock()
 
 
-def engine_for(db_url: str | None) -> Engine:
-    """This process's engine for ``db_url`` (default and password from the environment)."""
-    url = resolve_db_url(db_url)
+def engine_for(db_url: str) -> Engine:
+    """This process's engine for ``db_url`` (its password from :mod:`tasks.credentials`)."""
+    url = connect_url(db_url)
     with _lock:
         engine = _engines.pop(url, None) or make_engine(url)
         _engines[url] = engine

@@ -20,9 +20,9 @@ from pacsflow.export.selection import ExportSelection, selected_query, selected_
 from pacsflow.export.study_files import StudyCopy, export_study_files
 from pacsflow.export.tables import write_export_tables
 from pacsflow.export.worker import export_pseudonymised_study_at
+from tasks.credentials import connect_url
 from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
-from tasks.settings import resolve_db_url
 from tasks.worker_pool import in_pool
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
 
 
 @task(name="select-export", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def select_export_task(db_url: str | None, selection: ExportSelection) -> list[str]:
+def select_export_task(db_url: str, selection: ExportSelection) -> list[str]:
     """The selected studies' UIDs (an unknown cohort raises ``UnknownCohortError``)."""
     with session_scope(engine_for(db_url)) as session:
         return selected_studies(session, selection)
@@ -51,7 +51,7 @@ def prepare_export_task(dest: str, selection: ExportSelection, settings: dict[st
 
 
 @task(name="export-study-files", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def export_study_files_task(db_url: str | None, study_uid: str, dest: str) -> StudyCopy:
+def export_study_files_task(db_url: str, study_uid: str, dest: str) -> StudyCopy:
     """Copy one study's files into the export (what is there already is kept)."""
     with session_scope(engine_for(db_url)) as session:
         return export_study_files(session, study_uid, Path(dest))
@@ -59,7 +59,7 @@ def export_study_files_task(db_url: str | None, study_uid: str, dest: str) -> St
 
 @task(name="pseudonymise-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def export_pseudonymised_study_task(
-    db_url: str | None,
+    db_url: str,
     study_uid: str,
     dest: str,
     key: PseudonymKey,
@@ -73,7 +73,7 @@ def export_pseudonymised_study_task(
     of that size (:mod:`tasks.worker_pool`), else here.
     """
     if processes:
-        url = resolve_db_url(db_url)
+        url = connect_url(db_url)
         return in_pool(
             processes, export_pseudonymised_study_at, url, study_uid, dest, key, profile, run
         )
@@ -85,9 +85,7 @@ def export_pseudonymised_study_task(
 
 
 @task(name="write-export-tables", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def write_export_tables_task(
-    db_url: str | None, selection: ExportSelection, dest: str
-) -> dict[str, int]:
+def write_export_tables_task(db_url: str, selection: ExportSelection, dest: str) -> dict[str, int]:
     """Write the selected studies' patients, studies, series and images as CSV; rows each."""
     with session_scope(engine_for(db_url)) as session:
         return write_export_tables(session, selected_query(session, selection), Path(dest))

@@ -7,9 +7,9 @@ from prefect.cache_policies import NO_CACHE
 
 from pacsflow.ingest.batch import BatchResult, ingest_batch
 from pacsflow.ingest.worker import ingest_batch_at
+from tasks.credentials import connect_url
 from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
-from tasks.settings import resolve_db_url
 from tasks.worker_pool import in_pool
 
 __all__ = ["ingest_batch_task"]
@@ -17,7 +17,7 @@ __all__ = ["ingest_batch_task"]
 
 @task(name="ingest-batch", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def ingest_batch_task(
-    db_url: str | None,
+    db_url: str,
     paths: list[str],
     institution: str,
     flow_run_id: str | None,
@@ -30,6 +30,6 @@ def ingest_batch_task(
     retry: files stored by an earlier attempt are skipped.
     """
     if processes:
-        url = resolve_db_url(db_url)
+        url = connect_url(db_url)
         return in_pool(processes, ingest_batch_at, url, paths, institution, flow_run_id)
     return ingest_batch(engine_for(db_url), paths, institution=institution, flow_run_id=flow_run_id)

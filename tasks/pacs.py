@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from prefect import task
@@ -22,17 +23,35 @@ from pacsflow.retrieval.one_study import (
     transfer_study,
 )
 from pacsflow.retrieval.worker import finish_study_at
+from tasks.credentials import connect_url, web_access
 from tasks.engines import engine_for
 from tasks.retry import TRANSIENT_RETRIES
-from tasks.settings import resolve_db_url, web_access
 from tasks.worker_pool import in_pool
 
 __all__ = [
+    "FindSummary",
     "echo_task",
     "find_studies_task",
     "finish_study_task",
     "transfer_study_task",
 ]
+
+
+@dataclass(frozen=True)
+class FindSummary:
+    """A find: studies found, new in ``studies_find``, invalid answers, queries sent, and
+    the windows and days where studies may be missing."""
+
+    studies_found: int
+    studies_new: int
+    answers_invalid: int
+    queries: int
+    incomplete_windows: list[str]
+    days_split_by_time: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return asdict(self)
 
 
 @task(name="echo", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -45,14 +64,14 @@ def echo_task(local: LocalAE, pacs: PacsNode) -> float:
 
 @task(name="find-studies", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def find_studies_task(
-    db_url: str | None,
+    db_url: str,
     local: LocalAE,
     pacs: PacsNode,
     start: dt.date,
     end: dt.date | None,
     modalities: list[str],
     cap: int,
-) -> dict[str, Any]:
+) -> FindSummary:
     """Find the studies of the date range (C-FIND or QIDO-RS) and record them; return counts.
 
     Safe to retry: studies already recorded are ignored.
@@ -60,20 +79,18 @@ def find_studies_task(
     query = StudyQuery(modalities=modalities)
     found = find_studies(local, pacs, start, end, query, cap=cap, web=web_access())
     recorded = record_found_studies(engine_for(db_url), found.studies)
-    return {
-        "studies_found": len(found.studies),
-        "studies_new": recorded.inserted,
-        "answers_invalid": len(recorded.invalid),
-        "queries": found.queries,
-        "incomplete_windows": found.incomplete_windows,
-        "days_split_by_time": found.days_split_by_time,
-    }
+    return FindSummary(
+        studies_found=len(found.studies),
+        studies_new=recorded.inserted,
+        answers_invalid=len(recorded.invalid),
+        queries=found.queries,
+        incomplete_windows=found.incomplete_windows,
+        days_split_by_time=found.days_split_by_time,
+    )
 
 
 @task(name="transfer-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def transfer_study_task(
-    db_url: str | None, request: RetrievalRequest, study_uid: str
-) -> Transferred:
+def transfer_study_task(db_url: str, request: RetrievalRequest, study_uid: str) -> Transferred:
     """Claim one study and transfer what it misses by the PACS's transport; no ingest.
 
     A transient failure is raised so Prefect retries; the retry keeps the
@@ -88,7 +105,7 @@ def transfer_study_task(
 
 @task(name="ingest-study", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def finish_study_task(
-    db_url: str | None, request: RetrievalRequest, transferred: Transferred, processes: int = 0
+    db_url: str, request: RetrievalRequest, transferred: Transferred, processes: int = 0
 ) -> StudyOutcome:
     """Ingest a transferred study, judge it complete or not, record the try, release it.
 
@@ -97,7 +114,7 @@ def finish_study_task(
     Safe to retry: files already ingested are skipped.
     """
     if processes:
-        url = resolve_db_url(db_url)
+        url = connect_url(db_url)
         return in_pool(processes, finish_study_at, url, request, transferred, web_access())
     engine = engine_for(db_url)
     return finish_study(engine, request, transferred, web=web_access(), raise_retryable=False)

@@ -6,7 +6,28 @@ import argparse
 import datetime as dt
 from typing import NoReturn
 
-__all__ = ["CliParser", "UsageError", "non_negative", "parse_date", "positive"]
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_ERROR",
+    "EXIT_INCOMPLETE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CliParser",
+    "UsageError",
+    "non_negative",
+    "parse_date",
+    "positive",
+]
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+"""The run finished, but some files failed or some studies (cohort items) are incomplete."""
+EXIT_USAGE = 2
+EXIT_ERROR = 3
+"""The run could not be done (the PACS or the database cannot be reached, ...)."""
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (e.g. head) stopped reading
 
 
 class UsageError(ValueError):
@@ -21,7 +42,7 @@ class CliParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print ``PROG: MESSAGE (see PROG --help)`` and exit with the usage status, 2."""
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def positive(text: str) -> int:

@@ -16,23 +16,21 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows.cli.args import UsageError
+from flows.cli.args import EXIT_INCOMPLETE, EXIT_OK, UsageError
 from flows.cli.pacs_commands import (
     add_node_options,
     add_pick_options,
     add_series_options,
     series_filter,
-    site,
 )
 
 if TYPE_CHECKING:  # imported where used: pacsflow --help loads neither pydicom nor these
     from sqlalchemy import Engine
 
     from pacsflow.cohorts.cohort_file import CohortSource
+    from pacsflow.cohorts.status import CohortReport
 
 __all__ = ["add_cohort_commands", "check_cohort_options"]
-
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
 
 
 def add_cohort_commands(commands: Any) -> None:
@@ -111,32 +109,33 @@ def _run(args: argparse.Namespace, db_url: str) -> int:
 
     source = _source(args)
     try:
-        result: dict[str, Any] = cohort_flow(
+        result = cohort_flow(
             cohort=CohortSource(file=str(_absolute(args.file)), name=source.cohort_name),
             series=series_filter(args),
             selection=CohortSelection(limit=args.limit, max_attempts=args.max_attempts),
-            **site(args, db_url),
+            site=args.site,
+            show_progress=not args.no_progress,
         )
     except (CohortMismatchError, CohortFileError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:
-        print(json.dumps(result, default=str))
+        print(json.dumps(result.as_dict(), default=str))
     else:
-        _print_report(result)
+        moved = result.move
+        _print_report(result.report)
         print(
-            f"{result['studies_found']} studies found ({result['studies_new']} new), "
-            f"{result['studies_picked']} picked: {result['studies_complete']} complete, "
-            f"{result['studies_no_matching_series']} with no matching series, "
-            f"{result['studies_partial']} partial, {result['studies_failed']} failed; "
-            f"{result['images_added']} images added in {result['seconds']:.1f} s"
+            f"{result.report.studies_found} studies found ({result.found.studies_new} new), "
+            f"{moved.studies_picked} picked: {moved.studies_complete} complete, "
+            f"{moved.studies_no_matching_series} with no matching series, "
+            f"{moved.studies_partial} partial, {moved.studies_failed} failed; "
+            f"{moved.images_added} images added in {result.seconds:.1f} s"
         )
-        if result["studies_not_started"]:
+        if moved.studies_not_started:
             print(
-                f"  {result['studies_not_started']} studies not started: the retrieval "
+                f"  {moved.studies_not_started} studies not started: the retrieval "
                 "window ended (--until); a re-run takes them"
             )
-    done = result["items_retrieved"] == result["items_total"]
-    return EXIT_OK if done or args.allow_failures else EXIT_INCOMPLETE
+    return EXIT_OK if result.done or args.allow_failures else EXIT_INCOMPLETE
 
 
 def _absolute(path: str) -> str:
@@ -146,10 +145,10 @@ def _absolute(path: str) -> str:
 def _engine(db_url: str) -> Engine:
     """The database's engine, once it is known to be at the newest schema."""
     from pacsflow.database.schema import current_revision, head_revision
+    from tasks.credentials import connect_url
     from tasks.engines import engine_for
-    from tasks.settings import resolve_db_url
 
-    revision = current_revision(resolve_db_url(db_url))
+    revision = current_revision(connect_url(db_url))
     if revision != head_revision():
         raise UsageError(
             f"the database is at schema revision {revision or '(none)'}, not "
@@ -158,14 +157,14 @@ def _engine(db_url: str) -> Engine:
     return engine_for(db_url)
 
 
-def _report(db_url: str, name: str) -> dict[str, Any]:
+def _report(db_url: str, name: str) -> CohortReport:
     from pacsflow.cohorts.bookkeeping import UnknownCohortError
     from pacsflow.cohorts.status import cohort_report
     from pacsflow.database.session import session_scope
 
     try:
         with session_scope(_engine(db_url)) as session:
-            return cohort_report(session, name).as_dict()
+            return cohort_report(session, name)
     except UnknownCohortError as exc:
         raise UsageError(str(exc)) from None
 
@@ -173,29 +172,30 @@ def _report(db_url: str, name: str) -> dict[str, Any]:
 def _status(args: argparse.Namespace, db_url: str) -> int:
     report = _report(db_url, args.name)
     if args.json:
-        print(json.dumps(report, default=str))
+        print(json.dumps(report.as_dict(), default=str))
         return EXIT_OK
     _print_report(report)
     return EXIT_OK
 
 
-def _print_report(report: dict[str, Any]) -> None:
+def _print_report(report: CohortReport) -> None:
+    counts = report.counts()
     print(
-        f"cohort {report['name']}: {report['items_total']} items, "
-        f"{report['items_retrieved']} retrieved, {report['items_partial']} partial, "
-        f"{report['items_pending']} pending, {report['items_not_found']} not found "
-        f"(series: {report['series_filter']})"
+        f"cohort {report.name}: {counts['items_total']} items, "
+        f"{counts['items_retrieved']} retrieved, {counts['items_partial']} partial, "
+        f"{counts['items_pending']} pending, {counts['items_not_found']} not found "
+        f"(series: {report.series_filter})"
     )
     print(f"{'row':>6}  {'status':<10} {'found':>6} {'retrieved':>9}  note")
-    for item in report["items"]:
-        note = item["error"] or (
-            f"{item['studies_without_matching_series']} without matching series"
-            if item["studies_without_matching_series"]
+    for item in report.items:
+        note = item.error or (
+            f"{item.studies_without_matching_series} without matching series"
+            if item.studies_without_matching_series
             else ""
         )
         line = (
-            f"{item['row']:>6}  {item['status']:<10} {item['studies_found']:>6} "
-            f"{item['studies_retrieved']:>9}  {note}"
+            f"{item.row:>6}  {item.status:<10} {item.studies_found:>6} "
+            f"{item.studies_retrieved:>9}  {note}"
         )
         print(line.rstrip())
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flows.cli.args import UsageError, parse_date, positive
+from flows.cli.args import EXIT_INCOMPLETE, EXIT_OK, UsageError, parse_date, positive
 
 __all__ = ["add_export_command", "check_export_options"]
 
@@ -72,7 +72,7 @@ def _selection(args: argparse.Namespace) -> Any:
     )
 
 
-def check_export_options(args: argparse.Namespace) -> None:
+def check_export_options(args: argparse.Namespace, db_url: str) -> None:
     """Refuse a bad selection, a missing key, a DEST it cannot write or an unknown cohort
     before anything starts.
 
@@ -94,7 +94,7 @@ def check_export_options(args: argparse.Namespace) -> None:
     except UnwritableDestinationError as exc:
         raise UsageError(str(exc)) from None
     if args.cohort is not None:
-        _check_cohort(args.db, args.cohort)
+        _check_cohort(db_url, args.cohort)
 
 
 def _check_pseudonym_options(args: argparse.Namespace) -> None:
@@ -107,26 +107,26 @@ def _check_pseudonym_options(args: argparse.Namespace) -> None:
             )
         return
     if args.key_block is None:
-        from pacsflow.export.pseudonym_key import MissingPseudonymKeyError, key_from_env
+        from flows.config import pseudonym_key_from_env
+        from pacsflow.export.pseudonym_key import MissingPseudonymKeyError
 
         try:
-            key_from_env()
+            pseudonym_key_from_env()
         except MissingPseudonymKeyError as exc:
             raise UsageError(str(exc)) from None
 
 
-def _check_cohort(db: str | None, name: str) -> None:
+def _check_cohort(db_url: str, name: str) -> None:
     """Refuse a cohort the database does not hold (a typo would export nothing)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from pacsflow.database.schema import check_server_reachable
     from pacsflow.export.selection import UnknownCohortError, check_cohort
+    from tasks.credentials import connect_url
     from tasks.engines import engine_for
-    from tasks.settings import default_db_url, resolve_db_url, split_password
 
-    db_url, _password = split_password(db or default_db_url())  # as main() does
-    url = resolve_db_url(db_url)
+    url = connect_url(db_url)
     check_server_reachable(url)
     sqlite_file = make_url(url).database if make_url(url).get_backend_name() == "sqlite" else None
     try:
@@ -143,32 +143,39 @@ def _check_cohort(db: str | None, name: str) -> None:
 
 def _export(args: argparse.Namespace, db_url: str) -> int:
     from flows.export import export_flow
+    from flows.options import Pseudonymisation
 
-    result: dict[str, Any] = export_flow(
+    pseudonymise = (
+        Pseudonymisation(
+            key_block=args.key_block,
+            retain_patient_characteristics=args.retain_patient_characteristics,
+            exclude_burned_in=args.exclude_burned_in,
+        )
+        if args.pseudonymise
+        else None
+    )
+    result = export_flow(
         dest=args.dest,
         selection=_selection(args),
         workers=args.workers,
         db_url=db_url,
         show_progress=not args.no_progress,
-        pseudonymise=args.pseudonymise,
-        retain_patient_characteristics=args.retain_patient_characteristics,
-        exclude_burned_in=args.exclude_burned_in,
-        key_block=args.key_block,
+        pseudonymise=pseudonymise,
     )
     if args.json:
-        print(json.dumps(result))
-    elif result["manifest"] is None:
+        print(json.dumps(result.as_dict()))
+    elif result.manifest is None:
         print(f"no ingested study matches the selection: nothing exported to {args.dest}")
     else:
         kind = "pseudonymised" if args.pseudonymise else "copied"
         print(
-            f"{result['studies']} studies exported: {result['files_copied']} files {kind}, "
-            f"{result['files_kept']} already there, {result['files_missing']} unreadable; "
-            f"{sum(result['rows'].values())} table rows; manifest {result['manifest']}"
+            f"{result.studies} studies exported: {result.files_copied} files {kind}, "
+            f"{result.files_kept} already there, {result.files_missing} unreadable; "
+            f"{sum(result.rows.values())} table rows; manifest {result.manifest}"
         )
-        if result["files_to_review"] or result["files_excluded"]:
+        if result.files_to_review or result.files_excluded:
             print(
-                f"Pixel text: {result['files_to_review']} files to review (listed in the "
-                f"manifest), {result['files_excluded']} left out"
+                f"Pixel text: {result.files_to_review} files to review (listed in the "
+                f"manifest), {result.files_excluded} left out"
             )
-    return 1 if result["files_missing"] and not args.allow_failures else 0
+    return EXIT_INCOMPLETE if result.files_missing and not args.allow_failures else EXIT_OK

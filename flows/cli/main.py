@@ -14,9 +14,20 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from flows.cli.args import CliParser, UsageError, non_negative, positive
+from flows.cli.args import (
+    EXIT_BROKEN_PIPE,
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliParser,
+    UsageError,
+    non_negative,
+    positive,
+)
 from flows.cli.cohort_commands import add_cohort_commands, check_cohort_options
 from flows.cli.console import INTERRUPTED, configure_console, describe_error, silence_stdout
 from flows.cli.export_command import add_export_command, check_export_options
@@ -29,27 +40,26 @@ from flows.cli.local_server import (
 )
 from flows.cli.pacs_commands import add_pacs_commands, check_pacs_options
 from flows.cli.receiver_command import add_receiver_command
-from pacsflow.errors import PacsflowError
-from tasks.prefect_defaults import apply_prefect_defaults
-from tasks.settings import (
+from flows.config import (
     DB_PASSWORD_ENV,
     DB_URL_ENV,
     DEFAULT_DB_URL,
     check_db_url,
     default_db_url,
-    resolve_db_url,
-    split_password,
+    open_database,
 )
+from pacsflow.errors import PacsflowError
+from tasks.credentials import connect_url
+from tasks.prefect_defaults import apply_prefect_defaults
 
 DEFAULT_BATCH_SIZE = 2000
 """Files per ingest task (pacsflow.ingest.batch's default, not imported for --help's sake)."""
 
-EXIT_OK, EXIT_FILES_FAILED, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (e.g. head) stopped reading
-
 LOCAL_SERVER_ENV = "PACSFLOW_LOCAL_SERVER"
 """``off`` runs each command on a temporary Prefect server of its own, as Prefect does."""
+
+if TYPE_CHECKING:  # imported where used: pacsflow --help loads neither Prefect nor the models
+    from flows.results import IngestSummary
 
 __all__ = ["main"]
 
@@ -127,20 +137,18 @@ def _parser() -> argparse.ArgumentParser:
 def _init_db(args: argparse.Namespace, db_url: str) -> int:
     from flows.init_db import init_db
     from pacsflow.database.engine import mask_url
-    from pacsflow.database.pacsanini_adoption import AdoptionReport
 
     result = init_db(db_url=db_url, echo=args.echo)
-    adopted = result["adopted_pacsanini"]
-    if adopted:
-        print(AdoptionReport(**adopted).text())
-    print(f"{mask_url(db_url)} is at schema revision {result['revision']}")
+    if result.adopted_pacsanini:
+        print(result.adopted_pacsanini.text())
+    print(f"{mask_url(db_url)} is at schema revision {result.revision}")
     return EXIT_OK
 
 
 def _ingest(args: argparse.Namespace, db_url: str) -> int:
     from flows.ingest_dir import ingest_dir
 
-    result: dict[str, Any] = ingest_dir(
+    result = ingest_dir(
         src=args.folder,
         db_url=db_url,
         institution=args.institution,
@@ -149,28 +157,29 @@ def _ingest(args: argparse.Namespace, db_url: str) -> int:
         show_progress=not args.no_progress,
     )
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result.as_dict()))
     else:
         _print_ingest_summary(result)
-    if result["failed"] and not args.allow_failures:
-        return EXIT_FILES_FAILED
+    if result.counts.failed and not args.allow_failures:
+        return EXIT_INCOMPLETE
     return EXIT_OK
 
 
-def _print_ingest_summary(result: dict[str, Any]) -> None:
+def _print_ingest_summary(result: IngestSummary) -> None:
+    counts = result.counts
     print(
-        f"{result['files_seen']} files in {result['seconds']:.1f} s "
-        f"({result['files_per_second']:.0f} files/s): {result['images_added']} images added, "
-        f"{result['unchanged']} unchanged, {result['already_present']} already present, "
-        f"{result['failed']} failed, {result['skipped']} skipped"
+        f"{counts.files_seen} files in {result.seconds:.1f} s "
+        f"({result.files_per_second:.0f} files/s): {counts.images_added} images added, "
+        f"{counts.unchanged} unchanged, {counts.already_present} already present, "
+        f"{counts.failed} failed, {counts.skipped} skipped"
     )
-    for reason, count in sorted(result["failed_by_reason"].items()):
+    for reason, count in sorted(counts.failed_by_reason.items()):
         print(f"  failed: {count} {reason} (see the ingest_errors table)")
-    for reason, count in sorted(result["skipped_by_reason"].items()):
+    for reason, count in sorted(counts.skipped_by_reason.items()):
         print(f"  skipped: {count} {reason} (no instance to store)")
-    if result["conflicts"]:
+    if counts.conflicts:
         print(
-            f"  {result['conflicts']} values differed from the patient, study or series "
+            f"  {counts.conflicts} values differed from the patient, study or series "
             "already stored; the first was kept (see the ingest_conflicts table)"
         )
 
@@ -229,13 +238,13 @@ def _preflight(args: argparse.Namespace, db_url: str) -> None:
 
         check_table_names(args.tables)
     if hasattr(args, "pacs_aet"):
-        check_pacs_options(args)
+        args.site = check_pacs_options(args, db_url)  # resolved once, used by the command
     check_cohort_options(args)
-    check_export_options(args)
+    check_export_options(args, db_url)
     if getattr(args, "needs_db", True):
         from pacsflow.database.schema import check_server_reachable
 
-        check_server_reachable(resolve_db_url(db_url))
+        check_server_reachable(connect_url(db_url))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -262,11 +271,9 @@ def _main(argv: Sequence[str] | None) -> int:
         origin = "--db" if args.db else f"${DB_URL_ENV}"
         print(f"pacsflow {args.command}: {origin}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    # Flow parameters are stored and shown by Prefect: pass the URL without its
-    # password, which travels in the environment instead.
-    db_url, password = split_password(args.db or default_db_url())
-    if password is not None:
-        os.environ[DB_PASSWORD_ENV] = password
+    # Flow parameters are stored and shown by Prefect: they get the URL without its
+    # password, which stays in this process (tasks.credentials), not in os.environ.
+    db_url = open_database(args.db)
     try:
         _preflight(args, db_url)
         return _run_flow_command(args, db_url)

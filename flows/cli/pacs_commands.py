@@ -12,14 +12,22 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from flows.cli.args import UsageError, parse_date, positive
-from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, TRANSPORTS, LocalAE, PacsNode
+from flows.cli.args import EXIT_INCOMPLETE, EXIT_OK, UsageError, parse_date, positive
+from flows.config import (
+    DEFAULT_STORAGE,
+    ENV,
+    SiteOptions,
+    resolve_local,
+    resolve_pacs,
+    resolve_site,
+)
+from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, TRANSPORTS, LocalAE
 from pacsflow.retrieval.series_filter import SeriesFilter
-from pacsflow.retrieval.window import parse_until
-from tasks.settings import ENV, resolve_local, resolve_pacs, resolve_storage, web_access
+from pacsflow.site import Site
 
 if TYPE_CHECKING:  # imported where used: they load the database models, which --help does not need
     from flows.options import Retrieval
+    from flows.results import FindSummary, MoveSummary
 
 __all__ = [
     "add_node_options",
@@ -28,10 +36,7 @@ __all__ = [
     "add_series_options",
     "check_pacs_options",
     "series_filter",
-    "site",
 ]
-
-EXIT_OK, EXIT_INCOMPLETE = 0, 1
 
 DEFAULT_MAX_ATTEMPTS = 10
 """pacsflow.retrieval.attempts' default, not imported for --help's sake (a test checks)."""
@@ -63,16 +68,16 @@ def add_node_options(parser: argparse.ArgumentParser, *, storage: bool) -> None:
         group.add_argument(
             "--local-port",
             type=int,
-            help=f"the storage SCP's port (${ENV['local_port']}, default 11112)",
+            help=f"the storage SCP's port (${ENV['local_port']}, default {LocalAE().port})",
         )
         group.add_argument(
             "--local-bind",
             help=f"the storage SCP's listen address (${ENV['local_bind_address']}, "
-            "default 127.0.0.1; the PACS must reach it)",
+            f"default {LocalAE().bind_address}; the PACS must reach it)",
         )
         group.add_argument(
             "--storage",
-            help=f"folder for received files (${ENV['storage']}, default ./pacsflow-storage)",
+            help=f"folder for received files (${ENV['storage']}, default ./{DEFAULT_STORAGE})",
         )
 
 
@@ -220,44 +225,36 @@ def _add_range_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _pacs(args: argparse.Namespace) -> PacsNode:
-    return resolve_pacs(
-        args.pacs_aet,
-        args.pacs_host,
-        args.pacs_port,
-        getattr(args, "transport", None),
-        getattr(args, "dicomweb_url", None),
-        source="cli",
-    )
-
-
-def _local(args: argparse.Namespace) -> LocalAE:
-    return resolve_local(
-        args.local_aet, getattr(args, "local_port", None), getattr(args, "local_bind", None)
-    )
-
-
-def check_pacs_options(args: argparse.Namespace) -> None:
-    """Refuse missing or invalid PACS and local AE settings before any flow starts.
+def check_pacs_options(args: argparse.Namespace, db_url: str) -> Site:
+    """The site the options give (else the environment), resolved once before any flow
+    starts; missing or invalid settings refused.
 
     Raises:
         UsageError: naming the option (or environment variable) to fix.
     """
     try:
-        _pacs(args)
-        _local(args)
-        web_access()
+        pacs = resolve_pacs(
+            args.pacs_aet,
+            args.pacs_host,
+            args.pacs_port,
+            getattr(args, "transport", None),
+            getattr(args, "dicomweb_url", None),
+            source="cli",
+        )
+        local = resolve_local(
+            args.local_aet, getattr(args, "local_port", None), getattr(args, "local_bind", None)
+        )
     except ValueError as exc:  # missing, or an invalid AE title or port
         raise UsageError(str(exc)) from None
     if getattr(args, "start", None) and getattr(args, "end", None) and args.end < args.start:
         raise UsageError(f"the end date {args.end} is before the start date {args.start}")
     if hasattr(args, "series_modality"):
         series_filter(args)
-    if getattr(args, "until", None):
-        try:
-            parse_until(args.until)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+    try:
+        options = SiteOptions(pacs, local, getattr(args, "storage", None), db_url)
+        return resolve_site(options, _retrieval(args))
+    except ValueError as exc:  # DICOMweb credentials, the retrieval window
+        raise UsageError(str(exc)) from None
 
 
 def _retrieval(args: argparse.Namespace) -> Retrieval:
@@ -272,24 +269,14 @@ def _retrieval(args: argparse.Namespace) -> Retrieval:
     )
 
 
-def site(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
-    """What ``move``, ``run`` and ``cohort run`` pass alike: PACS, AE, storage, retrieval, db."""
-    return {
-        "pacs": _pacs(args),
-        "local": _local(args),
-        "storage": resolve_storage(args.storage),
-        "retrieval": _retrieval(args),
-        "db_url": db_url,
-        "show_progress": not args.no_progress,
-    }
-
-
 def _echo(args: argparse.Namespace, _db_url: str) -> int:
     from pacsflow.net.echo import echo
     from pacsflow.net.transports.registry import transport_for
+    from tasks.credentials import web_access
 
-    pacs = _pacs(args)
-    seconds = echo(_local(args), pacs, web=web_access())
+    site: Site = args.site
+    pacs = site.pacs
+    seconds = echo(site.local, pacs, web=web_access())
     print(transport_for(pacs).echo_report(pacs, seconds))
     return EXIT_OK
 
@@ -299,22 +286,17 @@ def _find(args: argparse.Namespace, db_url: str) -> int:
     from flows.find_studies import find_studies_flow
     from flows.summaries import UNDATED_STUDIES_HINT
 
-    result: dict[str, Any] = find_studies_flow(
-        dates=DateRange(args.start, args.end),
-        pacs=_pacs(args),
-        local=_local(args),
-        modalities=args.modality,
-        result_cap=args.cap,
-        db_url=db_url,
+    result = find_studies_flow(
+        dates=DateRange(args.start, args.end), modalities=args.modality, site=args.site
     )
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result.as_dict()))
     else:
         print(
-            f"{result['studies_found']} studies found ({result['studies_new']} new) "
-            f"in {result['queries']} queries"
+            f"{result.studies_found} studies found ({result.studies_new} new) "
+            f"in {result.queries} queries"
         )
-        for window in result["incomplete_windows"]:
+        for window in result.incomplete_windows:
             print(f"  still capped, studies may be missing: {window}")
         print(f"  note: {UNDATED_STUDIES_HINT}")
     return EXIT_OK
@@ -331,10 +313,10 @@ def _move(args: argparse.Namespace, db_url: str) -> int:
         end_date=args.end,
         max_attempts=args.max_attempts,
     )
-    result: dict[str, Any] = move_studies_flow(
-        pick=pick, series=series_filter(args), **site(args, db_url)
+    result = move_studies_flow(
+        pick=pick, series=series_filter(args), site=args.site, show_progress=not args.no_progress
     )
-    return _report(args, result)
+    return _report(args, result.as_dict(), result)
 
 
 def _run(args: argparse.Namespace, db_url: str) -> int:
@@ -348,42 +330,51 @@ def _run(args: argparse.Namespace, db_url: str) -> int:
         max_attempts=args.max_attempts,
         retry_earlier=not args.only_range,
     )
-    result: dict[str, Any] = pipeline(
+    result = pipeline(
         dates=DateRange(args.start, args.end),
         selection=selection,
         series=series_filter(args),
-        **site(args, db_url),
+        site=args.site,
+        show_progress=not args.no_progress,
     )
-    return _report(args, result)
+    return _report(args, result.as_dict(), result.move, result.find, result.seconds)
 
 
-def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
+def _report(
+    args: argparse.Namespace,
+    json_form: dict[str, Any],
+    moved: MoveSummary,
+    found: FindSummary | None = None,
+    seconds: float | None = None,
+) -> int:
+    """Print a move's (or a pipeline's, with its find) result; the exit status."""
     from flows.summaries import UNDATED_STUDIES_HINT
 
     if args.json:
-        print(json.dumps(result, default=str))
+        print(json.dumps(json_form, default=str))
     else:
-        if "studies_found" in result:
-            print(f"{result['studies_found']} studies found ({result['studies_new']} new)")
+        if found is not None:
+            print(f"{found.studies_found} studies found ({found.studies_new} new)")
             print(f"  note: {UNDATED_STUDIES_HINT}")
         print(
-            f"{result['studies_picked']} studies picked: {result['studies_complete']} complete, "
-            f"{result['studies_partial']} partial, {result['studies_failed']} failed, "
-            f"{result['studies_skipped']} skipped, "
-            f"{result['studies_no_matching_series']} with no matching series; "
-            f"{result['images_added']} images added in {result['seconds']:.1f} s"
+            f"{moved.studies_picked} studies picked: {moved.studies_complete} complete, "
+            f"{moved.studies_partial} partial, {moved.studies_failed} failed, "
+            f"{moved.studies_skipped} skipped, "
+            f"{moved.studies_no_matching_series} with no matching series; "
+            f"{moved.images_added} images added in "
+            f"{moved.seconds if seconds is None else seconds:.1f} s"
         )
-        if result["studies_not_started"]:
+        if moved.studies_not_started:
             print(
-                f"  {result['studies_not_started']} studies not started: the retrieval "
+                f"  {moved.studies_not_started} studies not started: the retrieval "
                 "window ended (--until); the next run takes them"
             )
-        for item in result["incomplete"] + result["skipped"]:
-            print(f"  {item['outcome']}: {item['study_uid']}: {item['error']}")
-        if result["studies_given_up"]:
+        for item in moved.incomplete + moved.skipped:
+            print(f"  {item.outcome}: {item.study_uid}: {item.error}")
+        if moved.studies_given_up:
             print(
-                f"  {result['studies_given_up']} studies given up after "
-                f"{result['max_attempts']} attempts (see studies_find.last_error)"
+                f"  {moved.studies_given_up} studies given up after "
+                f"{moved.max_attempts} attempts (see studies_find.last_error)"
             )
-    incomplete = result["studies_partial"] + result["studies_failed"]
+    incomplete = moved.studies_partial + moved.studies_failed
     return EXIT_INCOMPLETE if incomplete and not args.allow_failures else EXIT_OK

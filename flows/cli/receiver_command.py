@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from flows.cli.args import UsageError, positive
-from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE
-from tasks.settings import ENV, resolve_local, resolve_storage
+from flows.config import DEFAULT_STORAGE, ENV, resolve_callers, resolve_local, resolve_storage
+from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE
 
 __all__ = ["add_receiver_command"]
 
@@ -39,13 +39,16 @@ def add_receiver_command(commands: Any) -> None:
         help=f"pacsflow's AE title (${ENV['local_ae_title']}, default {DEFAULT_LOCAL_AE_TITLE})",
     )
     receiver.add_argument(
-        "--local-port", type=int, help=f"port to listen on (${ENV['local_port']}, default 11112)"
+        "--local-port",
+        type=int,
+        help=f"port to listen on (${ENV['local_port']}, default {LocalAE().port})",
     )
     receiver.add_argument(
-        "--local-bind", help=f"address to listen on (${ENV['local_bind_address']}, 127.0.0.1)"
+        "--local-bind",
+        help=f"address to listen on (${ENV['local_bind_address']}, {LocalAE().bind_address})",
     )
     receiver.add_argument(
-        "--storage", help=f"folder for received files (${ENV['storage']}, ./pacsflow-storage)"
+        "--storage", help=f"folder for received files (${ENV['storage']}, ./{DEFAULT_STORAGE})"
     )
     receiver.add_argument(
         "--allow",
@@ -94,11 +97,9 @@ def _receiver(args: argparse.Namespace, _db_url: str) -> int:
         return 3
     try:
         local = resolve_local(args.local_aet, args.local_port, args.local_bind)
-        allowed = args.allow or [os.environ.get(ENV["pacs_ae_title"], "").strip()]
+        allowed = resolve_callers(args.allow)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not all(allowed):
-        raise UsageError(f"whom to accept: give --allow AET or set ${ENV['pacs_ae_title']}")
     holder = port_holder(default_runtime_folder(), local.port)
     if holder is not None and holder.storage != storage:
         print(

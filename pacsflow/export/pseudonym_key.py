@@ -3,9 +3,10 @@
 Every pseudonym (patient, UID, accession number, text dummy) and every
 patient's date offset is an HMAC of the original value under this key, so two
 exports made with one key agree and cannot be reversed without it. The key
-comes from ``$PACSFLOW_PSEUDONYM_KEY`` (or, for deployments, a Prefect Secret
-block read by the flow); it is never logged, printed or written to an export:
-the manifest holds only its fingerprint, an HMAC of a fixed text.
+is given by the edge (read from ``$PACSFLOW_PSEUDONYM_KEY`` or a Prefect
+Secret block by :mod:`flows.config` and the export flow); it is never logged,
+printed or written to an export: the manifest holds only its fingerprint, an
+HMAC of a fixed text.
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-from collections.abc import Mapping
 
 from pacsflow.errors import PermanentError
 
-__all__ = ["KEY_ENV", "MIN_KEY_LENGTH", "MissingPseudonymKeyError", "PseudonymKey", "key_from_env"]
+__all__ = ["MIN_KEY_LENGTH", "MissingPseudonymKeyError", "PseudonymKey", "require_key"]
 
-KEY_ENV = "PACSFLOW_PSEUDONYM_KEY"
 MIN_KEY_LENGTH = 16
 """Characters at least: a short key could be found by trying every key."""
 
@@ -72,17 +70,19 @@ class PseudonymKey:
         return self.digest("fingerprint", "pacsflow").hex()[:16]
 
 
-def key_from_env(env: Mapping[str, str] | None = None) -> PseudonymKey:
-    """The key in ``$PACSFLOW_PSEUDONYM_KEY``.
+def require_key(secret: str | None, where: str) -> PseudonymKey:
+    """The key ``secret``, or a one-line error saying ``where`` to give one.
+
+    Args:
+        secret: the key's text, as the edge read it (None: none given).
+        where: how the user gives a key, e.g. ``set PACSFLOW_PSEUDONYM_KEY``.
 
     Raises:
-        MissingPseudonymKeyError: the variable is unset, empty or too short.
+        MissingPseudonymKeyError: no key, an empty one, or one too short.
     """
-    secret = (os.environ if env is None else env).get(KEY_ENV, "")
-    if not secret.strip():
+    if secret is None or not secret.strip():
         raise MissingPseudonymKeyError(
-            f"a pseudonymised export needs a secret key: set {KEY_ENV} "
-            "(or give a Prefect Secret block); keep it, exports made with "
-            "another key do not join"
+            f"a pseudonymised export needs a secret key: {where}; keep it, exports made "
+            "with another key do not join"
         )
     return PseudonymKey(secret)

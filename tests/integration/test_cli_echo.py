@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from flows.config import MissingSettingError, SiteOptions
 from flows.dates import DateRange
 from flows.find_studies import find_studies_flow
 from pacsflow.peers.orthanc import OrthancServer
 from pacsflow.peers.ports import free_port
-from tasks.settings import MissingSettingError
 from tests.conftest import RunCli
 from tests.helpers import pacs_env
 
@@ -89,9 +89,11 @@ def test_flow_missing_pacs_ae_title_names_the_parameter(monkeypatch: pytest.Monk
     for name in _PACS_ENV:
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(MissingSettingError) as info:
-        find_studies_flow(dates=DateRange(dt.date(2024, 6, 1)), db_url="sqlite:///unused.sqlite")
+        find_studies_flow(
+            dates=DateRange(dt.date(2024, 6, 1)), site=SiteOptions(db_url="sqlite:///unused.sqlite")
+        )
     assert str(info.value) == (
-        "no PACS AE title: give the flow parameter pacs.ae_title "
+        "no PACS AE title: give the flow parameter site.pacs.ae_title "
         "or set $PACSFLOW_PACS_AET where the flow runs"
     )
 

@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 from sqlalchemy import Engine, select
 
 from flows.cohort import cohort_flow
+from flows.config import SiteOptions
 from flows.options import CohortSelection
 from pacsflow.cohorts.bookkeeping import CohortMismatchError, record_cohort, record_item_finds
 from pacsflow.cohorts.cohort_file import CohortItemKeys, CohortSource
@@ -75,12 +76,14 @@ def test_a_run_failing_before_its_first_study_leaves_the_filter_open(
     def run(series: SeriesFilter) -> None:
         cohort_flow(
             cohort=CohortSource(file=str(cohort_file)),
-            pacs=unreachable,
-            local=LocalAE(port=free_port()),
-            storage=str(tmp_path / "storage"),
             series=series,
             selection=CohortSelection(),
-            db_url=db_url,
+            site=SiteOptions(
+                pacs=unreachable,
+                local=LocalAE(port=free_port()),
+                storage=str(tmp_path / "storage"),
+                db_url=db_url,
+            ),
         )
 
     with pytest.raises(PacsflowError) as first:
@@ -133,16 +136,18 @@ def test_a_run_refused_by_a_busy_receiver_binds_nothing_and_the_next_run_retriev
     cohort_file.write_text("AccessionNumber\nBINDACC1\n")
 
     def run(series: SeriesFilter) -> dict[str, object]:
-        result: dict[str, object] = cohort_flow(
+        result = cohort_flow(
             cohort=CohortSource(file=str(cohort_file)),
-            pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
-            local=local,
-            storage=str(folder_b),
             series=series,
             selection=CohortSelection(),
-            db_url=db_url,
+            site=SiteOptions(
+                pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
+                local=local,
+                storage=str(folder_b),
+                db_url=db_url,
+            ),
         )
-        return result
+        return result.as_dict()
 
     busy = ensure_receiver(local, folder_a, orthanc.ae_title)
     lease = new_lease(folder_a)  # a run for folder A uses its receiver

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flows.cohort import cohort_flow
+from flows.config import SiteOptions
 from flows.options import CohortSelection
 from pacsflow.cohorts.bookkeeping import CohortMismatchError
 from pacsflow.cohorts.cohort_file import CohortSource
@@ -110,16 +111,16 @@ def _run(
     source: CohortSource,
     series: SeriesFilter | None = None,
 ) -> dict[str, Any]:
-    result: dict[str, Any] = cohort_flow(
+    """The run's result in its JSON form (``pacsflow cohort run --json`` prints it)."""
+    result = cohort_flow(
         cohort=source,
-        pacs=pacs,
-        local=LocalAE(port=SCP_PORT),
-        storage=str(storage),
         series=series,
         selection=CohortSelection(),
-        db_url=db_url,
+        site=SiteOptions(
+            pacs=pacs, local=LocalAE(port=SCP_PORT), storage=str(storage), db_url=db_url
+        ),
     )
-    return result
+    return result.as_dict()
 
 
 def _statuses(result: dict[str, Any]) -> list[tuple[int, str, int, int]]:

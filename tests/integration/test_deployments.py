@@ -146,19 +146,17 @@ def test_deployments_list_the_flows_with_their_schedules(
     # The form's order is each property's "position" (JSONB on PostgreSQL keeps no key order).
     assert sorted(properties, key=lambda name: properties[name]["position"]) == [
         "dates",
-        "pacs",
-        "local",
-        "storage",
         "selection",
         "series",
         "retrieval",
-        "db_url",
+        "site",
         "show_progress",
     ]
     fields = {
         name: set(schema["definitions"][name]["properties"])
-        for name in ("DateRange", "PacsNode", "LocalAE", "Selection", "Retrieval")
+        for name in ("DateRange", "SiteOptions", "PacsNode", "LocalAE", "Selection", "Retrieval")
     }
+    assert fields["SiteOptions"] == {"pacs", "local", "storage", "db_url"}
     assert fields["PacsNode"] == {"ae_title", "host", "port", "transport", "dicomweb_url"}
     assert fields["Selection"] == {"modalities", "limit", "max_attempts", "retry_earlier"}
 

@@ -71,9 +71,9 @@ def test_a_date_range_exports_files_tables_and_a_manifest_then_a_rerun_copies_no
     first = export_flow(dest=str(dest), selection=selection, db_url=db_url)
     chosen = studies[:2]
     n_files = sum(len(study) for study in chosen)
-    assert (first["studies"], first["files_copied"], first["files_kept"]) == (2, n_files, 0)
-    assert first["files_missing"] == 0
-    assert first["rows"] == {"patients": 1, "studies": 2, "series": 3, "images": n_files}
+    assert (first.studies, first.files_copied, first.files_kept) == (2, n_files, 0)
+    assert first.files_missing == 0
+    assert first.rows == {"patients": 1, "studies": 2, "series": 3, "images": n_files}
 
     exported = sorted(p for p in (dest / "files").rglob("*") if p.is_file())
     expected = sorted(
@@ -108,7 +108,7 @@ def test_a_date_range_exports_files_tables_and_a_manifest_then_a_rerun_copies_no
 
     times = {p: p.stat().st_mtime_ns for p in exported}
     again = export_flow(dest=str(dest), selection=selection, db_url=db_url)
-    assert (again["files_copied"], again["files_kept"]) == (0, n_files)
+    assert (again.files_copied, again.files_kept) == (0, n_files)
     assert {p: p.stat().st_mtime_ns for p in exported} == times, "nothing rewritten"
 
 
@@ -119,7 +119,7 @@ def test_modality_and_cohort_select_and_an_unreadable_source_is_reported(
     db_url, studies, source = ingested
     mr = export_flow(dest=str(tmp_path / "mr"), selection=ExportSelection(modalities=("mr",)),
                      db_url=db_url)  # fmt: skip
-    assert (mr["studies"], mr["files_copied"]) == (1, len(studies[1]))
+    assert (mr.studies, mr.files_copied) == (1, len(studies[1]))
 
     engine = create_engine(db_url)
     with Session(engine) as session, session.begin():
@@ -143,8 +143,8 @@ def test_modality_and_cohort_select_and_an_unreadable_source_is_reported(
     live.write_bytes(b"x")
     result = export_flow(dest=str(dest), selection=ExportSelection(cohort="export-test"),
                          db_url=db_url)  # fmt: skip
-    assert (result["studies"], result["files_copied"]) == (1, len(studies[2]) - 1)
-    assert result["files_missing"] == 1
+    assert (result.studies, result.files_copied) == (1, len(studies[2]) - 1)
+    assert result.files_missing == 1
     assert not dead.exists()
     assert live.exists()
     assert not (dest / "files" / lost.StudyInstanceUID / lost.SeriesInstanceUID
@@ -183,8 +183,8 @@ def test_an_unknown_cohort_or_a_selection_of_no_study_writes_nothing(
     assert not dest.exists()
     nothing = export_flow(dest=str(dest), selection=ExportSelection(modalities=("XA",)),
                           db_url=db_url)  # fmt: skip
-    assert (nothing["studies"], nothing["files_copied"], nothing["manifest"]) == (0, 0, None)
-    assert nothing["rows"] == {"patients": 0, "studies": 0, "series": 0, "images": 0}
+    assert (nothing.studies, nothing.files_copied, nothing.manifest) == (0, 0, None)
+    assert nothing.rows == {"patients": 0, "studies": 0, "series": 0, "images": 0}
     assert not dest.exists()
 
     export_flow(dest=str(dest), selection=ExportSelection(modalities=("MR",)), db_url=db_url)

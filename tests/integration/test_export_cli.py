@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.config import KEY_ENV
 from pacsflow.database.engine import make_engine
 from pacsflow.demo.synthetic import make_study, write_dataset
-from pacsflow.export.pseudonym_key import KEY_ENV
 from pacsflow.ingest.folder_ingest import ingest_folder
 from pacsflow.peers.pacsflow_cli import run_pacsflow
 

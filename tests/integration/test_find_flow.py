@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flows.config import SiteOptions
 from flows.dates import DateRange
 from flows.find_studies import find_studies_flow
+from flows.options import Retrieval
+from flows.results import FindSummary
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import StudyFind
 from pacsflow.demo.synthetic import make_dataset, write_dataset
@@ -38,17 +40,18 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
 
 @pytest.mark.usefixtures("prefect_api_url")
 def test_find_studies_flow_records_each_study_once(orthanc: OrthancServer, db_url: str) -> None:
-    def run() -> dict[str, Any]:
+    def run() -> FindSummary:
         return find_studies_flow(
             dates=DateRange(dt.date(2024, 3, 1), dt.date(2024, 3, 2)),
-            pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
-            result_cap=3,
-            db_url=db_url,
+            retrieval=Retrieval(result_cap=3),
+            site=SiteOptions(
+                pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port), db_url=db_url
+            ),
         )
 
     first = run()
-    assert (first["studies_found"], first["studies_new"]) == (8, 8)
-    assert first["queries"] > 2  # the cap of 3 forced splits
+    assert (first.studies_found, first.studies_new) == (8, 8)
+    assert first.queries > 2  # the cap of 3 forced splits
     engine = make_engine(db_url)
     with Session(engine) as session:
         rows = list(session.scalars(select(StudyFind)))
@@ -59,4 +62,4 @@ def test_find_studies_flow_records_each_study_once(orthanc: OrthancServer, db_ur
     assert all(r.retrieved_on is None for r in rows)
 
     again = run()
-    assert (again["studies_found"], again["studies_new"]) == (8, 0)
+    assert (again.studies_found, again.studies_new) == (8, 0)

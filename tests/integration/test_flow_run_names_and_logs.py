@@ -20,6 +20,7 @@ from prefect.client.schemas.objects import Log, State
 from prefect.logging.handlers import APILogHandler
 
 from flows.cohort import cohort_flow
+from flows.config import SiteOptions
 from flows.dates import DateRange
 from flows.export import export_flow
 from flows.ingest_dir import ingest_dir
@@ -79,7 +80,7 @@ def test_runs_without_a_pacs_are_named_by_what_they_do(db_url: str, tmp_path: Pa
         (move_studies_flow, {"pick": StudyPick(cohort="big-lung")}, "move cohort big-lung"),
     ]
     for flow, parameters, name in runs:
-        state = flow(**parameters, db_url=db_url, return_state=True)
+        state = flow(**parameters, site=SiteOptions(db_url=db_url), return_state=True)
         assert _run_name(state) == name
         assert "PID0001" not in _run_name(state)
 

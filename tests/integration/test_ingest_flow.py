@@ -12,6 +12,7 @@ import pytest
 from flows.dump_db import dump_db
 from flows.ingest_dir import ingest_dir, parse_dir2sql
 from flows.init_db import init_db
+from flows.results import DatabaseSummary
 from pacsflow.database.schema import head_revision
 from pacsflow.demo.synthetic import make_dataset, write_dataset, write_synthetic_folder
 from tests.helpers import latest_artifact, table_counts
@@ -36,11 +37,11 @@ def test_ingest_dir_stores_good_files_records_bad_ones_and_reruns_cleanly(
     db_url: str, mixed_folder: Path
 ) -> None:
     result = ingest_dir(str(mixed_folder), db_url=db_url, batch_size=16, workers=2)
-    assert result["files_seen"] == 65
-    assert result["images_added"] == 61
-    assert result["failed"] == 3
-    assert result["skipped_by_reason"] == {"DICOMDIR": 1}
-    assert result["failed_by_reason"] == {"InvalidDicomError": 2, "MissingTagError": 1}
+    assert result.counts.files_seen == 65
+    assert result.counts.images_added == 61
+    assert result.counts.failed == 3
+    assert result.counts.skipped_by_reason == {"DICOMDIR": 1}
+    assert result.counts.failed_by_reason == {"InvalidDicomError": 2, "MissingTagError": 1}
     assert table_counts(db_url) == {
         "studies_find": 0,
         "patients": 3,
@@ -51,7 +52,7 @@ def test_ingest_dir_stores_good_files_records_bad_ones_and_reruns_cleanly(
     }
 
     again = ingest_dir(str(mixed_folder), db_url=db_url, batch_size=16, workers=1)
-    assert (again["images_added"], again["unchanged"], again["failed"]) == (0, 61, 3)
+    assert (again.counts.images_added, again.counts.unchanged, again.counts.failed) == (0, 61, 3)
     counts = table_counts(db_url)
     assert counts["images"] == 61
     assert counts["ingest_errors"] == 6  # one row per failed attempt
@@ -83,7 +84,7 @@ def test_ingest_dir_missing_folder_fails_the_run_clearly(db_url: str, tmp_path: 
 def test_ingest_dir_into_a_new_database_creates_it(empty_db_url: str, tmp_path: Path) -> None:
     write_synthetic_folder(tmp_path / "src", n_studies=1, series_per_study=1, images_per_series=3)
     result = ingest_dir(str(tmp_path / "src"), db_url=empty_db_url, workers=1)
-    assert result["images_added"] == 3
+    assert result.counts.images_added == 3
 
 
 @pytest.mark.usefixtures("prefect_api_url")
@@ -95,8 +96,8 @@ def test_seed_parse_dir2sql_runs_the_flow(db_url: str, tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("prefect_api_url")
 def test_init_db_and_dump_db_flows(empty_db_url: str, tmp_path: Path) -> None:
-    assert init_db(db_url=empty_db_url) == {"revision": head_revision(), "adopted_pacsanini": None}
-    assert init_db(db_url=empty_db_url)["revision"] == head_revision()  # idempotent
+    assert init_db(db_url=empty_db_url) == DatabaseSummary(head_revision(), None)
+    assert init_db(db_url=empty_db_url).revision == head_revision()  # idempotent
     paths = dump_db(str(tmp_path / "csv"), db_url=empty_db_url, tables=["patients"])
     assert [Path(p).name for p in paths] == ["patients.csv"]
     with pytest.raises(ValueError, match="not a pacsflow table"):

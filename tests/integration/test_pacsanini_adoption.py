@@ -25,6 +25,7 @@ from sqlalchemy import MetaData, Table, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from flows.config import SiteOptions
 from flows.move_studies import move_studies_flow
 from pacsflow.database.engine import make_engine
 from pacsflow.database.schema import current_revision, head_revision
@@ -258,14 +259,16 @@ def test_the_pipeline_moves_what_pacsanini_found_and_never_moved(
     pacsanini_url: str, orthanc: OrthancServer, tmp_path: Path
 ) -> None:
     result = move_studies_flow(
-        pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
-        local=LocalAE(port=SCP_PORT),
-        storage=str(tmp_path / "storage"),
-        db_url=pacsanini_url,
+        site=SiteOptions(
+            pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
+            local=LocalAE(port=SCP_PORT),
+            storage=str(tmp_path / "storage"),
+            db_url=pacsanini_url,
+        )
     )
     # PA9 is on the PACS; "study1" (not a UID) never was: it stays unretrieved.
-    assert (result["studies_picked"], result["studies_complete"]) == (2, 1)
-    assert result["images_added"] == 3
+    assert (result.studies_picked, result.studies_complete) == (2, 1)
+    assert result.images_added == 3
     found = {row["study_uid"]: row for row in _rows(pacsanini_url, "studies_find")}
     assert found[f"{ROOT}.9"]["retrieved_on"] is not None
     assert found["study1"]["retrieved_on"] is None

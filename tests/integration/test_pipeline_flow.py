@@ -9,12 +9,21 @@ from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+    TaskRunFilter,
+    TaskRunFilterFlowRunId,
+    TaskRunFilterName,
+)
 
+import flows.config.resolve
+from flows.config import SiteOptions
 from flows.dates import DateRange
 from flows.move_studies import move_studies_flow
 from flows.options import Retrieval, Selection
 from flows.pipeline import pipeline
+from flows.results import PipelineSummary
 from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.net.association import PacsUnreachableError
 from pacsflow.net.nodes import LocalAE, PacsNode
@@ -22,6 +31,7 @@ from pacsflow.net.storage_files import INCOMING_FOLDER
 from pacsflow.peers.orthanc import OrthancServer
 from pacsflow.peers.ports import free_port
 from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS
+from pacsflow.site import Site
 from tests.helpers import found_studies, latest_artifact, record_found, table_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api_url")]
@@ -61,17 +71,18 @@ def _run(
     concurrency: int = 1,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ingest_workers: int = 0,
-) -> dict[str, Any]:
-    result: dict[str, Any] = pipeline(
+) -> PipelineSummary:
+    return pipeline(
         dates=DateRange(start_date, end_date),
-        pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
-        local=LocalAE(port=SCP_PORT),
-        storage=str(storage),
         selection=Selection(max_attempts=max_attempts),
         retrieval=Retrieval(concurrency=concurrency, ingest_workers=ingest_workers),
-        db_url=db_url,
+        site=SiteOptions(
+            pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
+            local=LocalAE(port=SCP_PORT),
+            storage=str(storage),
+            db_url=db_url,
+        ),
     )
-    return result
 
 
 def test_pipeline_retrieves_every_study_once(
@@ -90,11 +101,11 @@ def test_pipeline_retrieves_every_study_once(
     )
     n_studies = len(GOOD_DAYS) * STUDIES_PER_DAY
     n_images = n_studies * SERIES * IMAGES
-    assert first["studies_found"] == n_studies
-    assert first["studies_new"] == n_studies
-    assert (first["studies_picked"], first["studies_complete"]) == (n_studies, n_studies)
-    assert (first["studies_partial"], first["studies_failed"]) == (0, 0)
-    assert first["images_added"] == n_images
+    assert first.find.studies_found == n_studies
+    assert first.find.studies_new == n_studies
+    assert (first.move.studies_picked, first.move.studies_complete) == (n_studies, n_studies)
+    assert (first.move.studies_partial, first.move.studies_failed) == (0, 0)
+    assert first.move.images_added == n_images
     assert table_counts(db_url) == {
         "studies_find": n_studies,
         "patients": n_studies,
@@ -118,12 +129,12 @@ def test_pipeline_retrieves_every_study_once(
     again = _run(
         orthanc, db_url, storage, start_date=dt.date(2024, 4, 1), end_date=dt.date(2024, 4, 2)
     )
-    assert (again["studies_found"], again["studies_new"], again["studies_picked"]) == (
+    assert (again.find.studies_found, again.find.studies_new, again.move.studies_picked) == (
         n_studies,
         0,
         0,
     )
-    assert again["images_added"] == 0
+    assert again.move.images_added == 0
     assert table_counts(db_url)["images"] == n_images
 
 
@@ -134,8 +145,8 @@ def test_ingest_workers_ingest_each_study_in_the_worker_pool(
     from pacsflow.pool_worker import started_workers
 
     done = _run(orthanc, db_url, tmp_path / "storage", dt.date(2024, 4, 1), ingest_workers=2)
-    assert (done["studies_complete"], done["studies_partial"]) == (STUDIES_PER_DAY, 0)
-    assert done["images_added"] == STUDIES_PER_DAY * SERIES * IMAGES
+    assert (done.move.studies_complete, done.move.studies_partial) == (STUDIES_PER_DAY, 0)
+    assert done.move.images_added == STUDIES_PER_DAY * SERIES * IMAGES
     assert table_counts(db_url)["images"] == STUDIES_PER_DAY * SERIES * IMAGES
     assert all(r.retrieved_on is not None for r in found_studies(db_url).values())
     assert any(p.is_alive() for p in started_workers())  # the pool ran them, and stays
@@ -147,7 +158,7 @@ def test_study_with_failed_sub_operation_stays_unretrieved_until_given_up(
 ) -> None:
     storage = tmp_path / "storage"
     first = _run(orthanc, db_url, storage, start_date=dt.date(2024, 4, 10), max_attempts=2)
-    assert (first["studies_picked"], first["studies_complete"], first["studies_failed"]) == (
+    assert (first.move.studies_picked, first.move.studies_complete, first.move.studies_failed) == (
         1,
         0,
         1,
@@ -158,13 +169,13 @@ def test_study_with_failed_sub_operation_stays_unretrieved_until_given_up(
     assert row.last_error is not None
     assert "0xC000" in row.last_error
     assert "PIPEBAD" not in row.last_error
-    assert first["incomplete"][0]["study_uid"] == row.study_uid
+    assert first.move.incomplete[0].study_uid == row.study_uid
 
     second = _run(orthanc, db_url, storage, start_date=dt.date(2024, 4, 10), max_attempts=2)
-    assert (second["studies_picked"], second["studies_failed"]) == (1, 1)
+    assert (second.move.studies_picked, second.move.studies_failed) == (1, 1)
     third = _run(orthanc, db_url, storage, start_date=dt.date(2024, 4, 10), max_attempts=2)
-    assert (third["studies_picked"], third["studies_given_up"]) == (0, 1)
-    assert third["given_up"] == [row.study_uid]
+    assert (third.move.studies_picked, third.move.studies_given_up) == (0, 1)
+    assert third.move.given_up == [row.study_uid]
     (row,) = found_studies(db_url).values()
     assert (row.attempts, row.retrieved_on) == (2, None)
     assert "Given up after 2 attempts" in latest_artifact("pipeline-summary").data
@@ -181,10 +192,12 @@ def test_pacs_down_is_retried_then_fails_with_nothing_marked(db_url: str, tmp_pa
     closed = free_port()
     with pytest.raises(PacsUnreachableError, match=f"ORTHANC@127.0.0.1:{closed} cannot be reached"):
         move_studies_flow(
-            pacs=PacsNode("ORTHANC", "127.0.0.1", closed),
-            local=LocalAE(port=free_port()),
-            storage=str(tmp_path / "storage"),
-            db_url=db_url,
+            site=SiteOptions(
+                pacs=PacsNode("ORTHANC", "127.0.0.1", closed),
+                local=LocalAE(port=free_port()),
+                storage=str(tmp_path / "storage"),
+                db_url=db_url,
+            )
         )
     rows = list(found_studies(db_url).values())
     assert [r.retrieved_on for r in rows] == [None, None, None]
@@ -195,3 +208,53 @@ def test_pacs_down_is_retried_then_fails_with_nothing_marked(db_url: str, tmp_pa
         )
     newest = max(runs, key=lambda r: r.created or dt.datetime.min.replace(tzinfo=dt.UTC))
     assert newest.run_count == 3  # the first try and two retries (PACSFLOW_RETRY_DELAYS)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_site_is_resolved_once_and_the_subflows_receive_it(
+    orthanc: OrthancServer, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One resolution at the edge; find and move get the resolved site (one window end),
+    and neither initialises the database nor echoes the PACS again."""
+    resolutions: list[object] = []
+    resolve = flows.config.resolve.resolve_site
+
+    def counted(*args: Any, **kwargs: Any) -> Site:
+        resolutions.append(args)
+        return resolve(*args, **kwargs)
+
+    monkeypatch.setattr(flows.config.resolve, "resolve_site", counted)
+    state = pipeline(
+        dates=DateRange(dt.date(2024, 5, 1)),  # no study that day: the subflows run quickly
+        selection=Selection(retry_earlier=False),
+        retrieval=Retrieval(until="06:30"),
+        site=SiteOptions(
+            pacs=PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port),
+            local=LocalAE(port=SCP_PORT),
+            storage=str(tmp_path / "storage"),
+            db_url=db_url,
+        ),
+        return_state=True,
+    )
+    assert state.is_completed()
+    assert len(resolutions) == 1
+    parent = state.state_details.flow_run_id
+    assert parent is not None
+    with get_client(sync_client=True) as client:
+        subflows = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent])
+            )
+        )
+        runs = [parent, *(run.id for run in subflows)]
+        tasks = client.read_task_runs(
+            task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=runs))
+        )
+    sites = {run.name.split()[0]: run.parameters["site"] for run in subflows}
+    assert set(sites) == {"find", "move"}
+    ends = {site["retrieval"]["window_end"] for site in sites.values()}
+    assert len(ends) == 1
+    assert None not in ends  # absolute: the same instant for both, whenever each started
+    assert {site["db_url"] for site in sites.values()} == {db_url}
+    names = [task.name.rsplit("-", 1)[0] for task in tasks]
+    assert (names.count("init-db"), names.count("echo")) == (1, 1)

@@ -20,12 +20,13 @@ from pydicom.sequence import Sequence
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from flows.config import KEY_ENV
 from flows.export import export_flow
+from flows.options import Pseudonymisation
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Pseudonym
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.export.manifest import ExportMismatchError, read_manifest
-from pacsflow.export.pseudonym_key import KEY_ENV
 from pacsflow.ingest.folder_ingest import ingest_folder
 from tests.conftest import RunCli
 
@@ -188,33 +189,39 @@ def test_same_key_agrees_another_key_differs_and_a_rerun_rewrites_nothing(
 ) -> None:
     db_url, _ = marked
     monkeypatch.setenv(KEY_ENV, KEY)
-    first = export_flow(dest=str(tmp_path / "a"), db_url=db_url, pseudonymise=True, workers=1)
+    first = export_flow(
+        dest=str(tmp_path / "a"), db_url=db_url, pseudonymise=Pseudonymisation(), workers=1
+    )
     # The same key from a Prefect Secret block, as a deployment reads it.
     block = f"pseudonym-key-{uuid.uuid4().hex[:8]}"
     Secret(value=SecretStr(KEY)).save(block)
     monkeypatch.delenv(KEY_ENV)
-    export_flow(dest=str(tmp_path / "b"), db_url=db_url, pseudonymise=True, workers=1,
-                key_block=block)  # fmt: skip
+    export_flow(dest=str(tmp_path / "b"), db_url=db_url, workers=1,
+                pseudonymise=Pseudonymisation(key_block=block))  # fmt: skip
     monkeypatch.setenv(KEY_ENV, KEY)
     names_a = [p.relative_to(tmp_path / "a") for p in _files(tmp_path / "a")]
     assert names_a == [p.relative_to(tmp_path / "b") for p in _files(tmp_path / "b")]
     assert all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes()
                for n in names_a)  # fmt: skip
-    assert first["files_copied"] == 8
+    assert first.files_copied == 8
 
     times = {p: p.stat().st_mtime_ns for p in _files(tmp_path / "a")}
-    again = export_flow(dest=str(tmp_path / "a"), db_url=db_url, pseudonymise=True, workers=1)
-    assert (again["files_copied"], again["files_kept"]) == (0, 8)
+    again = export_flow(
+        dest=str(tmp_path / "a"), db_url=db_url, pseudonymise=Pseudonymisation(), workers=1
+    )
+    assert (again.files_copied, again.files_kept) == (0, 8)
     assert {p: p.stat().st_mtime_ns for p in _files(tmp_path / "a")} == times
-    assert again["rows"] == first["rows"]
+    assert again.rows == first.rows
 
     monkeypatch.setenv(KEY_ENV, OTHER_KEY)
-    export_flow(dest=str(tmp_path / "c"), db_url=db_url, pseudonymise=True, workers=1)
+    export_flow(dest=str(tmp_path / "c"), db_url=db_url, pseudonymise=Pseudonymisation(), workers=1)
     names_c = {p.relative_to(tmp_path / "c") for p in _files(tmp_path / "c")}
     assert len(names_c) == 8
     assert not names_c & set(names_a), "no pseudonym in common"
     with pytest.raises(ExportMismatchError, match="key_fingerprint"):
-        export_flow(dest=str(tmp_path / "a"), db_url=db_url, pseudonymise=True, workers=1)
+        export_flow(
+            dest=str(tmp_path / "a"), db_url=db_url, pseudonymise=Pseudonymisation(), workers=1
+        )
     with pytest.raises(ExportMismatchError, match="pseudonymised"):
         export_flow(dest=str(tmp_path / "a"), db_url=db_url, workers=1)
     assert {p: p.stat().st_mtime_ns for p in _files(tmp_path / "a")} == times
@@ -226,9 +233,9 @@ def test_dates_keep_their_intervals_references_resolve_and_options_apply(
     db_url, studies = marked
     monkeypatch.setenv(KEY_ENV, KEY)
     dest = tmp_path / "options"
-    result = export_flow(dest=str(dest), db_url=db_url, pseudonymise=True, workers=2,
-                         retain_patient_characteristics=True, exclude_burned_in=True)  # fmt: skip
-    assert (result["files_copied"], result["files_excluded"]) == (6, 2), "US left out"
+    result = export_flow(dest=str(dest), db_url=db_url, workers=2, pseudonymise=Pseudonymisation(
+        retain_patient_characteristics=True, exclude_burned_in=True))  # fmt: skip
+    assert (result.files_copied, result.files_excluded) == (6, 2), "US left out"
     exported = [pydicom.dcmread(p) for p in _files(dest)]
     assert {ds.Modality for ds in exported} == {"CT"}
     assert len(read_manifest(dest)["excluded_burned_in"]) == 2
@@ -286,8 +293,8 @@ def test_a_truncated_or_foreign_source_is_reported_and_never_written(
     foreign_path = tmp_path / "source" / foreign.StudyInstanceUID / f"{foreign.SOPInstanceUID}.dcm"
     foreign_path.write_bytes(b"MARKPID4711 is not a DICOM file" * 10)
     dest = tmp_path / "damaged"
-    result = export_flow(dest=str(dest), db_url=db_url, pseudonymise=True, workers=1)
-    assert (result["files_copied"], result["files_missing"]) == (6, 2)
+    result = export_flow(dest=str(dest), db_url=db_url, pseudonymise=Pseudonymisation(), workers=1)
+    assert (result.files_copied, result.files_missing) == (6, 2)
     assert len(_files(dest)) == 6
     assert len(_rows(dest / "tables" / "images.csv")) == 6
     for path in dest.rglob("*"):

@@ -22,9 +22,9 @@ from pacsflow.database.models import Image
 from pacsflow.demo.synthetic import write_synthetic_folder
 from pacsflow.ingest.folders import iter_dicom_candidates
 from pacsflow.pool_worker import worker_facts
+from tasks.credentials import connect_url
 from tasks.database import init_db_task
 from tasks.retry import TRANSIENT_RETRIES
-from tasks.settings import resolve_db_url
 from tasks.worker_pool import WorkerLostError, in_pool
 from tests.integration import pool_helpers
 
@@ -137,7 +137,7 @@ def test_no_worker_outlives_an_interrupted_or_killed_process(how: signal.Signals
 
 @task(name="flaky-batch", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def _flaky_batch(db_url: str, paths: list[str], marker: str) -> int:
-    url = resolve_db_url(db_url)
+    url = connect_url(db_url)
     return in_pool(2, pool_helpers.ingest_then_die_once, url, paths, marker).images_added
 
 

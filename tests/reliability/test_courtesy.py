@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from prefect.client.schemas.objects import State
 
+from flows.config import SiteOptions
 from flows.move_studies import move_studies_flow
 from flows.options import Retrieval
 from flows.summaries import IncompleteRunError
@@ -43,10 +44,12 @@ def orthanc() -> Iterator[tuple[OrthancServer, list[str]]]:
 
 def _move(url: str, db_url: str, storage: Path, retrieval: Retrieval) -> State[Any]:
     state: State[Any] = move_studies_flow(
-        pacs=PacsNode("ORTHANC", "127.0.0.1", 80, "dicomweb", url),
-        storage=str(storage),
         retrieval=retrieval,
-        db_url=db_url,
+        site=SiteOptions(
+            pacs=PacsNode("ORTHANC", "127.0.0.1", 80, "dicomweb", url),
+            storage=str(storage),
+            db_url=db_url,
+        ),
         return_state=True,
     )
     return state
@@ -70,10 +73,10 @@ def test_no_study_starts_after_the_window_ends_and_the_next_run_takes_them(
     with MeddlingProxy(server.base_url, hold=in_flight) as proxy:
         state = _move(f"{proxy.url}/dicom-web", db_url, storage, Retrieval(until=end.isoformat()))
     summary = state.result()
-    assert (summary["studies_picked"], summary["studies_complete"]) == (3, 1)
-    assert summary["studies_not_started"] == 2
-    assert summary["not_started"] == uids[1:]
-    assert summary["incomplete"] == []
+    assert (summary.studies_picked, summary.studies_complete) == (3, 1)
+    assert summary.studies_not_started == 2
+    assert summary.not_started == uids[1:]
+    assert summary.incomplete == []
     assert "Studies not started (the retrieval window ended)" in str(
         latest_artifact("move-studies-summary").data
     )
@@ -83,7 +86,7 @@ def test_no_study_starts_after_the_window_ends_and_the_next_run_takes_them(
         assert (rows[uid].retrieved_on, rows[uid].attempts, rows[uid].claimed_by) == (None, 0, None)
 
     again = _move(server.dicomweb_url, db_url, storage, Retrieval()).result()
-    assert (again["studies_picked"], again["studies_complete"]) == (2, 2)
+    assert (again.studies_picked, again.studies_complete) == (2, 2)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -110,7 +113,7 @@ def test_fail_on_incomplete_ends_the_run_failed_after_its_summary(
     # Without the option the same run ends Completed, reporting the study.
     again = _move(server.dicomweb_url, db_url, tmp_path / "storage", Retrieval())
     assert again.is_completed()
-    assert [i["study_uid"] for i in again.result()["incomplete"]] == [missing]
+    assert [i.study_uid for i in again.result().incomplete] == [missing]
 
 
 def test_the_window_ends_at_the_next_such_time_after_the_scheduled_start() -> None:

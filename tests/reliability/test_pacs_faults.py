@@ -23,6 +23,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import State, TaskRun
 from pydicom import config
 
+from flows.config import SiteOptions
 from flows.move_studies import move_studies_flow
 from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.errors import RetryableError
@@ -100,11 +101,13 @@ def _move(
     ``called`` replaces the PACS's AE title, ``calling`` pacsflow's.
     """
     state: State[Any] = move_studies_flow(
-        pacs=PacsNode(called or pacs[0], "127.0.0.1", pacs[1]),
-        local=LocalAE(calling, scp_port),
-        storage=str(storage),
         pick=pick,
-        db_url=db_url,
+        site=SiteOptions(
+            pacs=PacsNode(called or pacs[0], "127.0.0.1", pacs[1]),
+            local=LocalAE(calling, scp_port),
+            storage=str(storage),
+            db_url=db_url,
+        ),
         return_state=True,
     )
     return state
@@ -144,11 +147,11 @@ def test_pacs_stopped_during_a_move_is_retried_and_nothing_is_marked(
     summary = state.result()
     # Transient: each transfer is retried by Prefect, then what arrived is ingested
     # and the run's one try is recorded as partial (tried again by the next run).
-    assert (summary["studies_complete"], summary["studies_partial"]) == (0, 2)
+    assert (summary.studies_complete, summary.studies_partial) == (0, 2)
     pacs = f"ORTHANC@127.0.0.1:{server.dicom_port}"
-    for item in summary["incomplete"]:
-        assert item["study_uid"] in item["error"]
-        assert pacs in item["error"]
+    for item in summary.incomplete:
+        assert item.study_uid in str(item.error)
+        assert pacs in str(item.error)
     runs = _task_runs(state, "transfer-study")
     assert sorted(r.run_count for r in runs) == [TRIES, TRIES], "transient: retried"
     assert [r.run_count for r in _task_runs(state, "ingest-study")] == [1, 1]
@@ -223,17 +226,17 @@ def test_failed_sub_operations_and_unknown_destination_are_not_retried(
         server.stop()
 
     pacs = f"ORTHANC@127.0.0.1:{server.dicom_port}"
-    (item,) = sub_ops.result()["incomplete"]
-    assert item["study_uid"] == uids[0]
+    (item,) = sub_ops.result().incomplete
+    assert item.study_uid == uids[0]
     # Orthanc ends the move at the first refused instance, with a Failure status.
-    assert f"{pacs} answered the C-MOVE of study {uids[0]} to PACSFLOW" in item["error"]
-    assert "0xC000" in item["error"]
+    assert f"{pacs} answered the C-MOVE of study {uids[0]} to PACSFLOW" in str(item.error)
+    assert "0xC000" in str(item.error)
     assert [r.run_count for r in _task_runs(sub_ops, "transfer-study")] == [1]
 
-    (item,) = unknown.result()["incomplete"]
-    assert item["outcome"] == "failed"
-    assert pacs in item["error"]
-    assert f"study {uids[1]} to STRANGER" in item["error"]
+    (item,) = unknown.result().incomplete
+    assert item.outcome == "failed"
+    assert pacs in str(item.error)
+    assert f"study {uids[1]} to STRANGER" in str(item.error)
     assert [r.run_count for r in _task_runs(unknown, "transfer-study")] == [1]
 
     rows = found_studies(db_url)
@@ -259,9 +262,9 @@ def test_warning_status_with_a_failed_sub_operation_leaves_the_study_unretrieved
         state = _move((server.ae_title, server.port), db_url, scp_port, tmp_path / "storage")
     finally:
         server.stop()
-    (item,) = state.result()["incomplete"]
-    assert item["outcome"] == "partial"
-    assert "status 0xB000: 2 sent, 1 failed" in item["error"], item["error"]
+    (item,) = state.result().incomplete
+    assert item.outcome == "partial"
+    assert "status 0xB000: 2 sent, 1 failed" in str(item.error), item.error
     assert [r.run_count for r in _task_runs(state, "transfer-study")] == [1]
     row = found_studies(db_url)[uid]
     assert (row.retrieved_on, row.received_instances, row.expected_instances) == (None, 2, 3)

@@ -7,6 +7,7 @@ import io
 import pytest
 from pydicom.dataset import Dataset
 
+from flows.config import MissingSettingError, resolve_pacs, resolve_web_access
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.dicomweb.multipart import (
     MultipartCutShortError,
@@ -16,7 +17,6 @@ from pacsflow.net.dicomweb.multipart import (
 )
 from pacsflow.net.dicomweb.qido import _parameters, _resource
 from pacsflow.net.nodes import PacsNode
-from tasks.settings import MissingSettingError, resolve_pacs, web_access
 
 BOUNDARY = "b0und4ry"
 
@@ -119,17 +119,17 @@ def test_a_dicomweb_pacs_needs_its_url_only(monkeypatch: pytest.MonkeyPatch) -> 
 def test_dicomweb_credentials_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TOKEN", "USER", "PASSWORD", "CA_BUNDLE"):
         monkeypatch.delenv(f"PACSFLOW_DICOMWEB_{name}", raising=False)
-    assert dict(web_access().headers) == {}
+    assert dict(resolve_web_access().headers) == {}
     monkeypatch.setenv("PACSFLOW_DICOMWEB_USER", "reader")
     with pytest.raises(MissingSettingError, match="both"):
-        web_access()
+        resolve_web_access()
     monkeypatch.setenv("PACSFLOW_DICOMWEB_PASSWORD", "s3cret")
-    access = web_access()
+    access = resolve_web_access()
     assert access.headers["Authorization"] == "Basic cmVhZGVyOnMzY3JldA=="
     assert "s3cret" not in repr(access)
     assert "cmVhZGVy" not in repr(access)
     monkeypatch.setenv("PACSFLOW_DICOMWEB_TOKEN", "tok")
-    assert web_access().headers["Authorization"] == "Bearer tok"
+    assert resolve_web_access().headers["Authorization"] == "Bearer tok"
     monkeypatch.setenv("PACSFLOW_DICOMWEB_CA_BUNDLE", "/no/such/ca.pem")
     with pytest.raises(MissingSettingError, match="names no file"):
-        web_access()
+        resolve_web_access()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.settings import (
+from flows.config import (
     MissingSettingError,
+    resolve_callers,
     resolve_local,
     resolve_pacs,
     resolve_storage,
@@ -45,7 +46,9 @@ def test_local_defaults_then_environment(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_missing_or_bad_settings_name_their_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    missing = r"no PACS AE title: give the flow parameter pacs\.ae_title or set \$PACSFLOW_PACS_AET"
+    missing = (
+        r"no PACS AE title: give the flow parameter site\.pacs\.ae_title or set \$PACSFLOW_PACS_AET"
+    )
     with pytest.raises(MissingSettingError, match=missing):
         resolve_pacs(None, "h", 104)
     monkeypatch.setenv("PACSFLOW_PACS_PORT", "one-oh-four")
@@ -53,3 +56,13 @@ def test_missing_or_bad_settings_name_their_variable(monkeypatch: pytest.MonkeyP
         resolve_pacs("PACS", "h", None)
     with pytest.raises(ValueError, match="1 to 16 characters"):
         resolve_pacs("A" * 17, "h", 104)
+
+
+def test_a_receiver_accepts_the_given_callers_else_the_pacs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(MissingSettingError, match=r"give --allow AET or set \$PACSFLOW_PACS_AET"):
+        resolve_callers([])
+    monkeypatch.setenv("PACSFLOW_PACS_AET", "ORTHANC")
+    assert resolve_callers([]) == ["ORTHANC"]
+    assert resolve_callers(["STORESCU"]) == ["STORESCU"]

@@ -18,7 +18,7 @@ from pacsflow.export.layout import prepare_destination
 from pacsflow.export.pseudonym_key import (
     MissingPseudonymKeyError,
     PseudonymKey,
-    key_from_env,
+    require_key,
 )
 from pacsflow.export.pseudonymise import Pseudonymiser, PseudonymProfile, needs_pixel_review
 from pacsflow.export.pseudonymised_files import write_pseudonymised
@@ -39,8 +39,10 @@ def test_the_key_never_shows_and_a_short_or_missing_one_is_refused() -> None:
     assert pickle.loads(pickle.dumps(key)).fingerprint == key.fingerprint  # noqa: S301
     with pytest.raises(MissingPseudonymKeyError, match="at least 16"):
         PseudonymKey("too short")
-    with pytest.raises(MissingPseudonymKeyError, match="PACSFLOW_PSEUDONYM_KEY"):
-        key_from_env({})
+    with pytest.raises(MissingPseudonymKeyError, match="needs a secret key: set KEY; keep it"):
+        require_key(None, "set KEY")
+    with pytest.raises(MissingPseudonymKeyError, match="needs a secret key"):
+        require_key("  ", "set KEY")
 
 
 def test_uids_are_replaced_at_every_depth_and_standard_uids_are_kept() -> None:
