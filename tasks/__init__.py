@@ -13,24 +13,20 @@ from typing import Any
 
 from tasks.prefect_defaults import apply_prefect_defaults
 
-_READING = "pacsflow.dicom.reading"  # holds silence_pydicom_value_warnings; imports pydicom
-
 
 def _silence_pydicom() -> None:
-    from pacsflow.dicom.reading import silence_pydicom_value_warnings
+    # This module imports pydicom only, never a pacsflow module that may be
+    # half loaded at this moment (the one whose import loaded pydicom).
+    from pacsflow.dicom.pydicom_warnings import silence_pydicom_value_warnings
 
     silence_pydicom_value_warnings()
 
 
 class _SilenceOnceLoaded:  # a meta path finder (importlib.abc costs --help 12 ms)
-    """Finds nothing itself; silences pydicom as soon as pydicom and pacsflow's reader load.
-
-    When pydicom is imported first, it silences right after; when the reader
-    imports pydicom, right after the reader (it is only half loaded before).
-    """
+    """Finds nothing itself; silences pydicom as soon as pydicom has loaded, whoever loads it."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> ModuleSpec | None:
-        if name not in ("pydicom", _READING):
+        if name != "pydicom":
             return None
         spec = next(
             (
@@ -47,7 +43,7 @@ class _SilenceOnceLoaded:  # a meta path finder (importlib.abc costs --help 12 m
 
         def exec_module(module: Any) -> None:
             run(module)
-            if self in sys.meta_path and (name == _READING or _READING not in sys.modules):
+            if self in sys.meta_path:
                 sys.meta_path.remove(self)
                 _silence_pydicom()
 

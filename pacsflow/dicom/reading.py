@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import os
 import stat
 import struct
-import warnings
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any, BinaryIO
 
-from pydicom import config, dcmread
+from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
@@ -38,6 +36,7 @@ from pacsflow.dicom.fast_header import (
     parse_header,
 )
 from pacsflow.dicom.header_json import dataset_to_json
+from pacsflow.dicom.pydicom_warnings import silence_pydicom_value_warnings
 from pacsflow.errors import InvalidDicomError
 
 __all__ = [
@@ -295,18 +294,3 @@ def _fragments_end(fp: BinaryIO, position: int, endian: str) -> int | None:
         if (group, element) != (0xFFFE, 0xE000) or length == _UNDEFINED_LENGTH:
             return None
         position += 8 + length
-
-
-def silence_pydicom_value_warnings() -> None:
-    """Stop pydicom from warning about odd values, for the whole process.
-
-    pydicom's validation warnings quote the value they dislike, a patient's
-    name or ID among them, and go to standard error and to the ``pydicom``
-    logger, where Prefect would store them. pacsflow reads tolerantly and
-    records what it cannot store in ``ingest_errors``, so these warnings add
-    nothing but risk. Applications (the tasks, flows and CLI) call this; the
-    library does not change global state by itself.
-    """
-    config.settings.reading_validation_mode = config.IGNORE
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
-    logging.getLogger("pydicom").setLevel(logging.ERROR)
