@@ -17,7 +17,7 @@ from dataclasses import replace
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.config import SiteOptions, open_site
+from flows.config import SiteParameter, open_site
 from flows.move_studies import move_studies_flow
 from flows.options import CohortSelection, Retrieval
 from flows.results import CohortSummary
@@ -26,7 +26,6 @@ from flows.summaries import check_complete, summary_markdown
 from pacsflow.cohorts.cohort_file import CohortSource
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.series_filter import SeriesFilter
-from pacsflow.site import Site
 from tasks.cohorts import cohort_status_task, find_cohort_task, record_cohort_task
 from tasks.database import init_db_task
 from tasks.pacs import echo_task
@@ -40,7 +39,7 @@ def cohort_flow(
     series: SeriesFilter | None = None,
     selection: CohortSelection | None = None,
     retrieval: Retrieval | None = None,
-    site: SiteOptions | Site | None = None,
+    site: SiteParameter = None,
     show_progress: bool = False,
 ) -> CohortSummary:
     """Find and retrieve the studies a cohort file names, and report each item by row.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from flows.config import SiteOptions, open_site
+from flows.config import SiteParameter, open_site
 from flows.dates import DateRange, is_subflow, resolve_range
 from flows.options import Retrieval
 from flows.run_names import find_run_name
@@ -21,7 +21,7 @@ def find_studies_flow(
     dates: DateRange | None = None,
     modalities: list[str] | None = None,
     retrieval: Retrieval | None = None,
-    site: SiteOptions | Site | None = None,
+    site: SiteParameter = None,
 ) -> FindSummary:
     """Find the studies of a date range on the PACS and record them in studies_find.
 

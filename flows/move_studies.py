@@ -28,7 +28,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.config import SiteOptions, open_site
+from flows.config import SiteParameter, open_site
 from flows.dates import is_subflow
 from flows.options import Retrieval
 from flows.progress import FlowProgress
@@ -86,7 +86,7 @@ def move_studies_flow(
     pick: StudyPick | None = None,
     series: SeriesFilter | None = None,
     retrieval: Retrieval | None = None,
-    site: SiteOptions | Site | None = None,
+    site: SiteParameter = None,
     show_progress: bool = False,
 ) -> MoveSummary:
     """Retrieve the found, unretrieved studies into the database, oldest first.

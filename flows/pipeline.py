@@ -17,7 +17,7 @@ from dataclasses import replace
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.config import SiteOptions, open_site
+from flows.config import SiteParameter, open_site
 from flows.dates import DateRange, resolve_range
 from flows.find_studies import find_studies_flow
 from flows.move_studies import move_studies_flow
@@ -27,7 +27,6 @@ from flows.run_names import pipeline_run_name
 from flows.summaries import check_complete, summary_markdown
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.series_filter import SeriesFilter
-from pacsflow.site import Site
 from tasks.database import init_db_task
 from tasks.pacs import echo_task
 
@@ -40,7 +39,7 @@ def pipeline(
     selection: Selection | None = None,
     series: SeriesFilter | None = None,
     retrieval: Retrieval | None = None,
-    site: SiteOptions | Site | None = None,
+    site: SiteParameter = None,
     show_progress: bool = False,
 ) -> PipelineSummary:
     """Find the studies of a date range on the PACS and retrieve them.

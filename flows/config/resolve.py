@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, cast
 from urllib.parse import urlsplit
 
+from pydantic.json_schema import SkipJsonSchema
+
 from flows.config.database import open_database
 from flows.config.env import DEFAULTS, ENV, KEY_ENV, LABELS, OPTIONS, PARAMETERS, WEB_ENV
 from pacsflow.net.dicomweb.access import WebAccess, basic_auth_header, bearer_auth_header
@@ -224,6 +226,13 @@ class SiteOptions:
     local: LocalAE | None = None
     storage: str | None = None
     db_url: str | None = None
+
+
+SiteParameter = SiteOptions | SkipJsonSchema[Site] | None
+"""The type of a flow's ``site`` parameter: the form of :class:`SiteOptions` (all a UI
+or deployment user sees, the resolved shape hidden from the parameter schema), or a
+:class:`~pacsflow.site.Site` already resolved by the ``pacsflow`` command or a parent
+flow, or nothing (everything from the worker's environment)."""
 
 
 def resolve_retrieval(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect.utilities.callables import parameter_schema
 
 from flows.cohort import cohort_flow
 from flows.config import SiteOptions, open_site, resolve_retrieval, resolve_site
@@ -56,9 +57,19 @@ def test_flows_return_dataclasses_not_dicts(flow: Any) -> None:
 def test_the_pacs_flows_share_one_site_and_retrieval_block(flow: Any) -> None:
     hints = typing.get_type_hints(flow.fn)
     parameters = inspect.signature(flow.fn).parameters
-    assert hints["site"] == SiteOptions | Site | None
+    assert hints["site"] == SiteOptions | Site | None  # SkipJsonSchema is an annotation only
     assert hints["retrieval"] == Retrieval | None
     assert not {"pacs", "local", "storage", "db_url"} & set(parameters)
+
+
+@pytest.mark.parametrize("flow", SITE_FLOWS, ids=lambda f: f.name)
+def test_the_ui_form_of_site_is_the_options_alone(flow: Any) -> None:
+    """The UI and deployments offer one form for ``site`` (SiteOptions, or nothing), not a
+    choice between it and the resolved shape that the command and parent flows pass."""
+    schema = parameter_schema(flow.fn).model_dump_for_openapi()
+    choices = schema["properties"]["site"]["anyOf"]
+    assert choices == [{"$ref": "#/definitions/SiteOptions"}, {"type": "null"}]
+    assert "Site" not in schema["definitions"]
 
 
 def test_a_resolved_site_is_used_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
