@@ -3,7 +3,8 @@
 ``make docs`` (``mkdocs build --strict``, run by ``make test``) already fails on a broken link or
 anchor, a page left out of the nav and a module mkdocstrings cannot load; these checks cover
 what it does not: the README's size and links, the two set-up commands, the CLI reference
-covering every command, and every environment variable the code reads being documented.
+covering every command, every environment variable the code reads being documented, and every
+repository path the pages name (`flows/config/env.py`, `pacsflow/net/transports/`) existing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,21 @@ SETUP_COMMANDS = (
 )
 ENV_NAME = re.compile(r"PACSFLOW_[A-Z0-9_]*[A-Z0-9]")
 ENV_SOURCES = ("pacsflow", "tasks", "flows", "scripts", "bench", "deployments", "tests")
+REPO_PATH = re.compile(
+    r"`((?:pacsflow|flows|tasks|tests|bench|scripts|deployments|alembic|docs)/[\w./-]*)`"
+)
+"""A repository path in backticks, such as `flows/config/env.py` or `pacsflow/net/transports/`."""
+BARE_MODULE = re.compile(r"`(\w+\.py)`")
+"""A module named in backticks without its folder, as a folder's README names its own."""
+WHEEL_ONLY_PATHS = {"pacsflow/_app/"}
+"""Paths that exist in the installed wheel only (pyproject.toml's force-include), not here."""
+PAGES_NAMING_PATHS = (
+    "README.md",
+    "tasks/README.md",
+    "flows/README.md",
+    "deployments/README.md",
+    "bench/README.md",
+)
 
 
 def _hook() -> ModuleType:
@@ -108,3 +124,49 @@ def test_every_environment_variable_the_code_reads_is_on_the_settings_page() -> 
     settings = (DOCS / "reference" / "settings.md").read_text(encoding="utf-8")
     undocumented = sorted(name for name in variables if f"`{name}`" not in settings)
     assert undocumented == [], "add these to docs/reference/settings.md"
+
+
+def _missing_paths(text: str) -> list[str]:
+    """The repository paths ``text`` names in backticks that do not exist."""
+    return [
+        path
+        for path in REPO_PATH.findall(text)
+        if path not in WHEEL_ONLY_PATHS and not (ROOT / path).exists()
+    ]
+
+
+def _missing_modules_beside(readme: Path) -> list[str]:
+    """The bare module names (`settings.py`) a folder's README names that its folder lacks."""
+    text = readme.read_text(encoding="utf-8")
+    return [name for name in BARE_MODULE.findall(text) if not (readme.parent / name).exists()]
+
+
+def test_every_module_a_folders_readme_names_is_in_that_folder() -> None:
+    missing = {
+        name: found
+        for name in PAGES_NAMING_PATHS
+        if name != "README.md" and (found := _missing_modules_beside(ROOT / name))
+    }
+    assert missing == {}, "these READMEs name modules their folder does not hold"
+
+
+def test_a_module_missing_beside_a_readme_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "pacs.py").write_text("", encoding="utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text("`pacs.py` wraps the core; `settings.py` reads the rest", encoding="utf-8")
+    assert _missing_modules_beside(readme) == ["settings.py"]
+
+
+def test_a_path_that_does_not_exist_is_reported() -> None:
+    text = "the site is in `pacsflow/site.py`, the settings in `tasks/settings_gone.py`"
+    assert _missing_paths(text) == ["tasks/settings_gone.py"]
+
+
+def test_every_module_path_the_docs_name_exists() -> None:
+    pages = [*DOCS.rglob("*.md"), *(ROOT / name for name in PAGES_NAMING_PATHS)]
+    missing = {
+        str(page.relative_to(ROOT)): found
+        for page in pages
+        if (found := _missing_paths(page.read_text(encoding="utf-8")))
+    }
+    assert missing == {}, "these pages name paths that do not exist: fix or remove them"
