@@ -55,7 +55,7 @@ class Retrieval:
             0 (default) in threads of the flow's process, beside the transfers;
             N in a pool of N processes (measured slower on 2 cores: see the README).
         until: the end of the retrieval window, ``HH:MM`` (the worker's local
-            time; the first such time after the run starts): no study is started
+            time; the first such time after the run was scheduled to start): no study is started
             later, those in flight finish, the rest are reported as not started.
         fail_on_incomplete: end the run Failed (after its summary) when a study
             is partial or failed, so that Prefect automations can alert.
