@@ -55,9 +55,10 @@ def cohort_flow(
         selection: ``limit`` (studies moved by this run) and ``max_attempts``.
         retrieval: ``concurrency`` (studies moved at once), ``institution``,
             ``until`` (HH:MM), ``fail_on_incomplete``, ``ingest_workers``.
-        site: the PACS, pacsflow's AE, storage and database
-            (:class:`flows.config.SiteOptions`; what is not given comes from the
-            worker's environment).
+        site: ``pacs`` (AE title, host, port, transport, DICOMweb URL), ``local``
+            (pacsflow's AE title, port, bind address), ``storage`` (the folder of
+            received files) and ``db_url`` (without password); what is not given
+            comes from the worker's environment (``PACSFLOW_*``).
         show_progress: draw a progress bar when standard error is a terminal.
 
     Returns:

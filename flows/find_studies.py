@@ -31,9 +31,10 @@ def find_studies_flow(
         modalities: only studies holding one of these modalities.
         retrieval: ``result_cap``, the number of answers at which the PACS stops;
             reaching it splits the date window.
-        site: the PACS, pacsflow's AE, storage and database
-            (:class:`flows.config.SiteOptions`; what is not given comes from the
-            worker's environment).
+        site: ``pacs`` (AE title, host, port, transport, DICOMweb URL), ``local``
+            (pacsflow's AE title, port, bind address), ``storage`` (the folder of
+            received files) and ``db_url`` (without password); what is not given
+            comes from the worker's environment (``PACSFLOW_*``).
 
     Returns:
         Counts: studies found, new in studies_find, queries sent; windows and days

@@ -105,9 +105,10 @@ def move_studies_flow(
             ``until`` (HH:MM: start no study after it; the rest are reported as
             not started), ``fail_on_incomplete`` (end Failed when a study is
             partial or failed), ``ingest_workers``.
-        site: the PACS, pacsflow's AE, storage and database
-            (:class:`flows.config.SiteOptions`; what is not given comes from the
-            worker's environment).
+        site: ``pacs`` (AE title, host, port, transport, DICOMweb URL), ``local``
+            (pacsflow's AE title, port, bind address), ``storage`` (the folder of
+            received files) and ``db_url`` (without password); what is not given
+            comes from the worker's environment (``PACSFLOW_*``).
         show_progress: draw a progress bar when standard error is a terminal.
 
     Returns:

@@ -59,9 +59,10 @@ def pipeline(
             number of C-FIND answers at which the PACS stops), ``institution``
             (stored with patients and images; default: the PACS AE title),
             ``until`` (HH:MM), ``fail_on_incomplete``, ``ingest_workers``.
-        site: the PACS, pacsflow's AE, storage and database
-            (:class:`flows.config.SiteOptions`; what is not given comes from the
-            worker's environment).
+        site: ``pacs`` (AE title, host, port, transport, DICOMweb URL), ``local``
+            (pacsflow's AE title, port, bind address), ``storage`` (the folder of
+            received files) and ``db_url`` (without password); what is not given
+            comes from the worker's environment (``PACSFLOW_*``).
         show_progress: draw a progress bar when standard error is a terminal.
 
     Returns:
