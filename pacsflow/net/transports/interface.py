@@ -122,7 +122,7 @@ class PacsTransport(Protocol):
         page_size: int = ...,
     ) -> AbstractContextManager[Ask]:
         """An open channel answering study, series and image queries (see
-        :func:`~pacsflow.net.queries.query_channel`), closed when the block ends."""
+        :mod:`pacsflow.net.queries`), closed when the block ends."""
         ...
 
     def run_scope(
