@@ -72,10 +72,10 @@ def add_receiver_command(commands: Any) -> None:
 
 def _receiver(args: argparse.Namespace, _db_url: str) -> int:
     # Imported here: they load pynetdicom, which ``pacsflow --help`` does not need.
+    from pacsflow.net.receiver_config import default_workers
     from pacsflow.net.receiver_files import running_receiver
     from pacsflow.net.receiver_lease import stop_receiver
     from pacsflow.net.receiver_ports import default_runtime_folder, port_holder
-    from pacsflow.net.receiver_service import default_workers
 
     storage = Path(resolve_storage(args.storage)).resolve()
     if args.action == "stop":

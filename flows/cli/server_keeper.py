@@ -24,6 +24,7 @@ from types import FrameType
 
 from flows.cli.local_server import folder_lock
 from pacsflow.liveness import process_alive
+from pacsflow.peers.processes import stop_process
 
 
 def _idle_seconds(folder: Path) -> float:
@@ -37,15 +38,6 @@ def _idle_seconds(folder: Path) -> float:
     started = folder / "server.json"
     since = max((p.stat().st_mtime for p in (last, started) if p.exists()), default=time.time())
     return time.time() - since
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def _forget(folder: Path) -> None:
@@ -88,12 +80,12 @@ def main(argv: list[str]) -> int:
             # look for a server, so either it is seen here, or it starts a new one.
             with folder_lock(folder):
                 if _idle_seconds(folder) >= idle:
-                    _stop(server)
+                    stop_process(server, timeout_s=15)
                     _forget(folder)
                     break
     finally:  # SIGTERM from `pacsflow server stop`, which holds the lock itself
         if server.poll() is None:
-            _stop(server)
+            stop_process(server, timeout_s=15)
         _forget(folder)
     print(f"pacsflow's local Prefect server on port {port} stopped", flush=True)
     return 0

@@ -1,17 +1,18 @@
 """One way to ask study, series and image queries, whatever the PACS's transport.
 
-:func:`query_channel` yields an ``ask(identifier, what)`` function answering a
-C-FIND identifier with its answers and a final status, by the node's transport:
-over one association (:func:`dimse_query_channel`, C-FIND) or one HTTP
-connection (:func:`web_query_channel`, QIDO-RS). Date windows, cohort items
-and a study's contents are queried through it, so the transports share their
-logic.
+A transport's ``query_channel`` (``transport_for(node).query_channel(...)``,
+see :class:`~pacsflow.net.transports.interface.PacsTransport`) yields an
+``ask(identifier, what)`` function answering a C-FIND identifier with its
+answers and a final status: over one association (:func:`dimse_query_channel`,
+C-FIND) or one HTTP connection (:func:`web_query_channel`, QIDO-RS). Date
+windows, cohort items and a study's contents are queried through it, so the
+transports share their logic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 
 from pydicom.dataset import Dataset
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
@@ -23,9 +24,8 @@ from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE, qido_answers
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
-from pacsflow.net.transports.registry import transport_for
 
-__all__ = ["Ask", "dimse_query_channel", "query_channel", "web_query_channel"]
+__all__ = ["Ask", "dimse_query_channel", "web_query_channel"]
 
 Ask = Callable[[Dataset, str], tuple[list[Dataset], int]]
 """``ask(identifier, what)``: the answers and the final status (0x0000, 0xFE00 cut short, ...).
@@ -68,26 +68,3 @@ def web_query_channel(
             return qido_answers(client, identifier, what, page_size=page_size)
 
         yield ask_web
-
-
-def query_channel(
-    local: LocalAE,
-    node: PacsNode,
-    *,
-    web: WebAccess | None = None,
-    timeouts: Timeouts | None = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-) -> AbstractContextManager[Ask]:
-    """An open channel to ``node``'s query service, by its transport, closed when the block ends.
-
-    Args:
-        web: headers and TLS trust for a ``dicomweb`` node.
-        page_size: QIDO-RS answers per request.
-
-    Raises:
-        The errors of :func:`~pacsflow.net.association.open_association` (C-FIND);
-        those of :class:`~pacsflow.net.dicomweb.client.DicomWebClient` come from ``ask``.
-    """
-    return transport_for(node).query_channel(
-        local, node, web=web, timeouts=timeouts, page_size=page_size
-    )

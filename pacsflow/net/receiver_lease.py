@@ -32,6 +32,7 @@ from types import TracebackType
 
 from pacsflow.errors import PermanentError
 from pacsflow.net.nodes import LocalAE
+from pacsflow.net.receiver_config import DEFAULT_IDLE_EXIT, IDLE_EXIT_ENV, default_workers
 from pacsflow.net.receiver_files import (
     ReceiverStatus,
     lease_owners,
@@ -42,12 +43,7 @@ from pacsflow.net.receiver_files import (
     running_receiver,
 )
 from pacsflow.net.receiver_ports import PortHolder, default_runtime_folder, port_holder
-from pacsflow.net.receiver_service import (
-    DEFAULT_IDLE_EXIT,
-    EXIT_ALREADY_RUNNING,
-    IDLE_EXIT_ENV,
-    default_workers,
-)
+from pacsflow.net.receiver_service import EXIT_ALREADY_RUNNING
 
 __all__ = [
     "DEFAULT_IDLE_EXIT",

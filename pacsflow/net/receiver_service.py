@@ -61,18 +61,7 @@ from pacsflow.net.storage_files import prepare_storage
 
 LOGGER = logging.getLogger("pacsflow.net.receiver_service")  # also when run as __main__
 
-__all__ = [
-    "DEFAULT_IDLE_EXIT",
-    "EXIT_ALREADY_RUNNING",
-    "IDLE_EXIT_ENV",
-    "ReceiverConfig",
-    "ReceiverFailedError",
-    "ReceiverRunningError",
-    "default_workers",
-    "idle_exit_from",
-    "main",
-    "serve",
-]
+__all__ = ["EXIT_ALREADY_RUNNING", "main", "serve"]  # its settings: receiver_config
 
 EXIT_USAGE, EXIT_ERROR, EXIT_ALREADY_RUNNING = 2, 3, 4
 

@@ -18,7 +18,8 @@ from pacsflow.dicom.values import parse_int
 from pacsflow.net.association import DimseFailureError
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
-from pacsflow.net.queries import Ask, query_channel
+from pacsflow.net.queries import Ask
+from pacsflow.net.transports.registry import transport_for
 
 __all__ = ["SeriesOnPacs", "find_study_instances", "find_study_series"]
 
@@ -51,7 +52,7 @@ def find_study_series(
             DimseTimeoutError: retryable failures.
         AssociationRejectedError: the PACS rejected the association for good.
     """
-    with query_channel(local, node, web=web, timeouts=timeouts) as ask:
+    with transport_for(node).query_channel(local, node, web=web, timeouts=timeouts) as ask:
         return _series(ask, node, study_uid)
 
 
@@ -73,7 +74,7 @@ def find_study_instances(
         AssociationRejectedError: the PACS rejected the association for good.
     """
     contents: dict[str, set[str]] = {}
-    with query_channel(local, node, web=web, timeouts=timeouts) as ask:
+    with transport_for(node).query_channel(local, node, web=web, timeouts=timeouts) as ask:
         if series_uids is None:
             series_uids = [s.series_uid for s in _series(ask, node, study_uid)]
         for series_uid in sorted(series_uids):

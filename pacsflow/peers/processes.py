@@ -71,13 +71,13 @@ def start_process(
             time.sleep(poll_s)
 
 
-def stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    """Terminate a server process (SIGTERM), killing it if it lingers past 20 s."""
+def stop_process(process: subprocess.Popen[bytes] | None, timeout_s: float = 20) -> None:
+    """Terminate a server process (SIGTERM), killing it if it lingers past ``timeout_s``."""
     if process is None or process.poll() is not None:
         return
     process.terminate()
     try:
-        process.wait(timeout=20)
+        process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait(timeout=20)
+        process.wait(timeout=timeout_s)

@@ -94,17 +94,7 @@ def plan_transfer(
     """
     if request.series_filter.active:
         return _filtered_plan(request, study_uid, stored, web)
-    return _whole_study_plan(request, study_uid, stored, expected, web)
-
-
-def _whole_study_plan(
-    request: RetrievalRequest,
-    study_uid: str,
-    stored: dict[str, set[str]],
-    expected: int | None,
-    web: WebAccess | None,
-) -> TransferPlan:
-    """The whole study; a retry moves only the series still missing images."""
+    # The whole study; a retry moves only the series still missing images.
     if not stored:
         return TransferPlan(to_move=None, expected=expected)
     missing, sizes = pacs_contents(request, study_uid, stored, web=web)

@@ -18,6 +18,7 @@ from pacsflow.errors import PacsflowError
 from pacsflow.ingest.arrivals import Arrivals
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.move import MoveResult
+from pacsflow.net.transports.interface import RetrieveOptions
 from pacsflow.net.transports.registry import transport_for
 from pacsflow.retrieval.attempts import stored_instances
 from pacsflow.retrieval.claims import claim_study, new_claim_holder, release_claim
@@ -73,10 +74,12 @@ def transfer_study(
                     request.pacs,
                     request.storage,
                     study_uid,
-                    series_uids=plan.to_move or [],
-                    timeouts=request.timeouts,
-                    web=web,
-                    arrivals=arrivals,
+                    RetrieveOptions(
+                        series_uids=plan.to_move or [],
+                        timeouts=request.timeouts,
+                        web=web,
+                        arrivals=arrivals,
+                    ),
                 )
         except PacsflowError as exc:
             error = exc

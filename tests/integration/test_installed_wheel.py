@@ -29,6 +29,7 @@ from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from pacsflow.demo.synthetic import make_study, write_dataset
+from pacsflow.peers.processes import stop_process
 from tests.helpers import table_counts
 
 pytestmark = pytest.mark.integration
@@ -201,9 +202,4 @@ def _worker(python: str, env: dict[str, str], cwd: Path, log: Path) -> Iterator[
     try:
         yield
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_process(worker, timeout_s=30)

@@ -12,6 +12,7 @@ import pytest
 
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.nodes import LocalAE, PacsNode
+from pacsflow.net.receiver_config import DEFAULT_IDLE_EXIT, idle_exit_from
 from pacsflow.net.receiver_files import live_leases, running_receiver
 from pacsflow.net.receiver_lease import (
     IDLE_EXIT_ENV,
@@ -19,7 +20,6 @@ from pacsflow.net.receiver_lease import (
     ensure_receiver,
     stop_receiver,
 )
-from pacsflow.net.receiver_service import DEFAULT_IDLE_EXIT, idle_exit_from
 from pacsflow.net.storage import StorageSCP
 from pacsflow.net.storage_files import study_folder
 from pacsflow.net.transports.registry import transport_for

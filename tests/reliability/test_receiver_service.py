@@ -24,6 +24,7 @@ import pytest
 
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.nodes import LocalAE
+from pacsflow.net.receiver_config import default_workers
 from pacsflow.net.receiver_files import (
     ReceiverStatus,
     lock_is_held,
@@ -37,7 +38,6 @@ from pacsflow.net.receiver_lease import (
     ensure_receiver,
     stop_receiver,
 )
-from pacsflow.net.receiver_service import default_workers
 from pacsflow.net.storage import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES
 from pacsflow.net.storage_files import INCOMING_FOLDER
 from pacsflow.peers.dcmtk import storescu

@@ -1,12 +1,12 @@
-"""The transport registry: every name answers with a module implementing the interface,
+"""The transport registry: every name answers with a module's transport implementing the interface,
 an unknown one is refused in one line, and no caller compares transport names."""
 
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -30,11 +30,14 @@ def _node(name: str) -> PacsNode:
 
 
 @pytest.mark.parametrize("name", TRANSPORTS)
-def test_every_name_answers_with_a_module_implementing_the_interface(name: str) -> None:
+def test_every_name_answers_with_a_module_s_transport_implementing_the_interface(
+    name: str,
+) -> None:
     transport = transport_for(name)
     assert isinstance(transport, PacsTransport)
-    assert isinstance(transport, ModuleType)
-    assert transport.__name__.startswith("pacsflow.net.transports.")
+    module = sys.modules[type(transport).__module__]
+    assert module.__name__.startswith("pacsflow.net.transports.")
+    assert module.transport is transport
     assert transport.name == name
     assert transport_for(_node(name)) is transport
     assert isinstance(transport.needs, SiteNeeds)

@@ -3,7 +3,7 @@
 :mod:`~pacsflow.net.transports.registry` names them and answers
 :func:`~pacsflow.net.transports.registry.transport_for`; each module
 (:mod:`~pacsflow.net.transports.c_move`, :mod:`~pacsflow.net.transports.c_get`,
-:mod:`~pacsflow.net.transports.dicomweb`) implements
+:mod:`~pacsflow.net.transports.dicomweb`) holds one ``transport`` implementing
 :class:`~pacsflow.net.transports.interface.PacsTransport` over the protocol
 modules below it (``net/move.py``, ``net/get.py``, ``net/dicomweb/``). A new
 transport is a new module here and its name in the registry; no caller

@@ -7,78 +7,60 @@ process, their rows made on arrival (:mod:`pacsflow.net.get`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from pacsflow.ingest.arrivals import Arrivals
-from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.get import get_study, study_kinds
 from pacsflow.net.move import MoveResult
-from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.queries import dimse_query_channel
 from pacsflow.net.storage_files import prepare_storage
-from pacsflow.net.transports.dimse import (
-    check_node,
-    describe,
-    echo,
-    echo_report,
-    query_channel,
-    query_label,
-)
-from pacsflow.net.transports.interface import SiteNeeds
+from pacsflow.net.transports.dimse import DimseTransport
+from pacsflow.net.transports.interface import NO_OPTIONS, RetrieveOptions, SiteNeeds
 
-__all__ = [
-    "check_node",
-    "describe",
-    "echo",
-    "echo_report",
-    "label",
-    "name",
-    "needs",
-    "query_channel",
-    "query_label",
-    "retrieve",
-    "run_scope",
-]
-
-name = "c-get"
-label = "C-GET"
-needs = SiteNeeds(dimse_node=True, web_url=False, receiver=False)
+__all__ = ["CGet", "transport"]
 
 
-def run_scope(local: LocalAE, storage: Path, node: PacsNode) -> AbstractContextManager[None]:
-    """Nothing: C-GET receives on its own association."""
-    return nullcontext()
+class CGet(DimseTransport):
+    """C-FIND finds, C-GET retrieves (see the module)."""
+
+    name = "c-get"
+    label = "C-GET"
+    needs = SiteNeeds(dimse_node=True, web_url=False, receiver=False)
+
+    def run_scope(
+        self, local: LocalAE, storage: Path, node: PacsNode
+    ) -> AbstractContextManager[None]:
+        """Nothing: C-GET receives on its own association."""
+        return nullcontext()
+
+    def retrieve(
+        self,
+        local: LocalAE,
+        node: PacsNode,
+        storage: Path,
+        study_uid: str,
+        options: RetrieveOptions = NO_OPTIONS,
+    ) -> MoveResult:
+        """Ask which SOP classes (and transfer syntaxes) the study holds, then C-GET it.
+
+        Raises:
+            The errors of :func:`~pacsflow.net.get.study_kinds` and
+            :func:`~pacsflow.net.get.get_study`.
+        """
+        prepare_storage(storage)
+        with dimse_query_channel(local, node, timeouts=options.timeouts) as ask:
+            kinds = study_kinds(ask, study_uid, options.series_uids)
+        return get_study(
+            local,
+            node,
+            study_uid,
+            storage,
+            series_uids=options.series_uids,
+            kinds=kinds,
+            timeouts=options.timeouts,
+            arrivals=options.arrivals,
+        )
 
 
-def retrieve(
-    local: LocalAE,
-    node: PacsNode,
-    storage: Path,
-    study_uid: str,
-    *,
-    series_uids: Sequence[str] = (),
-    timeouts: Timeouts | None = None,
-    web: WebAccess | None = None,
-    arrivals: Arrivals | None = None,
-) -> MoveResult:
-    """Ask which SOP classes (and transfer syntaxes) the study holds, then C-GET it.
-
-    Raises:
-        The errors of :func:`~pacsflow.net.get.study_kinds` and
-        :func:`~pacsflow.net.get.get_study`.
-    """
-    prepare_storage(storage)
-    with dimse_query_channel(local, node, timeouts=timeouts) as ask:
-        kinds = study_kinds(ask, study_uid, series_uids)
-    return get_study(
-        local,
-        node,
-        study_uid,
-        storage,
-        series_uids=series_uids,
-        kinds=kinds,
-        timeouts=timeouts,
-        arrivals=arrivals,
-    )
+transport = CGet()

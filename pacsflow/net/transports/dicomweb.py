@@ -9,11 +9,9 @@ response is streamed part by part to files, their rows made on arrival
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from pacsflow.ingest.arrivals import Arrivals
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE
@@ -23,90 +21,83 @@ from pacsflow.net.move import MoveResult
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import Ask, web_query_channel
 from pacsflow.net.storage_files import prepare_storage
-from pacsflow.net.transports.interface import SiteNeeds
+from pacsflow.net.transports.interface import NO_OPTIONS, RetrieveOptions, SiteNeeds
 
-__all__ = [
-    "check_node",
-    "describe",
-    "echo",
-    "echo_report",
-    "label",
-    "name",
-    "needs",
-    "query_channel",
-    "query_label",
-    "retrieve",
-    "run_scope",
-]
-
-name = "dicomweb"
-label = "WADO-RS retrieval"
-query_label = "QIDO-RS"
-needs = SiteNeeds(dimse_node=False, web_url=True, receiver=False)
+__all__ = ["DicomWeb", "transport"]
 
 
-def check_node(node: PacsNode) -> None:
-    """Raise ValueError when ``node`` has no DICOMweb URL."""
-    if node.dicomweb_url is None:
-        raise ValueError("the dicomweb transport needs the PACS's DICOMweb URL")
+class DicomWeb:
+    """QIDO-RS finds, WADO-RS retrieves (see the module)."""
+
+    name = "dicomweb"
+    label = "WADO-RS retrieval"
+    query_label = "QIDO-RS"
+    needs = SiteNeeds(dimse_node=False, web_url=True, receiver=False)
+
+    def check_node(self, node: PacsNode) -> None:
+        """Raise ValueError when ``node`` has no DICOMweb URL."""
+        if node.dicomweb_url is None:
+            raise ValueError("the dicomweb transport needs the PACS's DICOMweb URL")
+
+    def describe(self, node: PacsNode) -> str:
+        """The DICOMweb base URL."""
+        return node.web_url
+
+    def echo(
+        self,
+        local: LocalAE,
+        node: PacsNode,
+        *,
+        timeouts: Timeouts | None = None,
+        web: WebAccess | None = None,
+    ) -> float:
+        """A one-answer QIDO-RS query (:func:`~pacsflow.net.echo.web_echo`)."""
+        return web_echo(node, web=web)
+
+    def echo_report(self, node: PacsNode, seconds: float) -> str:
+        """``<url> answered a QIDO-RS query in <ms> ms; queries accepted``."""
+        return f"{node} answered a QIDO-RS query in {seconds * 1000:.1f} ms; queries accepted"
+
+    def query_channel(
+        self,
+        local: LocalAE,
+        node: PacsNode,
+        *,
+        web: WebAccess | None = None,
+        timeouts: Timeouts | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> AbstractContextManager[Ask]:
+        """QIDO-RS over one connection (:func:`~pacsflow.net.queries.web_query_channel`)."""
+        return web_query_channel(node, web=web, page_size=page_size)
+
+    def run_scope(
+        self, local: LocalAE, storage: Path, node: PacsNode
+    ) -> AbstractContextManager[None]:
+        """Nothing: WADO-RS responses come on pacsflow's own connections."""
+        return nullcontext()
+
+    def retrieve(
+        self,
+        local: LocalAE,
+        node: PacsNode,
+        storage: Path,
+        study_uid: str,
+        options: RetrieveOptions = NO_OPTIONS,
+    ) -> MoveResult:
+        """WADO-RS the study (or one request per ``options.series_uids``) into ``storage``.
+
+        Raises:
+            The errors of :func:`~pacsflow.net.dicomweb.wado.retrieve_study_wado`.
+        """
+        prepare_storage(storage)
+        with DicomWebClient(node.web_url, options.web) as client:
+            return retrieve_study_wado(
+                client,
+                storage,
+                study_uid,
+                series_uids=options.series_uids,
+                arrivals=options.arrivals,
+            )
 
 
-def describe(node: PacsNode) -> str:
-    """The DICOMweb base URL."""
-    return node.web_url
-
-
-def echo(
-    local: LocalAE,
-    node: PacsNode,
-    *,
-    timeouts: Timeouts | None = None,
-    web: WebAccess | None = None,
-) -> float:
-    """A one-answer QIDO-RS query (:func:`~pacsflow.net.echo.web_echo`)."""
-    return web_echo(node, web=web)
-
-
-def echo_report(node: PacsNode, seconds: float) -> str:
-    """``<url> answered a QIDO-RS query in <ms> ms; queries accepted``."""
-    return f"{node} answered a QIDO-RS query in {seconds * 1000:.1f} ms; queries accepted"
-
-
-def query_channel(
-    local: LocalAE,
-    node: PacsNode,
-    *,
-    web: WebAccess | None = None,
-    timeouts: Timeouts | None = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-) -> AbstractContextManager[Ask]:
-    """QIDO-RS over one connection (:func:`~pacsflow.net.queries.web_query_channel`)."""
-    return web_query_channel(node, web=web, page_size=page_size)
-
-
-def run_scope(local: LocalAE, storage: Path, node: PacsNode) -> AbstractContextManager[None]:
-    """Nothing: WADO-RS responses come on pacsflow's own connections."""
-    return nullcontext()
-
-
-def retrieve(
-    local: LocalAE,
-    node: PacsNode,
-    storage: Path,
-    study_uid: str,
-    *,
-    series_uids: Sequence[str] = (),
-    timeouts: Timeouts | None = None,
-    web: WebAccess | None = None,
-    arrivals: Arrivals | None = None,
-) -> MoveResult:
-    """WADO-RS the study (or one request per ``series_uids``) into ``storage``.
-
-    Raises:
-        The errors of :func:`~pacsflow.net.dicomweb.wado.retrieve_study_wado`.
-    """
-    prepare_storage(storage)
-    with DicomWebClient(node.web_url, web) as client:
-        return retrieve_study_wado(
-            client, storage, study_uid, series_uids=series_uids, arrivals=arrivals
-        )
+transport = DicomWeb()

@@ -1,7 +1,7 @@
 """What the DIMSE transports (C-MOVE, C-GET) share: the node, C-ECHO and C-FIND.
 
-Not a transport itself: :mod:`~pacsflow.net.transports.c_move` and
-:mod:`~pacsflow.net.transports.c_get` take these as theirs.
+Not a transport itself: :class:`~pacsflow.net.transports.c_move.CMove` and
+:class:`~pacsflow.net.transports.c_get.CGet` are :class:`DimseTransport`\\ s.
 """
 
 from __future__ import annotations
@@ -14,44 +14,45 @@ from pacsflow.net.echo import dimse_echo
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import Ask, dimse_query_channel
 
-__all__ = ["check_node", "describe", "echo", "echo_report", "query_channel", "query_label"]
-
-query_label = "C-FIND"
+__all__ = ["DimseTransport"]
 
 
-def check_node(node: PacsNode) -> None:
-    """Nothing more to check: :class:`~pacsflow.net.nodes.PacsNode` checked its AE title,
-    host and port."""
+class DimseTransport:
+    """C-ECHO and C-FIND on the PACS's AE title, host and port; a subclass retrieves."""
 
+    query_label = "C-FIND"
 
-def describe(node: PacsNode) -> str:
-    """``AE_TITLE@host:port``."""
-    return f"{node.ae_title}@{node.host}:{node.port}"
+    def check_node(self, node: PacsNode) -> None:
+        """Nothing more to check: :class:`~pacsflow.net.nodes.PacsNode` checked its AE title,
+        host and port."""
 
+    def describe(self, node: PacsNode) -> str:
+        """``AE_TITLE@host:port``."""
+        return f"{node.ae_title}@{node.host}:{node.port}"
 
-def echo(
-    local: LocalAE,
-    node: PacsNode,
-    *,
-    timeouts: Timeouts | None = None,
-    web: WebAccess | None = None,
-) -> float:
-    """A C-ECHO, then a C-FIND that matches nothing (:func:`~pacsflow.net.echo.dimse_echo`)."""
-    return dimse_echo(local, node, timeouts=timeouts)
+    def echo(
+        self,
+        local: LocalAE,
+        node: PacsNode,
+        *,
+        timeouts: Timeouts | None = None,
+        web: WebAccess | None = None,
+    ) -> float:
+        """A C-ECHO, then a C-FIND that matches nothing (:func:`~pacsflow.net.echo.dimse_echo`)."""
+        return dimse_echo(local, node, timeouts=timeouts)
 
+    def echo_report(self, node: PacsNode, seconds: float) -> str:
+        """``<node> answered the C-ECHO in <ms> ms; C-FIND accepted``."""
+        return f"{node} answered the C-ECHO in {seconds * 1000:.1f} ms; C-FIND accepted"
 
-def echo_report(node: PacsNode, seconds: float) -> str:
-    """``<node> answered the C-ECHO in <ms> ms; C-FIND accepted``."""
-    return f"{node} answered the C-ECHO in {seconds * 1000:.1f} ms; C-FIND accepted"
-
-
-def query_channel(
-    local: LocalAE,
-    node: PacsNode,
-    *,
-    web: WebAccess | None = None,
-    timeouts: Timeouts | None = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-) -> AbstractContextManager[Ask]:
-    """C-FIND over one association (:func:`~pacsflow.net.queries.dimse_query_channel`)."""
-    return dimse_query_channel(local, node, timeouts=timeouts)
+    def query_channel(
+        self,
+        local: LocalAE,
+        node: PacsNode,
+        *,
+        web: WebAccess | None = None,
+        timeouts: Timeouts | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> AbstractContextManager[Ask]:
+        """C-FIND over one association (:func:`~pacsflow.net.queries.dimse_query_channel`)."""
+        return dimse_query_channel(local, node, timeouts=timeouts)

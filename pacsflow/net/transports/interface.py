@@ -1,7 +1,8 @@
 """What every transport does: echo, queries, retrieval, its labels and what it needs of the site.
 
-A transport is a module implementing :class:`PacsTransport` (mypy checks
-modules against protocols); callers get it from
+A transport is a module holding one instance, ``transport``, of a class
+implementing :class:`PacsTransport` (mypy checks it against the protocol in
+the registry); callers get it from
 :func:`~pacsflow.net.transports.registry.transport_for` and never compare
 transport names.
 """
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
     from pacsflow.net.queries import Ask
 
-__all__ = ["PacsTransport", "SiteNeeds"]
+__all__ = ["PacsTransport", "RetrieveOptions", "SiteNeeds"]
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,31 @@ class SiteNeeds:
     receiver: bool
 
 
+@dataclass(frozen=True)
+class RetrieveOptions:
+    """How :meth:`PacsTransport.retrieve` transfers a study, besides where from and to.
+
+    Args:
+        series_uids: only these series (all of the study when empty).
+        timeouts: the DIMSE timeouts (DIMSE transports).
+        web: headers and TLS trust (the ``dicomweb`` transport).
+        arrivals: where the rows of what arrives go, when the transport
+            receives in this process.
+    """
+
+    series_uids: Sequence[str] = ()
+    timeouts: Timeouts | None = None
+    web: WebAccess | None = None
+    arrivals: Arrivals | None = None
+
+
+NO_OPTIONS = RetrieveOptions()
+"""The whole study, default timeouts, no web access, no arrivals."""
+
+
 @runtime_checkable
 class PacsTransport(Protocol):
-    """One transport: a module with these names (see :mod:`pacsflow.net.transports`)."""
+    """One transport: the ``transport`` of a module of :mod:`pacsflow.net.transports`."""
 
     @property
     def name(self) -> str:
@@ -99,7 +122,7 @@ class PacsTransport(Protocol):
         page_size: int = ...,
     ) -> AbstractContextManager[Ask]:
         """An open channel answering study, series and image queries (see
-        :func:`~pacsflow.net.queries.query_channel`), closed when the block ends."""
+        :mod:`pacsflow.net.queries`), closed when the block ends."""
         ...
 
     def run_scope(
@@ -115,15 +138,11 @@ class PacsTransport(Protocol):
         node: PacsNode,
         storage: Path,
         study_uid: str,
-        *,
-        series_uids: Sequence[str] = (),
-        timeouts: Timeouts | None = None,
-        web: WebAccess | None = None,
-        arrivals: Arrivals | None = None,
+        options: RetrieveOptions = NO_OPTIONS,
     ) -> MoveResult:
-        """Transfer the study (or only ``series_uids``) into
+        """Transfer the study (or only ``options.series_uids``) into
         ``<storage>/<study>/<series>/<sop>.dcm``; the rows of what arrives go to
-        ``arrivals`` when the transport receives in this process.
+        ``options.arrivals`` when the transport receives in this process.
 
         Raises:
             The transport's errors: :class:`~pacsflow.errors.RetryableError` for a

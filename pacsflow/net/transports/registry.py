@@ -1,9 +1,10 @@
 """The transports by name: the one place a transport is registered.
 
-A transport is a module of :mod:`pacsflow.net.transports` implementing
-:class:`~pacsflow.net.transports.interface.PacsTransport`. Adding one: write
-its module, add its name to :data:`Transport` and its module to
-:func:`_by_name`. Callers ask :func:`transport_for` and never compare names.
+A transport is a module of :mod:`pacsflow.net.transports` whose
+``transport`` implements :class:`~pacsflow.net.transports.interface.PacsTransport`.
+Adding one: write its module, add its name to :data:`Transport` and its
+module's ``transport`` to :func:`_by_name`. Callers ask :func:`transport_for`
+and never compare names.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def _by_name() -> dict[str, PacsTransport]:
     # which imports this module for the names.
     from pacsflow.net.transports import c_get, c_move, dicomweb
 
-    modules: tuple[PacsTransport, ...] = (c_move, c_get, dicomweb)
-    return {module.name: module for module in modules}
+    transports: tuple[PacsTransport, ...] = (c_move.transport, c_get.transport, dicomweb.transport)
+    return {transport.name: transport for transport in transports}
 
 
 def transport_for(pacs_or_name: PacsNode | str) -> PacsTransport:
