@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,24 +69,47 @@ def _wait_gone(pids: set[int], timeout_s: float = 60.0) -> set[int]:
     return left
 
 
+_scripts: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_script_outlives_its_test() -> Iterator[None]:
+    """Kill and reap what a failed test's scripts left running: never another test's problem."""
+    yield
+    while _scripts:
+        process = _scripts.pop()
+        below = _descendants(process.pid) if process.poll() is None else set()
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        for pid in below:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _script(body: str) -> subprocess.Popen[str]:
-    """A Python process whose main script imports Prefect (as the CLI does), then runs ``body``."""
+    """A Python process whose main script imports Prefect (as the CLI does), then runs ``body``.
+
+    The test's teardown kills it (and its workers) if it still runs.
+    """
     code = "import prefect, sys, time\n" + textwrap.dedent(body)
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pool_script_{os.getpid()}_{time.time_ns()}.py"
     path.write_text(code)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, str(path)], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO
     )
+    _scripts.append(process)
+    return process
 
 
 def _finish(process: subprocess.Popen[str]) -> int:
     """Wait for ``process`` to end (at most a minute); its exit code."""
-    try:
-        return process.wait(60)
-    finally:
-        if process.stdout is not None:
-            process.stdout.close()
+    code = process.wait(60)
+    if process.stdout is not None:
+        process.stdout.close()
+    return code
 
 
 def _line(process: subprocess.Popen[str]) -> str:
