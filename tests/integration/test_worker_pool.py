@@ -160,6 +160,30 @@ def test_no_worker_outlives_an_interrupted_or_killed_process(how: signal.Signals
     assert _wait_gone(below) == set()
 
 
+def test_a_ctrl_c_the_kernel_gives_another_thread_still_ends_the_workers() -> None:
+    """SIGINT handled by a thread other than the main one, as Linux may choose under load.
+
+    Python runs the handler in the main thread only, when it next wakes: a main
+    thread blocked on the batch's result for good would never see it.
+    """
+    process = _script("""
+        from tasks.worker_pool import in_pool, pool_for_run
+        from pacsflow.pool_worker import worker_facts
+        with pool_for_run(2):
+            print(in_pool(2, worker_facts)["pid"], flush=True)
+            in_pool(2, time.sleep, 600)
+    """)
+    worker = int(_line(process))
+    tasks = Path(f"/proc/{process.pid}/task")
+    others = [int(tid.name) for tid in tasks.iterdir() if int(tid.name) != process.pid]
+    assert others  # the pool's own threads
+    below = _descendants(process.pid)
+    assert worker in below
+    os.kill(others[0], signal.SIGINT)  # a thread's id: Linux gives that thread the signal
+    _finish(process)
+    assert _wait_gone(below) == set()
+
+
 @task(name="flaky-batch", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def _flaky_batch(db_url: str, paths: list[str], marker: str) -> int:
     url = resolve_db_url(db_url)
