@@ -28,7 +28,7 @@ import atexit
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -53,6 +53,9 @@ WORKER_MODULES = [
     "pacsflow.retrieval.worker",
 ]
 """Imported once by the fork server, so that every worker starts with them loaded."""
+
+_WAKE_S = 0.5
+"""How often a task waiting on a worker wakes, to see a Ctrl-C another thread received."""
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -95,6 +98,19 @@ def _discard(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _result(future: Future[T]) -> T:
+    """``future.result()``, the waiting thread waking every :data:`_WAKE_S` seconds.
+
+    Linux may hand a Ctrl-C (SIGINT) to any thread of the process (under load it
+    does); Python raises it in the main thread only once that thread wakes. A
+    plain ``result()`` blocks until the call ends (a batch of minutes): the
+    interrupt would wait as long, and the process would not exit.
+    """
+    while not future.done():
+        wait((future,), timeout=_WAKE_S)
+    return future.result()
+
+
 def in_pool(workers: int, function: Callable[..., T], *args: Any) -> T:
     """Run ``function(*args)`` in a worker of the pool of (at least) ``workers`` processes.
 
@@ -107,7 +123,7 @@ def in_pool(workers: int, function: Callable[..., T], *args: Any) -> T:
     """
     pool = _current(workers)
     try:
-        result, error, trace, records = pool.submit(run_logged, function, *args).result()
+        result, error, trace, records = _result(pool.submit(run_logged, function, *args))
     except BrokenProcessPool:
         _discard(pool)
         raise WorkerLostError(getattr(function, "__name__", repr(function))) from None

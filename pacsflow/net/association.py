@@ -13,6 +13,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
+from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import A_ASSOCIATE_RJ
 from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
 from pynetdicom.presentation import PresentationContext
@@ -241,6 +242,23 @@ def _describe_failure(
     )
 
 
+def _stop_set_up(ae: AE, opened: Association | None) -> None:
+    """Stop the DUL threads of ``ae``'s association, whose set-up was interrupted.
+
+    A DUL thread is not a daemon: left running, it keeps the process alive for
+    good once the command has ended. It runs from the start of the set-up, and
+    the watch knows the association only once the connection is open
+    (``opened``), so the threads are looked for, not only the association.
+    """
+    if opened is not None:
+        opened.abort()  # tells the peer
+    for thread in threading.enumerate():
+        if isinstance(thread, DULServiceProvider) and thread.assoc.ae is ae:
+            thread.kill_dul()  # its loop ends at once, or once a connect under way ends
+            if thread.socket is not None:
+                thread.socket.close()
+
+
 @contextmanager
 def open_association(
     local: LocalAE,
@@ -292,9 +310,8 @@ def open_association(
             ],
             **extra,
         )
-    except BaseException:  # Ctrl-C while the PACS is silent: pynetdicom's thread would
-        if watch.assoc is not None:  # keep the process alive until the ACSE timeout
-            watch.assoc.abort()
+    except BaseException:  # Ctrl-C during the set-up: stop pynetdicom's thread
+        _stop_set_up(ae, watch.assoc)
         ae.shutdown()
         raise
     if not assoc.is_established:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,24 +69,47 @@ def _wait_gone(pids: set[int], timeout_s: float = 60.0) -> set[int]:
     return left
 
 
+_scripts: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_script_outlives_its_test() -> Iterator[None]:
+    """Kill and reap what a failed test's scripts left running: never another test's problem."""
+    yield
+    while _scripts:
+        process = _scripts.pop()
+        below = _descendants(process.pid) if process.poll() is None else set()
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        for pid in below:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _script(body: str) -> subprocess.Popen[str]:
-    """A Python process whose main script imports Prefect (as the CLI does), then runs ``body``."""
+    """A Python process whose main script imports Prefect (as the CLI does), then runs ``body``.
+
+    The test's teardown kills it (and its workers) if it still runs.
+    """
     code = "import prefect, sys, time\n" + textwrap.dedent(body)
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pool_script_{os.getpid()}_{time.time_ns()}.py"
     path.write_text(code)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, str(path)], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO
     )
+    _scripts.append(process)
+    return process
 
 
 def _finish(process: subprocess.Popen[str]) -> int:
     """Wait for ``process`` to end (at most a minute); its exit code."""
-    try:
-        return process.wait(60)
-    finally:
-        if process.stdout is not None:
-            process.stdout.close()
+    code = process.wait(60)
+    if process.stdout is not None:
+        process.stdout.close()
+    return code
 
 
 def _line(process: subprocess.Popen[str]) -> str:
@@ -132,6 +157,30 @@ def test_no_worker_outlives_an_interrupted_or_killed_process(how: signal.Signals
     assert worker in below
     process.send_signal(how)
     _finish(process)  # far sooner than the sleep: the interrupted run ended its workers
+    assert _wait_gone(below) == set()
+
+
+def test_a_ctrl_c_the_kernel_gives_another_thread_still_ends_the_workers() -> None:
+    """SIGINT handled by a thread other than the main one, as Linux may choose under load.
+
+    Python runs the handler in the main thread only, when it next wakes: a main
+    thread blocked on the batch's result for good would never see it.
+    """
+    process = _script("""
+        from tasks.worker_pool import in_pool, pool_for_run
+        from pacsflow.pool_worker import worker_facts
+        with pool_for_run(2):
+            print(in_pool(2, worker_facts)["pid"], flush=True)
+            in_pool(2, time.sleep, 600)
+    """)
+    worker = int(_line(process))
+    tasks = Path(f"/proc/{process.pid}/task")
+    others = [int(tid.name) for tid in tasks.iterdir() if int(tid.name) != process.pid]
+    assert others  # the pool's own threads
+    below = _descendants(process.pid)
+    assert worker in below
+    os.kill(others[0], signal.SIGINT)  # a thread's id: Linux gives that thread the signal
+    _finish(process)
     assert _wait_gone(below) == set()
 
 

@@ -33,7 +33,11 @@ def start_cli(
 
 def finish(process: subprocess.Popen[str], log: Path) -> str:
     """Wait for a process of :func:`start_cli`; return its output. It must exit 0."""
-    status = process.wait(timeout=600)
+    try:
+        status = process.wait(timeout=600)
+    except subprocess.TimeoutExpired:
+        kill_group(process)  # a hung run must not outlive its test
+        raise
     output = log.read_text(errors="replace")
     assert status == 0, output
     return output
@@ -56,8 +60,10 @@ def kill_when(
 ) -> None:
     """Kill the process group as soon as ``ready()`` holds; fail if it ends first."""
     deadline = time.monotonic() + within_s
-    while not ready():
-        assert process.poll() is None, f"the process ended (status {process.returncode}) first"
-        assert time.monotonic() < deadline, "the kill point was never reached"
-        time.sleep(0.02)
-    kill_group(process)
+    try:
+        while not ready():
+            assert process.poll() is None, f"the process ended (status {process.returncode}) first"
+            assert time.monotonic() < deadline, "the kill point was never reached"
+            time.sleep(0.02)
+    finally:
+        kill_group(process)  # also when the kill point was never reached
