@@ -262,7 +262,7 @@ def test_a_receiver_killed_mid_study_marks_nothing_and_the_retry_completes(
         row = found_studies(db_url)[uid]
         # The PACS reports the sub-operations it could not complete: a failed try,
         # nothing marked retrieved, what arrived kept.
-        assert (first["studies_complete"], first["studies_failed"]) == (0, 1)
+        assert (first.studies_complete, first.studies_failed) == (0, 1)
         assert (row.retrieved_on, row.attempts) == (None, 1)
         assert 1 <= (row.received_instances or 0) < len(study)
 
@@ -270,7 +270,7 @@ def test_a_receiver_killed_mid_study_marks_nothing_and_the_retry_completes(
     finally:
         flow_ended.set()
         server.stop()
-    assert second["studies_complete"] == 1
+    assert second.studies_complete == 1
     row = found_studies(db_url)[uid]
     assert row.retrieved_on is not None
     assert row.received_instances == len(study)
