@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flows.cli.args import EXIT_INCOMPLETE, EXIT_OK, UsageError
-from flows.cli.pacs_commands import (
+from flows.cli.pacs_options import (
     add_node_options,
     add_pick_options,
     add_series_options,

@@ -44,7 +44,7 @@ def test_cli_help_loads_neither_pydicom_nor_prefect() -> None:
 def test_cli_defaults_are_the_libraries() -> None:
     """The CLI keeps copies of two defaults so that --help need not import their modules."""
     from flows.cli.main import DEFAULT_BATCH_SIZE
-    from flows.cli.pacs_commands import DEFAULT_MAX_ATTEMPTS
+    from flows.cli.pacs_options import DEFAULT_MAX_ATTEMPTS
     from pacsflow.ingest.batch import DEFAULT_BATCH_SIZE as BATCH_DEFAULT
     from pacsflow.retrieval.attempts import DEFAULT_MAX_ATTEMPTS as ATTEMPTS_DEFAULT
 
