@@ -45,6 +45,30 @@ class CliParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def accept_global_options_after_commands(parser: argparse.ArgumentParser) -> None:
+    """Let every (sub-)command take ``--db`` and ``-v/--verbose`` too, as users type them
+    after the command (``pacsflow init-db --db URL``), not only before it.
+
+    The copies default to "absent" (``argparse.SUPPRESS``), so a command without them
+    keeps what was given before the command.
+    """
+    for action in parser._actions:  # argparse has no public way to reach sub-parsers
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for command in {id(p): p for p in action.choices.values()}.values():
+            command.add_argument(
+                "--db", metavar="URL", default=argparse.SUPPRESS, help="as before the command"
+            )
+            command.add_argument(
+                "-v",
+                "--verbose",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help="as before the command",
+            )
+            accept_global_options_after_commands(command)
+
+
 def positive(text: str) -> int:
     """An integer of at least 1."""
     value = int(text)

@@ -25,6 +25,7 @@ from flows.cli.args import (
     EXIT_USAGE,
     CliParser,
     UsageError,
+    accept_global_options_after_commands,
     non_negative,
     positive,
 )
@@ -131,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     add_cohort_commands(commands)
     add_receiver_command(commands)
     add_export_command(commands)
+    accept_global_options_after_commands(parser)
     return parser
 
 
