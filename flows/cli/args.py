@@ -57,14 +57,17 @@ def accept_global_options_after_commands(parser: argparse.ArgumentParser) -> Non
             continue
         for command in {id(p): p for p in action.choices.values()}.values():
             command.add_argument(
-                "--db", metavar="URL", default=argparse.SUPPRESS, help="as before the command"
+                "--db",
+                metavar="URL",
+                default=argparse.SUPPRESS,
+                help="the database URL (as pacsflow --db URL COMMAND)",
             )
             command.add_argument(
                 "-v",
                 "--verbose",
                 action="store_true",
                 default=argparse.SUPPRESS,
-                help="as before the command",
+                help="show Prefect's and pacsflow's INFO logs (as pacsflow -v COMMAND)",
             )
             accept_global_options_after_commands(command)
 
