@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,6 +34,14 @@ from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.receiver_lease import stop_receiver
 from pacsflow.peers.pacsflow_cli import run_pacsflow
 from pacsflow.peers.postgres import PostgresServer
+
+# A shell starts a background job (``make test &``, nohup, CI runners without job
+# control) with SIGINT ignored, and every child inherits that: the tests that press
+# Ctrl-C on a pacsflow process would then see it ignored. A handler, unlike an
+# ignored signal, is reset to the default in each child at exec, so the suite's
+# processes get Ctrl-C as a foreground command does, however pytest was started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 DIALECTS = ["sqlite", "postgresql"]
 _PG_TEMPLATE = "pacsflow_template"
