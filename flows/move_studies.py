@@ -36,6 +36,7 @@ from flows.results import MoveSummary
 from flows.run_names import move_run_name
 from flows.summaries import check_complete, move_summary, summary_markdown
 from flows.workers import pooled_runner
+from pacsflow.net.transports.interface import PacsLink
 from pacsflow.net.transports.registry import transport_for
 from pacsflow.retrieval.attempts import StudyPick
 from pacsflow.retrieval.claims import new_claim_holder
@@ -140,7 +141,7 @@ def move_studies_flow(
         description=f"Retrieving {len(picked.study_uids)} studies from {pacs}",
         show_bar=show_progress,
     )
-    scp = transport_for(pacs).run_scope(local, Path(folder), pacs)
+    scp = transport_for(pacs).run_scope(PacsLink(local, pacs), Path(folder))
     # The pools are sized per run, so they are used directly rather than as the
     # flow's (fixed) task runner; their task runs belong to this flow run.
     transfers: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=concurrency)

@@ -20,6 +20,7 @@ from pacsflow.cohorts.cohort_file import CohortItemKeys
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.find import StudyQuery, study_identifier
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.transports.interface import PacsLink
 from pacsflow.net.transports.registry import transport_for
 
 LOGGER = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def find_cohort_items(
         AssociationRejectedError: the PACS rejected the association for good.
     """
     finds: list[ItemFind] = []
-    with transport_for(node).query_channel(local, node, web=web, timeouts=timeouts) as ask:
+    with transport_for(node).query_channel(PacsLink(local, node, timeouts, web)) as ask:
         for item in items:
             what = f"the query of cohort row {item.row}"
             answers, code = ask(item_query(item), what)

@@ -31,6 +31,7 @@ from pacsflow.net.association import (
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.transports.interface import PacsLink
 from pacsflow.net.transports.registry import transport_for
 
 __all__ = [
@@ -118,7 +119,7 @@ def echo(
     Raises:
         The errors of :func:`dimse_echo` or :func:`web_echo`.
     """
-    return transport_for(node).echo(local, node, timeouts=timeouts, web=web)
+    return transport_for(node).echo(PacsLink(local, node, timeouts, web))
 
 
 def dimse_echo(local: LocalAE, node: PacsNode, *, timeouts: Timeouts | None = None) -> float:

@@ -33,6 +33,7 @@ from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import Ask
+from pacsflow.net.transports.interface import PacsLink
 from pacsflow.net.transports.registry import transport_for
 
 LOGGER = logging.getLogger(__name__)
@@ -191,9 +192,8 @@ def find_studies(
     stop = dt.datetime.combine(last_day, dt.time(0)) + _DAY
     days = window // _DAY  # the size of the next fresh window
     splits: list[_Window] = []  # halves of capped windows, still to query
-    with transport_for(node).query_channel(
-        local, node, web=web, timeouts=timeouts, page_size=page_size
-    ) as ask:
+    link = PacsLink(local, node, timeouts, web)
+    with transport_for(node).query_channel(link, page_size=page_size) as ask:
         while splits or cursor < stop:
             fresh = not splits
             if fresh:

@@ -19,6 +19,7 @@ from pacsflow.net.association import DimseFailureError
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import Ask
+from pacsflow.net.transports.interface import PacsLink
 from pacsflow.net.transports.registry import transport_for
 
 __all__ = ["SeriesOnPacs", "find_study_instances", "find_study_series"]
@@ -52,7 +53,7 @@ def find_study_series(
             DimseTimeoutError: retryable failures.
         AssociationRejectedError: the PACS rejected the association for good.
     """
-    with transport_for(node).query_channel(local, node, web=web, timeouts=timeouts) as ask:
+    with transport_for(node).query_channel(PacsLink(local, node, timeouts, web)) as ask:
         return _series(ask, node, study_uid)
 
 
@@ -74,7 +75,7 @@ def find_study_instances(
         AssociationRejectedError: the PACS rejected the association for good.
     """
     contents: dict[str, set[str]] = {}
-    with transport_for(node).query_channel(local, node, web=web, timeouts=timeouts) as ask:
+    with transport_for(node).query_channel(PacsLink(local, node, timeouts, web)) as ask:
         if series_uids is None:
             series_uids = [s.series_uid for s in _series(ask, node, study_uid)]
         for series_uid in sorted(series_uids):

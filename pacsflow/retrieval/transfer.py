@@ -18,7 +18,7 @@ from pacsflow.errors import PacsflowError
 from pacsflow.ingest.arrivals import Arrivals
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.move import MoveResult
-from pacsflow.net.transports.interface import RetrieveOptions
+from pacsflow.net.transports.interface import PacsLink, RetrieveOptions
 from pacsflow.net.transports.registry import transport_for
 from pacsflow.retrieval.attempts import stored_instances
 from pacsflow.retrieval.claims import claim_study, new_claim_holder, release_claim
@@ -70,16 +70,10 @@ def transfer_study(
             plan = plan_transfer(request, study_uid, stored, expected, web)
             if plan.moves_something:
                 move = transport_for(request.pacs).retrieve(
-                    request.local,
-                    request.pacs,
+                    PacsLink(request.local, request.pacs, request.timeouts, web),
                     request.storage,
                     study_uid,
-                    RetrieveOptions(
-                        series_uids=plan.to_move or [],
-                        timeouts=request.timeouts,
-                        web=web,
-                        arrivals=arrivals,
-                    ),
+                    RetrieveOptions(series_uids=plan.to_move or [], arrivals=arrivals),
                 )
         except PacsflowError as exc:
             error = exc

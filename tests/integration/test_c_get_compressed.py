@@ -31,6 +31,7 @@ from pacsflow.net.get_contexts import (
 )
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage_files import prepare_storage, study_folder
+from pacsflow.net.transports.interface import PacsLink
 from pacsflow.net.transports.registry import transport_for
 from pacsflow.peers.orthanc import OrthancServer
 from pacsflow.peers.ports import free_port
@@ -117,7 +118,7 @@ def test_what_orthanc_tells_of_the_study_s_classes_and_syntaxes(
 ) -> None:
     study_uid = str(next(iter(stored.values())).StudyInstanceUID)
     node = PacsNode(orthanc.ae_title, "127.0.0.1", orthanc.dicom_port, "c-get")
-    with transport_for(node).query_channel(LOCAL, node) as ask:
+    with transport_for(node).query_channel(PacsLink(LOCAL, node)) as ask:
         by_study = study_kinds(ask, study_uid)
         by_image = image_kinds(ask, study_uid, [])
     assert by_study == {(MR, None): 0, (SC, None): 0}  # SOPClassesInStudy

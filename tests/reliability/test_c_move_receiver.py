@@ -22,6 +22,7 @@ from pacsflow.net.receiver_lease import (
 )
 from pacsflow.net.storage import StorageSCP
 from pacsflow.net.storage_files import study_folder
+from pacsflow.net.transports.interface import PacsLink
 from pacsflow.net.transports.registry import transport_for
 from pacsflow.peers.dcmtk import DcmqrscpServer
 from pacsflow.peers.ports import free_port
@@ -64,12 +65,12 @@ def test_inside_its_run_scope_c_move_replaces_a_receiver_that_died(
     node = PacsNode(dcmqrscp.ae_title, "127.0.0.1", dcmqrscp.port)
     uid = _study_uid(one_series_study)
     transport = transport_for(node)
-    with transport.run_scope(LOCAL, storage, node):
+    with transport.run_scope(PacsLink(LOCAL, node), storage):
         first = running_receiver(storage)
         assert first is not None, "the run scope started no receiver"
         assert live_leases(storage) == 1
         stop_receiver(storage)  # it dies while the run goes on
-        moved = transport.retrieve(LOCAL, node, storage, uid)
+        moved = transport.retrieve(PacsLink(LOCAL, node), storage, uid)
         second = running_receiver(storage)
         assert second is not None, "the retrieval did not replace the receiver"
         assert second.pid != first.pid
@@ -85,7 +86,7 @@ def test_outside_a_run_scope_c_move_leaves_the_storage_scp_to_the_caller(
     node = PacsNode(dcmqrscp.ae_title, "127.0.0.1", dcmqrscp.port)
     uid = _study_uid(one_series_study)
     with StorageSCP(LOCAL, storage, [dcmqrscp.ae_title]):
-        moved = transport_for(node).retrieve(LOCAL, node, storage, uid)
+        moved = transport_for(node).retrieve(PacsLink(LOCAL, node), storage, uid)
     assert (moved.succeeded, moved.completed) == (True, IMAGES)
     assert _received(storage, uid) == IMAGES
     assert running_receiver(storage) is None, "a receiver was started beside the caller's SCP"

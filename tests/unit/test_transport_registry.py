@@ -12,7 +12,7 @@ import pytest
 
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.transports import registry
-from pacsflow.net.transports.interface import PacsTransport, SiteNeeds
+from pacsflow.net.transports.interface import PacsLink, PacsTransport, SiteNeeds
 from pacsflow.net.transports.registry import (
     DEFAULT_TRANSPORT,
     TRANSPORTS,
@@ -48,7 +48,9 @@ def test_every_name_answers_with_a_module_s_transport_implementing_the_interface
 
 @pytest.mark.parametrize("name", [n for n in TRANSPORTS if not transport_for(n).needs.receiver])
 def test_a_transport_without_a_receiver_holds_nothing_for_a_run(name: str, tmp_path: Path) -> None:
-    with transport_for(name).run_scope(LocalAE(), tmp_path / "storage", _node(name)) as held:
+    with transport_for(name).run_scope(
+        PacsLink(LocalAE(), _node(name)), tmp_path / "storage"
+    ) as held:
         assert held is None
     assert not (tmp_path / "storage").exists()
 

@@ -7,40 +7,27 @@ process, their rows made on arrival (:mod:`pacsflow.net.get`).
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from pacsflow.net.get import get_study, study_kinds
 from pacsflow.net.move import MoveResult
-from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.queries import dimse_query_channel
 from pacsflow.net.storage_files import prepare_storage
 from pacsflow.net.transports.dimse import DimseTransport
-from pacsflow.net.transports.interface import NO_OPTIONS, RetrieveOptions, SiteNeeds
+from pacsflow.net.transports.interface import NO_OPTIONS, PacsLink, RetrieveOptions, SiteNeeds
 
 __all__ = ["CGet", "transport"]
 
 
 class CGet(DimseTransport):
-    """C-FIND finds, C-GET retrieves (see the module)."""
+    """C-FIND finds, C-GET retrieves on pacsflow's own association (see the module)."""
 
     name = "c-get"
     label = "C-GET"
     needs = SiteNeeds(dimse_node=True, web_url=False, receiver=False)
 
-    def run_scope(
-        self, local: LocalAE, storage: Path, node: PacsNode
-    ) -> AbstractContextManager[None]:
-        """Nothing: C-GET receives on its own association."""
-        return nullcontext()
-
     def retrieve(
-        self,
-        local: LocalAE,
-        node: PacsNode,
-        storage: Path,
-        study_uid: str,
-        options: RetrieveOptions = NO_OPTIONS,
+        self, link: PacsLink, storage: Path, study_uid: str, options: RetrieveOptions = NO_OPTIONS
     ) -> MoveResult:
         """Ask which SOP classes (and transfer syntaxes) the study holds, then C-GET it.
 
@@ -49,16 +36,16 @@ class CGet(DimseTransport):
             :func:`~pacsflow.net.get.get_study`.
         """
         prepare_storage(storage)
-        with dimse_query_channel(local, node, timeouts=options.timeouts) as ask:
+        with dimse_query_channel(link.local, link.node, timeouts=link.timeouts) as ask:
             kinds = study_kinds(ask, study_uid, options.series_uids)
         return get_study(
-            local,
-            node,
+            link.local,
+            link.node,
             study_uid,
             storage,
             series_uids=options.series_uids,
             kinds=kinds,
-            timeouts=options.timeouts,
+            timeouts=link.timeouts,
             arrivals=options.arrivals,
         )
 

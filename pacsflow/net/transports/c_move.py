@@ -19,10 +19,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from pacsflow.net.move import MoveResult, move_study
-from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.receiver_lease import ReceiverLease, ensure_receiver
 from pacsflow.net.transports.dimse import DimseTransport
-from pacsflow.net.transports.interface import NO_OPTIONS, RetrieveOptions, SiteNeeds
+from pacsflow.net.transports.interface import NO_OPTIONS, PacsLink, RetrieveOptions, SiteNeeds
 
 __all__ = ["CMove", "transport"]
 
@@ -32,9 +31,9 @@ _SCOPES_LOCK = threading.Lock()
 
 
 @contextmanager
-def _leased(local: LocalAE, storage: Path, node: PacsNode) -> Iterator[None]:
+def _leased(link: PacsLink, storage: Path) -> Iterator[None]:
     folder = storage.resolve()
-    with ReceiverLease(local, storage, node.ae_title):
+    with ReceiverLease(link.local, storage, link.node.ae_title):
         with _SCOPES_LOCK:
             _SCOPES[folder] += 1
         try:
@@ -58,10 +57,8 @@ class CMove(DimseTransport):
     label = "C-MOVE"
     needs = SiteNeeds(dimse_node=True, web_url=False, receiver=True)
 
-    def run_scope(
-        self, local: LocalAE, storage: Path, node: PacsNode
-    ) -> AbstractContextManager[None]:
-        """While the block lasts, pacsflow's receiver serves ``storage`` for ``node`` and stays.
+    def run_scope(self, link: PacsLink, storage: Path) -> AbstractContextManager[None]:
+        """While the block lasts, pacsflow's receiver serves ``storage`` for the PACS and stays.
 
         The receiver serving the folder is reused (started when none does) and
         leased (see :class:`~pacsflow.net.receiver_lease.ReceiverLease`); each
@@ -70,15 +67,10 @@ class CMove(DimseTransport):
         Raises:
             The errors of :func:`~pacsflow.net.receiver_lease.ensure_receiver`, on entry.
         """
-        return _leased(local, storage, node)
+        return _leased(link, storage)
 
     def retrieve(
-        self,
-        local: LocalAE,
-        node: PacsNode,
-        storage: Path,
-        study_uid: str,
-        options: RetrieveOptions = NO_OPTIONS,
+        self, link: PacsLink, storage: Path, study_uid: str, options: RetrieveOptions = NO_OPTIONS
     ) -> MoveResult:
         """C-MOVE the study (or only ``options.series_uids``) to pacsflow's AE title.
 
@@ -91,14 +83,14 @@ class CMove(DimseTransport):
             :func:`~pacsflow.net.move.move_study`.
         """
         if _in_run_scope(storage):
-            ensure_receiver(local, storage, node.ae_title)
+            ensure_receiver(link.local, storage, link.node.ae_title)
         return move_study(
-            local,
-            node,
+            link.local,
+            link.node,
             study_uid,
-            local.ae_title,
+            link.local.ae_title,
             series_uids=options.series_uids,
-            timeouts=options.timeouts,
+            timeouts=link.timeouts,
         )
 
 

@@ -9,25 +9,30 @@ response is streamed part by part to files, their rows made on arrival
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
 from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE
 from pacsflow.net.dicomweb.wado import retrieve_study_wado
 from pacsflow.net.echo import web_echo
 from pacsflow.net.move import MoveResult
-from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
+from pacsflow.net.nodes import PacsNode
 from pacsflow.net.queries import Ask, web_query_channel
 from pacsflow.net.storage_files import prepare_storage
-from pacsflow.net.transports.interface import NO_OPTIONS, RetrieveOptions, SiteNeeds
+from pacsflow.net.transports.interface import (
+    NO_OPTIONS,
+    PacsLink,
+    RetrieveOptions,
+    SiteNeeds,
+    TransportDefaults,
+)
 
 __all__ = ["DicomWeb", "transport"]
 
 
-class DicomWeb:
-    """QIDO-RS finds, WADO-RS retrieves (see the module)."""
+class DicomWeb(TransportDefaults):
+    """QIDO-RS finds, WADO-RS retrieves over pacsflow's own connections (see the module)."""
 
     name = "dicomweb"
     label = "WADO-RS retrieval"
@@ -43,46 +48,22 @@ class DicomWeb:
         """The DICOMweb base URL."""
         return node.web_url
 
-    def echo(
-        self,
-        local: LocalAE,
-        node: PacsNode,
-        *,
-        timeouts: Timeouts | None = None,
-        web: WebAccess | None = None,
-    ) -> float:
+    def echo(self, link: PacsLink) -> float:
         """A one-answer QIDO-RS query (:func:`~pacsflow.net.echo.web_echo`)."""
-        return web_echo(node, web=web)
+        return web_echo(link.node, web=link.web)
 
     def echo_report(self, node: PacsNode, seconds: float) -> str:
         """``<url> answered a QIDO-RS query in <ms> ms; queries accepted``."""
         return f"{node} answered a QIDO-RS query in {seconds * 1000:.1f} ms; queries accepted"
 
     def query_channel(
-        self,
-        local: LocalAE,
-        node: PacsNode,
-        *,
-        web: WebAccess | None = None,
-        timeouts: Timeouts | None = None,
-        page_size: int = DEFAULT_PAGE_SIZE,
+        self, link: PacsLink, page_size: int = DEFAULT_PAGE_SIZE
     ) -> AbstractContextManager[Ask]:
         """QIDO-RS over one connection (:func:`~pacsflow.net.queries.web_query_channel`)."""
-        return web_query_channel(node, web=web, page_size=page_size)
-
-    def run_scope(
-        self, local: LocalAE, storage: Path, node: PacsNode
-    ) -> AbstractContextManager[None]:
-        """Nothing: WADO-RS responses come on pacsflow's own connections."""
-        return nullcontext()
+        return web_query_channel(link.node, web=link.web, page_size=page_size)
 
     def retrieve(
-        self,
-        local: LocalAE,
-        node: PacsNode,
-        storage: Path,
-        study_uid: str,
-        options: RetrieveOptions = NO_OPTIONS,
+        self, link: PacsLink, storage: Path, study_uid: str, options: RetrieveOptions = NO_OPTIONS
     ) -> MoveResult:
         """WADO-RS the study (or one request per ``options.series_uids``) into ``storage``.
 
@@ -90,7 +71,7 @@ class DicomWeb:
             The errors of :func:`~pacsflow.net.dicomweb.wado.retrieve_study_wado`.
         """
         prepare_storage(storage)
-        with DicomWebClient(node.web_url, options.web) as client:
+        with DicomWebClient(link.node.web_url, link.web) as client:
             return retrieve_study_wado(
                 client,
                 storage,

@@ -10,7 +10,7 @@ transport names.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
     from pacsflow.net.queries import Ask
 
-__all__ = ["PacsTransport", "RetrieveOptions", "SiteNeeds"]
+__all__ = ["PacsLink", "PacsTransport", "RetrieveOptions", "SiteNeeds", "TransportDefaults"]
 
 
 @dataclass(frozen=True)
@@ -44,25 +44,38 @@ class SiteNeeds:
 
 
 @dataclass(frozen=True)
+class PacsLink:
+    """Who talks to which PACS, and how: what every exchange of a transport takes.
+
+    Args:
+        local: pacsflow's AE title (and receiver port, for C-MOVE).
+        node: the PACS.
+        timeouts: the DIMSE timeouts (DIMSE transports; default timeouts when None).
+        web: headers and TLS trust (the ``dicomweb`` transport).
+    """
+
+    local: LocalAE
+    node: PacsNode
+    timeouts: Timeouts | None = None
+    web: WebAccess | None = None
+
+
+@dataclass(frozen=True)
 class RetrieveOptions:
     """How :meth:`PacsTransport.retrieve` transfers a study, besides where from and to.
 
     Args:
         series_uids: only these series (all of the study when empty).
-        timeouts: the DIMSE timeouts (DIMSE transports).
-        web: headers and TLS trust (the ``dicomweb`` transport).
         arrivals: where the rows of what arrives go, when the transport
             receives in this process.
     """
 
     series_uids: Sequence[str] = ()
-    timeouts: Timeouts | None = None
-    web: WebAccess | None = None
     arrivals: Arrivals | None = None
 
 
 NO_OPTIONS = RetrieveOptions()
-"""The whole study, default timeouts, no web access, no arrivals."""
+"""The whole study, no arrivals."""
 
 
 @runtime_checkable
@@ -97,48 +110,26 @@ class PacsTransport(Protocol):
         """How ``node`` is named in messages and logs (``str(node)``)."""
         ...
 
-    def echo(
-        self,
-        local: LocalAE,
-        node: PacsNode,
-        *,
-        timeouts: Timeouts | None = None,
-        web: WebAccess | None = None,
-    ) -> float:
-        """Check that ``node`` answers and accepts pacsflow's queries; the round trip in seconds."""
+    def echo(self, link: PacsLink) -> float:
+        """Check that the PACS answers and accepts pacsflow's queries; the round trip in seconds."""
         ...
 
     def echo_report(self, node: PacsNode, seconds: float) -> str:
         """The sentence saying that :meth:`echo` succeeded in ``seconds``."""
         ...
 
-    def query_channel(
-        self,
-        local: LocalAE,
-        node: PacsNode,
-        *,
-        web: WebAccess | None = None,
-        timeouts: Timeouts | None = None,
-        page_size: int = ...,
-    ) -> AbstractContextManager[Ask]:
+    def query_channel(self, link: PacsLink, page_size: int = ...) -> AbstractContextManager[Ask]:
         """An open channel answering study, series and image queries (see
         :mod:`pacsflow.net.queries`), closed when the block ends."""
         ...
 
-    def run_scope(
-        self, local: LocalAE, storage: Path, node: PacsNode
-    ) -> AbstractContextManager[None]:
-        """What a run retrieving from ``node`` into ``storage`` holds while it lasts
+    def run_scope(self, link: PacsLink, storage: Path) -> AbstractContextManager[None]:
+        """What a run retrieving from the PACS into ``storage`` holds while it lasts
         (C-MOVE: pacsflow's receiver, leased); nothing for most transports."""
         ...
 
     def retrieve(
-        self,
-        local: LocalAE,
-        node: PacsNode,
-        storage: Path,
-        study_uid: str,
-        options: RetrieveOptions = NO_OPTIONS,
+        self, link: PacsLink, storage: Path, study_uid: str, options: RetrieveOptions = NO_OPTIONS
     ) -> MoveResult:
         """Transfer the study (or only ``options.series_uids``) into
         ``<storage>/<study>/<series>/<sop>.dcm``; the rows of what arrives go to
@@ -149,3 +140,15 @@ class PacsTransport(Protocol):
             transient failure, :class:`~pacsflow.errors.PermanentError` otherwise.
         """
         ...
+
+
+class TransportDefaults:
+    """What most transports do for two of :class:`PacsTransport`'s methods; a
+    transport that does more overrides them."""
+
+    def check_node(self, node: PacsNode) -> None:
+        """Nothing more to check: :class:`~pacsflow.net.nodes.PacsNode` checked its fields."""
+
+    def run_scope(self, link: PacsLink, storage: Path) -> AbstractContextManager[None]:
+        """Nothing to hold: the images come on pacsflow's own association or connection."""
+        return nullcontext()
