@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from types import TracebackType
 from typing import cast
 from uuid import UUID
 
@@ -60,11 +59,6 @@ class FlowProgress:
         if self._bar is not None and self._bar_task is not None:
             self._bar.update(self._bar_task, completed=self.done)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         if self._bar is not None:
             self._bar.stop()

@@ -23,22 +23,6 @@ if TYPE_CHECKING:  # imported where used: pacsflow --help loads neither Prefect 
     from flows.options import Retrieval
     from pacsflow.export.pseudonym_key import PseudonymKey
 
-__all__ = [
-    "MissingSettingError",
-    "SettingSource",
-    "SiteOptions",
-    "open_site",
-    "pseudonym_key_from_env",
-    "resolve_callers",
-    "resolve_local",
-    "resolve_pacs",
-    "resolve_retrieval",
-    "resolve_site",
-    "resolve_storage",
-    "resolve_web_access",
-]
-
-
 SettingSource = Literal["flow", "cli"]
 """Who gives the settings, so a message names what that user can set: a flow
 (or deployment) parameter such as ``site.pacs.ae_title``, or a ``pacsflow`` option

@@ -17,16 +17,6 @@ from pacsflow.dicom.records import (
     study_row_of,
 )
 
-__all__ = [
-    "dcm2dbmodels",
-    "dcm2image",
-    "dcm2patient",
-    "dcm2series",
-    "dcm2study",
-    "dcm2study_finding",
-    "record_of",
-]
-
 Source = str | PathLike[str] | None
 
 

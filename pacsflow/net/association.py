@@ -23,8 +23,6 @@ from pacsflow.net.dimse_errors import (
     AssociationAbortedError,
     AssociationBusyError,
     AssociationRejectedError,
-    CallingAeRefusedError,
-    DimseFailureError,
     DimseResponseLostError,
     DimseTimeoutError,
     PacsUnreachableError,
@@ -40,17 +38,8 @@ _SERVICE_USER = 0x01  # A-ASSOCIATE-RJ source: the called application itself
 _CALLING_AE_UNKNOWN = 0x03  # its reason "calling AE title not recognised" (PS3.8 9.3.4)
 
 __all__ = [
-    "AssociationAbortedError",
-    "AssociationBusyError",
-    "AssociationRejectedError",
-    "CallingAeRefusedError",
-    "DimseFailureError",
-    "DimseResponseLostError",
-    "DimseTimeoutError",
-    "PacsUnreachableError",
     "PendingTally",
     "c_find_answers",
-    "calling_ae_refused",
     "check_none_lost",
     "keep_responses_for_requests",
     "no_status_error",

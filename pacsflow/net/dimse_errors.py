@@ -1,5 +1,5 @@
 """The errors of DICOM associations and DIMSE requests: retryable or permanent, each saying
-what failed. :mod:`pacsflow.net.association` raises them and re-exports them."""
+what failed. :mod:`pacsflow.net.association` and the transports raise them."""
 
 from __future__ import annotations
 

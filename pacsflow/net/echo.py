@@ -20,16 +20,10 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from pacsflow.errors import PermanentError
-from pacsflow.net.association import (
-    AssociationAbortedError,
-    DimseFailureError,
-    DimseTimeoutError,
-    PendingTally,
-    c_find_answers,
-    open_association,
-)
+from pacsflow.net.association import PendingTally, c_find_answers, open_association
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.client import DicomWebClient
+from pacsflow.net.dimse_errors import AssociationAbortedError, DimseFailureError, DimseTimeoutError
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.transports.interface import PacsLink
 from pacsflow.net.transports.registry import transport_for

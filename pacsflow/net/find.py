@@ -24,13 +24,9 @@ from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
-from pacsflow.net.association import (
-    AssociationAbortedError,
-    DimseFailureError,
-    calling_ae_refused,
-)
 from pacsflow.net.dicomweb.access import WebAccess
 from pacsflow.net.dicomweb.qido import DEFAULT_PAGE_SIZE
+from pacsflow.net.dimse_errors import AssociationAbortedError, DimseFailureError, calling_ae_refused
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import Ask
 from pacsflow.net.transports.interface import PacsLink

@@ -25,7 +25,8 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from pacsflow.errors import PermanentError
 from pacsflow.ingest.arrivals import Arrivals
-from pacsflow.net.association import DimseFailureError, open_association
+from pacsflow.net.association import open_association
+from pacsflow.net.dimse_errors import DimseFailureError
 from pacsflow.net.get_contexts import (
     MAX_STORAGE_CONTEXTS,
     StudyKinds,

@@ -20,12 +20,8 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelMove,
 )
 
-from pacsflow.net.association import (
-    DimseFailureError,
-    DimseTimeoutError,
-    no_status_error,
-    open_association,
-)
+from pacsflow.net.association import no_status_error, open_association
+from pacsflow.net.dimse_errors import DimseFailureError, DimseTimeoutError
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts, validate_ae_title
 
 LOGGER = logging.getLogger(__name__)

@@ -28,7 +28,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 
 from pacsflow.errors import PermanentError
 from pacsflow.net.nodes import LocalAE
@@ -277,12 +276,7 @@ class ReceiverLease:
             self._drop_lease()
             raise
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         self._drop_lease()
 
     def _ensure(self) -> ReceiverStatus:

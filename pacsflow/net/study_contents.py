@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from pacsflow.dicom.values import parse_int
-from pacsflow.net.association import DimseFailureError
 from pacsflow.net.dicomweb.access import WebAccess
+from pacsflow.net.dimse_errors import DimseFailureError
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.net.queries import Ask
 from pacsflow.net.transports.interface import PacsLink

@@ -10,11 +10,8 @@ from pynetdicom.dimse_primitives import C_ECHO
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from pacsflow.errors import PermanentError, RetryableError
-from pacsflow.net.association import (
-    AssociationRejectedError,
-    PacsUnreachableError,
-    open_association,
-)
+from pacsflow.net.association import open_association
+from pacsflow.net.dimse_errors import AssociationRejectedError, PacsUnreachableError
 from pacsflow.net.echo import QueriesRefusedError, echo
 from pacsflow.net.nodes import LocalAE, PacsNode, Timeouts
 from pacsflow.peers.orthanc import OrthancServer

@@ -14,13 +14,8 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from pacsflow.demo.synthetic import make_dataset, write_dataset
-from pacsflow.net.association import (
-    CallingAeRefusedError,
-    DimseResponseLostError,
-    PendingTally,
-    check_none_lost,
-    open_association,
-)
+from pacsflow.net.association import PendingTally, check_none_lost, open_association
+from pacsflow.net.dimse_errors import CallingAeRefusedError, DimseResponseLostError
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.peers.orthanc import OrthancServer

@@ -25,7 +25,7 @@ from flows.options import Retrieval, Selection
 from flows.pipeline import pipeline
 from flows.results import PipelineSummary
 from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
-from pacsflow.net.association import PacsUnreachableError
+from pacsflow.net.dimse_errors import PacsUnreachableError
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage_files import INCOMING_FOLDER
 from pacsflow.peers.orthanc import OrthancServer

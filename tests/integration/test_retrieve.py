@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from pacsflow.database.engine import make_engine
 from pacsflow.database.models import Image, StudyFind
-from pacsflow.net.association import DimseFailureError
+from pacsflow.net.dimse_errors import DimseFailureError
 from pacsflow.net.move import move_study
 from pacsflow.net.nodes import LocalAE, PacsNode
 from pacsflow.net.storage import StorageSCP

@@ -27,7 +27,7 @@ from flows.config import SiteOptions
 from flows.move_studies import move_studies_flow
 from pacsflow.demo.synthetic import make_find_answer, make_study, write_dataset
 from pacsflow.errors import RetryableError
-from pacsflow.net.association import AssociationRejectedError, DimseFailureError
+from pacsflow.net.dimse_errors import AssociationRejectedError, DimseFailureError
 from pacsflow.net.find import StudyQuery, find_studies
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE, PacsNode
 from pacsflow.net.storage_files import INCOMING_FOLDER

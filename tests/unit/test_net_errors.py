@@ -11,7 +11,7 @@ import pickle
 import pytest
 
 from pacsflow.errors import PermanentError, RetryableError
-from pacsflow.net.association import (
+from pacsflow.net.dimse_errors import (
     AssociationAbortedError,
     AssociationBusyError,
     AssociationRejectedError,

@@ -7,7 +7,7 @@ from typing import Any, cast
 import pytest
 from pydicom.dataset import Dataset
 
-from pacsflow.net.association import DimseFailureError
+from pacsflow.net.dimse_errors import DimseFailureError
 from pacsflow.net.move import MoveResult, final_response
 from pacsflow.net.nodes import PacsNode
 from pacsflow.retrieval.finish import _judge

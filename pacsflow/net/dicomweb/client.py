@@ -12,13 +12,12 @@ import logging
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from pacsflow.errors import PermanentError, RetryableError
-from pacsflow.net.association import PacsUnreachableError
 from pacsflow.net.dicomweb.access import WebAccess
+from pacsflow.net.dimse_errors import PacsUnreachableError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -78,12 +77,7 @@ class DicomWebClient:
     def __enter__(self) -> DicomWebClient:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
