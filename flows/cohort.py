@@ -85,7 +85,7 @@ def cohort_flow(
         found.items_matched,
         found.items_queried,
         site.pacs,
-        found.as_dict()["items_per_second"],
+        found.items_per_second,
         found.items_query_failed or "none",
     )
     moved = move_studies_flow(

@@ -113,7 +113,7 @@ class CohortSummary:
         return {
             **report,
             "studies_new": self.found.studies_new,
-            "find_items_per_second": found["items_per_second"],
+            "find_items_per_second": self.found.items_per_second,
             **{key: move[key] for key in _COHORT_MOVE_COUNTS},
             "seconds": self.seconds,
             "find": found,

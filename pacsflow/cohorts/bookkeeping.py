@@ -248,10 +248,14 @@ class ItemsFound:
     studies_new: int
     seconds: float
 
+    @property
+    def items_per_second(self) -> float:
+        """Items queried per second, to one decimal (0.0 when no time passed)."""
+        return round(self.items_queried / self.seconds, 1) if self.seconds else 0.0
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data, with the items per second, for summaries."""
-        rate = self.items_queried / self.seconds if self.seconds else 0.0
-        return {**asdict(self), "items_per_second": round(rate, 1)}
+        return {**asdict(self), "items_per_second": self.items_per_second}
 
 
 def find_and_record_items(
