@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from pacsflow.net.nodes import LocalAE
+from pacsflow.net.transports.registry import DEFAULT_TRANSPORT
 
 __all__ = [
     "DB_PASSWORD_ENV",
@@ -48,12 +49,14 @@ ENV = {
 DEFAULT_STORAGE = "pacsflow-storage"
 """Where the storage SCP writes received files (relative to the working directory)."""
 
+_DEFAULT_LOCAL = LocalAE()
+
 DEFAULTS = {
-    "local_ae_title": LocalAE().ae_title,
-    "local_port": str(LocalAE().port),
-    "local_bind_address": LocalAE().bind_address,
+    "local_ae_title": _DEFAULT_LOCAL.ae_title,
+    "local_port": str(_DEFAULT_LOCAL.port),
+    "local_bind_address": _DEFAULT_LOCAL.bind_address,
     "storage": DEFAULT_STORAGE,
-    "transport": "c-move",
+    "transport": DEFAULT_TRANSPORT,
 }
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from pacsflow.net.get import get_study, study_kinds
 from pacsflow.net.move import MoveResult
-from pacsflow.net.queries import dimse_query_channel
 from pacsflow.net.storage_files import prepare_storage
 from pacsflow.net.transports.dimse import DimseTransport
 from pacsflow.net.transports.interface import NO_OPTIONS, PacsLink, RetrieveOptions, SiteNeeds
@@ -36,7 +35,7 @@ class CGet(DimseTransport):
             :func:`~pacsflow.net.get.get_study`.
         """
         prepare_storage(storage)
-        with dimse_query_channel(link.local, link.node, timeouts=link.timeouts) as ask:
+        with self.query_channel(link) as ask:
             kinds = study_kinds(ask, study_uid, options.series_uids)
         return get_study(
             link.local,
