@@ -70,18 +70,31 @@ def _own_cpu() -> float:
 
 
 def _receiver_cpu(storage: Path) -> float:
-    """CPU seconds of the receiver serving ``storage`` (supervisor and workers), 0 if none."""
+    """CPU seconds of the receiver serving ``storage``, 0 if none: supervisor and workers,
+    and the compiled engine's programs (one per association, children of the workers),
+    ended and reaped or still running."""
     status = running_receiver(storage.resolve())
     if status is None:
         return 0.0
     total = 0
     for pid in (status.pid, *status.workers):
+        total += _ticks(pid, reaped_children=True)
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            running = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
+            running = []
+        total += sum(_ticks(int(child), reaped_children=False) for child in running)
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def _ticks(pid: int, *, reaped_children: bool) -> int:
+    """utime + stime of ``pid`` (and cutime + cstime: its reaped children's), 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0
+    own = int(fields[11]) + int(fields[12])
+    return own + (int(fields[13]) + int(fields[14]) if reaped_children else 0)
 
 
 def _folder_size(folder: Path) -> tuple[int, float]:

@@ -16,11 +16,14 @@ from pacsflow.net.nodes import LocalAE, validate_ae_title
 
 __all__ = [
     "DEFAULT_IDLE_EXIT",
+    "ENGINES",
+    "ENGINE_ENV",
     "IDLE_EXIT_ENV",
     "ReceiverConfig",
     "ReceiverFailedError",
     "ReceiverRunningError",
     "default_workers",
+    "engine_from",
     "idle_exit_from",
 ]
 
@@ -42,6 +45,26 @@ def idle_exit_from(environ: Mapping[str, str]) -> float:
         return float(raw) if raw else DEFAULT_IDLE_EXIT
     except ValueError:
         raise ValueError(f"${IDLE_EXIT_ENV} must be a number of seconds, not {raw!r}") from None
+
+
+ENGINES = ("auto", "dcmtk", "pynetdicom")
+"""How a receiver receives: ``dcmtk``, pacsflow's compiled storage SCP (built on first use
+against DCMTK's headers, :mod:`pacsflow.net.compiled_receiver`); ``pynetdicom``, in Python;
+``auto`` (the default), the compiled one where it builds, else pynetdicom."""
+ENGINE_ENV = "PACSFLOW_RECEIVER_ENGINE"
+"""The engine of a receiver whose command line names none; read by the service's entry point."""
+
+
+def engine_from(environ: Mapping[str, str]) -> str:
+    """The engine named by :data:`ENGINE_ENV`, else ``auto``.
+
+    Raises:
+        ValueError: the variable names no engine.
+    """
+    raw = environ.get(ENGINE_ENV, "").strip().lower() or "auto"
+    if raw not in ENGINES:
+        raise ValueError(f"${ENGINE_ENV} must be one of {', '.join(ENGINES)}, not {raw!r}")
+    return raw
 
 
 def default_workers() -> int:
@@ -68,6 +91,7 @@ class ReceiverConfig:
         workers: receiving processes.
         max_associations: associations each worker serves at once.
         idle_exit: exit after this many seconds without a live lease; None: never.
+        engine: one of :data:`ENGINES`.
         runtime: the folder recording which receiver holds which port (default
             :func:`~pacsflow.net.receiver_ports.default_runtime_folder`).
     """
@@ -79,6 +103,7 @@ class ReceiverConfig:
     max_associations: int = 8
     idle_exit: float | None = None
     runtime: Path | None = None
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.allowed_ae_titles:
@@ -87,5 +112,7 @@ class ReceiverConfig:
             validate_ae_title(title, "calling")
         if self.workers < 1 or self.max_associations < 1:
             raise ValueError("workers and max_associations must be at least 1")
+        if self.engine not in ENGINES:
+            raise ValueError(f"the engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.idle_exit is not None and self.idle_exit <= 0:
             raise ValueError(f"idle_exit must be positive, not {self.idle_exit}")

@@ -53,6 +53,8 @@ class ReceiverStatus:
     allowed_ae_titles: tuple[str, ...]
     workers: tuple[int, ...]
     idle_exit: float | None
+    engine: str = "pynetdicom"
+    """Which storage SCP receives: ``dcmtk`` (compiled) or ``pynetdicom``."""
 
     def describe(self) -> str:
         """One line for messages: AE title, address and pid."""

@@ -37,14 +37,19 @@ from collections.abc import Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from pacsflow.net.compiled_receiver.build import compiled_receiver
+from pacsflow.net.compiled_receiver.spawner import serve_with_program
 from pacsflow.net.nodes import LocalAE
 from pacsflow.net.receiver_config import (
     DEFAULT_IDLE_EXIT,
+    ENGINE_ENV,
+    ENGINES,
     IDLE_EXIT_ENV,
     ReceiverConfig,
     ReceiverFailedError,
     ReceiverRunningError,
     default_workers,
+    engine_from,
     idle_exit_from,
 )
 from pacsflow.net.receiver_files import (
@@ -82,6 +87,7 @@ def serve(config: ReceiverConfig) -> None:
     """
     storage = config.storage.resolve()
     prepare_storage(storage)
+    program = _program(config.engine)
     lock = take_lock(storage)
     if lock is None:
         running = read_status(storage)
@@ -98,18 +104,21 @@ def serve(config: ReceiverConfig) -> None:
     recorded = False
     try:
         sock = _bind(config.local)
-        workers = [_start_worker(config, storage, sock, lock) for _ in range(config.workers)]
-        _publish(config, storage, workers)
+        workers = [
+            _start_worker(config, storage, sock, lock, program) for _ in range(config.workers)
+        ]
+        _publish(config, storage, workers, program)
         recorded = record_port(runtime, config.local.port, storage)
         LOGGER.info(
-            "Receiver %s listening on %s:%d with %d processes, writing to %s",
+            "Receiver %s listening on %s:%d with %d processes (%s), writing to %s",
             config.local.ae_title,
             config.local.bind_address,
             config.local.port,
             len(workers),
+            _engine(program),
             storage,
         )
-        _supervise(config, storage, sock, lock, workers, stopping, giving_way)
+        _supervise(config, storage, sock, lock, workers, program, stopping, giving_way)
     finally:
         remove_status(storage, os.getpid())
         if recorded:  # while the port is still ours: no newer record can exist yet
@@ -127,6 +136,30 @@ def serve(config: ReceiverConfig) -> None:
         LOGGER.info("Receiver %s stopped", config.local.ae_title)
 
 
+def _program(engine: str) -> Path | None:
+    """The compiled storage SCP for ``dcmtk`` and ``auto``, None for pynetdicom.
+
+    Raises:
+        ReceiverFailedError: ``dcmtk`` was asked for and cannot be built.
+    """
+    if engine == "pynetdicom":
+        return None
+    build = compiled_receiver()
+    if build.path is None:
+        if engine == "dcmtk":
+            raise ReceiverFailedError(f"the compiled receiver is not available: {build.reason}")
+        LOGGER.warning(
+            "Receiving with pynetdicom, the slower engine: %s (install g++ and libdcmtk-dev "
+            "for the compiled one)",
+            build.reason,
+        )
+    return build.path
+
+
+def _engine(program: Path | None) -> str:
+    return "pynetdicom" if program is None else "dcmtk"
+
+
 def _bind(local: LocalAE) -> socket.socket:
     """The listening socket; a port in use is retried briefly before giving up."""
     deadline = time.monotonic() + _BIND_PATIENCE
@@ -139,7 +172,9 @@ def _bind(local: LocalAE) -> socket.socket:
             time.sleep(0.2)
 
 
-def _publish(config: ReceiverConfig, storage: Path, workers: list[BaseProcess]) -> None:
+def _publish(
+    config: ReceiverConfig, storage: Path, workers: list[BaseProcess], program: Path | None
+) -> None:
     write_status(
         storage,
         ReceiverStatus(
@@ -151,6 +186,7 @@ def _publish(config: ReceiverConfig, storage: Path, workers: list[BaseProcess]) 
             allowed_ae_titles=config.allowed_ae_titles,
             workers=tuple(w.pid or 0 for w in workers),
             idle_exit=config.idle_exit,
+            engine=_engine(program),
         ),
     )
 
@@ -161,6 +197,7 @@ def _supervise(
     sock: socket.socket,
     lock: int,
     workers: list[BaseProcess],
+    program: Path | None,
     stopping: threading.Event,
     giving_way: threading.Event,
 ) -> None:
@@ -183,10 +220,10 @@ def _supervise(
                         f"{len(restarts)} receiving processes ended within a minute; "
                         "see the messages above"
                     )
-                workers[i] = _start_worker(config, storage, sock, lock)
+                workers[i] = _start_worker(config, storage, sock, lock, program)
                 replaced = True
         if replaced:
-            _publish(config, storage, workers)
+            _publish(config, storage, workers, program)
         if config.idle_exit is None:
             continue  # an operator's receiver neither idles out nor gives way
         asked = giving_way.is_set()
@@ -198,7 +235,7 @@ def _supervise(
             # unless its lease came in time, and then this one stays.
             remove_status(storage, os.getpid())
             if live_leases(storage):
-                _publish(config, storage, workers)
+                _publish(config, storage, workers, program)
                 last_used = time.monotonic()
                 continue
             if asked:
@@ -209,14 +246,14 @@ def _supervise(
 
 
 def _start_worker(
-    config: ReceiverConfig, storage: Path, sock: socket.socket, lock: int
+    config: ReceiverConfig, storage: Path, sock: socket.socket, lock: int, program: Path | None
 ) -> BaseProcess:
     # fork: the worker inherits the listening socket; the supervisor runs no
     # other thread, so forking it is safe.
     context = multiprocessing.get_context("fork")
     worker = context.Process(
         target=_work,
-        args=(config, storage, sock, lock, os.getpid()),
+        args=(config, storage, sock, lock, os.getpid(), program),
         name="pacsflow-receiver",
         daemon=False,
     )
@@ -225,13 +262,25 @@ def _start_worker(
 
 
 def _work(
-    config: ReceiverConfig, storage: Path, sock: socket.socket, lock: int, parent: int
+    config: ReceiverConfig,
+    storage: Path,
+    sock: socket.socket,
+    lock: int,
+    parent: int,
+    program: Path | None,
 ) -> None:
-    """One receiving process: an SCP on the shared socket until SIGTERM or the parent's death."""
+    """One receiving process: an SCP on the shared socket until SIGTERM or the parent's death.
+
+    With the compiled engine it runs ``program`` per accepted association
+    (:mod:`pacsflow.net.compiled_receiver.spawner`); else a pynetdicom SCP.
+    """
     os.close(lock)  # the lock is the supervisor's alone: it must free it when it dies
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda _s, _f: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the supervisor
+    if program is not None:
+        serve_with_program(config, storage, sock, program, stopping, parent)
+        return
     scp = StorageSCP(
         config.local,
         storage,
@@ -282,6 +331,13 @@ def _parser() -> argparse.ArgumentParser:
         f"{DEFAULT_IDLE_EXIT:.0f}",
     )
     parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help=f"how to receive (default ${ENGINE_ENV}, else auto: the compiled DCMTK "
+        "receiver where it builds, else pynetdicom)",
+    )
+    parser.add_argument(
         "--runtime",
         default=None,
         metavar="FOLDER",
@@ -300,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         idle_exit = args.idle_exit
         if idle_exit is None and args.on_demand:
             idle_exit = idle_exit_from(os.environ)  # the edge of this process
+        engine = args.engine or engine_from(os.environ)
         config = ReceiverConfig(
             local=LocalAE(args.aet, args.port, args.bind),
             storage=Path(args.storage),
@@ -308,6 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_associations=args.max_associations,
             idle_exit=idle_exit,
             runtime=Path(args.runtime) if args.runtime else None,
+            engine=engine,
         )
     except ValueError as exc:
         print(f"pacsflow receiver: {exc}", file=sys.stderr)
