@@ -67,6 +67,13 @@ def add_receiver_command(commands: Any) -> None:
         metavar="SECONDS",
         help="stop when no run has used it for this long (default: never)",
     )
+    receiver.add_argument(
+        "--engine",
+        choices=["auto", "dcmtk", "pynetdicom"],
+        help="how to receive: dcmtk, pacsflow's compiled storage SCP (needs g++ and "
+        "libdcmtk-dev; built on first use); pynetdicom, in Python; auto: dcmtk where it "
+        "builds, else pynetdicom (default $PACSFLOW_RECEIVER_ENGINE, else auto)",
+    )
     receiver.set_defaults(run=_receiver, needs_db=False)
 
 
@@ -89,7 +96,8 @@ def _receiver(args: argparse.Namespace, _db_url: str) -> int:
         else:
             print(
                 f"receiver {running.describe()} serves {storage}; accepts "
-                f"{', '.join(running.allowed_ae_titles)}; {len(running.workers)} processes"
+                f"{', '.join(running.allowed_ae_titles)}; {len(running.workers)} processes; "
+                f"engine {running.engine}"
             )
         return 0
     if running is not None:
@@ -117,6 +125,8 @@ def _receiver(args: argparse.Namespace, _db_url: str) -> int:
         command += ["--allow", title]
     if args.idle_exit:
         command += ["--idle-exit", str(args.idle_exit)]
+    if args.engine:
+        command += ["--engine", args.engine]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, command)  # noqa: S606 - this interpreter, our own module

@@ -24,7 +24,7 @@ import pytest
 
 from pacsflow.demo.synthetic import make_study, write_dataset
 from pacsflow.net.nodes import LocalAE
-from pacsflow.net.receiver_config import default_workers
+from pacsflow.net.receiver_config import ENGINE_ENV, default_workers
 from pacsflow.net.receiver_files import (
     ReceiverStatus,
     lock_is_held,
@@ -57,9 +57,15 @@ def storage(tmp_path: Path) -> Path:
     return (tmp_path / "storage").resolve()
 
 
-@pytest.fixture
-def receiver(storage: Path) -> Iterator[ReceiverStatus]:
-    status = ensure_receiver(LocalAE("PACSFLOW", free_port()), storage, "STORESCU")
+@pytest.fixture(params=["dcmtk", "pynetdicom"])
+def receiver(
+    request: pytest.FixtureRequest, storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ReceiverStatus]:
+    """A receiver started on demand, with each engine: the compiled one and the fallback."""
+    with monkeypatch.context() as env:
+        env.setenv(ENGINE_ENV, request.param)  # the service reads it when it starts
+        status = ensure_receiver(LocalAE("PACSFLOW", free_port()), storage, "STORESCU")
+    assert status.engine == request.param
     yield status
     stop_receiver(storage)
 
@@ -165,6 +171,37 @@ def test_a_killed_receiving_process_is_replaced(
     assert len(_stored(storage)) == 4
 
 
+def test_without_a_compiler_the_receiver_falls_back_to_pynetdicom_and_says_so_once(
+    storage: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``auto`` (the default) where the compiled receiver cannot be built (here: no
+    C++ compiler on the PATH): pynetdicom receives, and the log says why, once."""
+    with monkeypatch.context() as env:
+        env.setenv("PATH", str(tmp_path / "no-tools"))
+        env.delenv(ENGINE_ENV, raising=False)
+        status = ensure_receiver(LocalAE("PACSFLOW", free_port()), storage, "STORESCU")
+    try:
+        assert status.engine == "pynetdicom"
+        files = _files(tmp_path / "send", make_study(n_images=3))
+        assert storescu(files, status.port, calling="STORESCU", called="PACSFLOW").returncode == 0
+        assert len(_stored(storage)) == 3
+    finally:
+        stop_receiver(storage)
+    log = (storage / ".receiver" / "receiver.log").read_text()
+    assert log.count("Receiving with pynetdicom") == 1
+    assert "no C++ compiler (g++) found" in log
+
+
+def test_a_receiver_asked_for_the_compiled_engine_that_cannot_build_it_says_why(
+    storage: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    monkeypatch.setenv(ENGINE_ENV, "dcmtk")
+    with pytest.raises(ReceiverStartError, match=r"compiled receiver is not available: no C\+\+"):
+        ensure_receiver(LocalAE("PACSFLOW", free_port()), storage, "STORESCU")
+    assert running_receiver(storage) is None
+
+
 def test_one_receiver_per_folder_and_runs_must_match_it(
     receiver: ReceiverStatus, storage: Path
 ) -> None:
@@ -211,6 +248,7 @@ def test_the_receiver_command_runs_shows_and_stops(
         assert shown.returncode == 0, shown.stderr
         assert f"PACSFLOW on 127.0.0.1:{port}" in shown.stdout
         assert "accepts STORESCU" in shown.stdout
+        assert "engine dcmtk" in shown.stdout  # auto, with DCMTK's headers and g++ here
         second = run_cli("receiver", *options, "--allow", "STORESCU")
         assert second.returncode == 3
         assert "a receiver already serves" in second.stderr
