@@ -2,15 +2,18 @@
 # Install the Debian packages pacsflow needs, when missing. Safe to run repeatedly.
 #
 #   install-system-deps.sh demo   what `make demo` needs: Python's venv module, and
-#                                 Orthanc as the local PACS. Orthanc is optional: with
-#                                 no root or sudo to install it, the demo runs
-#                                 pynetdicom's bundled qrscp instead, and says so.
+#                                 Orthanc as the local PACS, DCMTK's headers and g++
+#                                 for the compiled C-MOVE receiver. Both are optional:
+#                                 with no root or sudo to install them, the demo runs
+#                                 pynetdicom's bundled qrscp instead and receives with
+#                                 pynetdicom, and says so.
 #   install-system-deps.sh test   what `make test` needs besides: PostgreSQL's server
 #                                 binaries (the tests start a throwaway server from
 #                                 /usr/lib/postgresql/*/bin), util-linux (runuser,
 #                                 setpriv), Orthanc and its DICOMweb plugin (the
 #                                 test PACS), DCMTK (an
-#                                 independent DICOM client), dicom3tools (dciodvfy
+#                                 independent DICOM client) and its headers with g++
+#                                 (the compiled receiver is built against them), dicom3tools (dciodvfy
 #                                 checks exported files) and Chromium (the Prefect
 #                                 UI test drives it headless; Playwright never
 #                                 downloads a browser).
@@ -30,6 +33,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || required+=(python3-venv)
 case "$profile" in
 demo)
     [ -x "${PACSFLOW_ORTHANC:-/usr/sbin/Orthanc}" ] || optional+=(orthanc)
+    [ -f /usr/include/dcmtk/config/osconfig.h ] || optional+=(libdcmtk-dev)
+    command -v g++ >/dev/null || optional+=(g++)
     ;;
 test)
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || required+=(postgresql)
@@ -37,6 +42,8 @@ test)
     [ -x /usr/sbin/Orthanc ] || required+=(orthanc)
     [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || required+=(orthanc-dicomweb)
     command -v findscu >/dev/null || required+=(dcmtk)
+    [ -f /usr/include/dcmtk/config/osconfig.h ] || required+=(libdcmtk-dev)
+    command -v g++ >/dev/null || required+=(g++)
     command -v dciodvfy >/dev/null || required+=(dicom3tools)
     [ -x /usr/bin/chromium ] || required+=(chromium)
     ;;
@@ -51,9 +58,10 @@ if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 
-without_orthanc() {
-    echo "Orthanc is not installed and could not be installed ($1):" \
-        "the demo uses pynetdicom's bundled qrscp as its PACS instead."
+without_optional() {
+    echo "${optional[*]} not installed and could not be installed ($1):" \
+        "the demo uses pynetdicom's bundled qrscp as its PACS where Orthanc is missing," \
+        "and receives with pynetdicom where DCMTK's headers or g++ are."
 }
 
 # Root installs; sudo too, but for optional packages only when it needs no password.
@@ -62,7 +70,7 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null && { [ ${#required[@]} -gt 0 ] || sudo -n true 2>/dev/null; }; then
     sudo=(sudo)
 elif [ ${#required[@]} -eq 0 ]; then
-    without_orthanc "no root or sudo"
+    without_optional "no root or sudo"
     exit 0
 else
     echo "Missing packages (${required[*]}) and no root or sudo to install them." >&2
@@ -75,7 +83,7 @@ if "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q --no-ins
     exit 0
 fi
 if [ ${#required[@]} -eq 0 ]; then
-    without_orthanc "apt-get failed"
+    without_optional "apt-get failed"
     exit 0
 fi
 echo "Could not install ${missing[*]}; see apt-get's messages above." >&2
