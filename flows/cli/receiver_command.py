@@ -17,6 +17,7 @@ from typing import Any
 from flows.cli.args import UsageError, positive
 from flows.config import DEFAULT_STORAGE, ENV, resolve_callers, resolve_local, resolve_storage
 from pacsflow.net.nodes import DEFAULT_LOCAL_AE_TITLE, LocalAE
+from pacsflow.net.receiver_config import ENGINE_ENV, ENGINES
 
 __all__ = ["add_receiver_command"]
 
@@ -69,10 +70,10 @@ def add_receiver_command(commands: Any) -> None:
     )
     receiver.add_argument(
         "--engine",
-        choices=["auto", "dcmtk", "pynetdicom"],
+        choices=ENGINES,
         help="how to receive: dcmtk, pacsflow's compiled storage SCP (needs g++ and "
         "libdcmtk-dev; built on first use); pynetdicom, in Python; auto: dcmtk where it "
-        "builds, else pynetdicom (default $PACSFLOW_RECEIVER_ENGINE, else auto)",
+        f"builds, else pynetdicom (default ${ENGINE_ENV}, else auto)",
     )
     receiver.set_defaults(run=_receiver, needs_db=False)
 

@@ -39,11 +39,19 @@ def require(tool: str) -> str:
 
 
 def storescu(
-    files: Sequence[Path], port: int, *, calling: str, called: str, host: str = "127.0.0.1"
+    files: Sequence[Path],
+    port: int,
+    *,
+    calling: str,
+    called: str,
+    host: str = "127.0.0.1",
+    options: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Send ``files`` with DCMTK's storescu; the completed process (check its return code)."""
+    """Send ``files`` with DCMTK's storescu (and its ``options``, e.g. the transfer syntaxes
+    it proposes); the completed process (check its return code)."""
     return subprocess.run(
-        [require("storescu"), "-aet", calling, "-aec", called, host, str(port), *map(str, files)],
+        [require("storescu"), *options, "-aet", calling, "-aec", called, host, str(port)]
+        + [str(file) for file in files],
         capture_output=True,
         text=True,
         env=no_nagle_env(),

@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import socket
+import subprocess
 import threading
 import time
 import warnings
@@ -104,9 +105,47 @@ def test_processes_share_one_port_and_files_land_whole(
     for path in stored:
         ds = pydicom.dcmread(path)
         assert ds == sent[path.stem]  # every element, pixel data included
+        assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+        assert ds.file_meta.MediaStorageSOPClassUID == ds.SOPClassUID
+        assert str(ds.file_meta.SourceApplicationEntityTitle).strip() == "STORESCU"
         assert path.parent.name == ds.SeriesInstanceUID
         assert path.parent.parent.name == ds.StudyInstanceUID
     assert _incoming(storage) == []
+
+
+@pytest.mark.parametrize(
+    ("converted", "proposed", "syntax"),
+    [
+        (["dcmcjpeg", "+e1"], "-xs", "1.2.840.10008.1.2.4.70"),  # JPEG lossless, first order
+        (["dcmcrle"], "-xr", "1.2.840.10008.1.2.5"),  # RLE lossless
+        (["dcmconv", "+td"], "-xd", "1.2.840.10008.1.2.1.99"),  # deflated explicit little endian
+        (["dcmconv", "+ti"], "-xi", "1.2.840.10008.1.2"),  # implicit little endian
+    ],
+)
+def test_each_transfer_syntax_is_stored_as_sent(
+    receiver: ReceiverStatus,
+    storage: Path,
+    tmp_path: Path,
+    converted: list[str],
+    proposed: str,
+    syntax: str,
+) -> None:
+    """A compressed, deflated or implicit data set, proposed in its own transfer syntax
+    only, is accepted and kept in it, its pixel data as sent."""
+    (plain,) = _files(tmp_path / "plain", make_study(n_images=1))
+    sent = tmp_path / "sent.dcm"
+    subprocess.run([*converted, str(plain), str(sent)], check=True, capture_output=True)
+    original = pydicom.dcmread(sent)
+    assert original.file_meta.TransferSyntaxUID == syntax
+    done = storescu(
+        [sent], receiver.port, calling="STORESCU", called="PACSFLOW", options=[proposed, "-R"]
+    )
+    assert done.returncode == 0, done.stderr
+    (stored,) = _stored(storage)
+    received = pydicom.dcmread(stored)
+    assert received.file_meta.TransferSyntaxUID == syntax
+    assert received.PixelData == original.PixelData
+    assert received.SOPInstanceUID == original.SOPInstanceUID
 
 
 def test_unknown_calling_ae_is_rejected(
