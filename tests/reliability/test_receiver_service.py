@@ -195,6 +195,46 @@ def test_a_file_the_disk_cannot_take_is_refused_and_leaves_nothing(
     assert len(_stored(storage)) == 2
 
 
+@pytest.mark.parametrize("receiver", ["dcmtk"], indirect=True)
+def test_a_compiled_program_killed_mid_file_leaves_no_partial_file(
+    receiver: ReceiverStatus, storage: Path, tmp_path: Path
+) -> None:
+    """The program serving an association is killed while a file is being received:
+    the sender fails, its receiving process lives on and deletes the partial file."""
+    study = make_study(n_series=1, n_images=60)
+    for ds in study:
+        ds.PixelData = bytes(512 * 1024)  # ~0.5 MB each: a partial file exists most of the time
+        ds.Rows = ds.Columns = 512
+    files = _files(tmp_path / "send", study)
+    sender = subprocess.Popen(
+        ["storescu", "-aet", "STORESCU", "-aec", "PACSFLOW", "127.0.0.1", str(receiver.port)]
+        + [str(f) for f in files],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    killed = None
+    deadline = time.monotonic() + 30
+    while killed is None and time.monotonic() < deadline and sender.poll() is None:
+        programs = [
+            int(pid)
+            for worker in receiver.workers
+            for pid in Path(f"/proc/{worker}/task/{worker}/children").read_text().split()
+        ]
+        if programs and _incoming(storage):
+            os.kill(programs[0], signal.SIGKILL)
+            killed = programs[0]
+        time.sleep(0.002)
+    assert killed is not None, "no program was seen receiving"
+    assert sender.wait(timeout=60) != 0, "the sender saw its association end"
+    deadline = time.monotonic() + 10
+    while _incoming(storage):
+        assert time.monotonic() < deadline, f"partial files left: {_incoming(storage)}"
+        time.sleep(0.1)
+    assert running_receiver(storage) == receiver, "the receiving processes live on"
+    for path in _stored(storage):
+        assert len(pydicom.dcmread(path).PixelData) == 512 * 1024  # whole files only
+
+
 def test_a_killed_receiving_process_is_replaced(
     receiver: ReceiverStatus, storage: Path, tmp_path: Path
 ) -> None:

@@ -6,8 +6,9 @@ starts the compiled storage SCP (``storescp.cc``) with the connected socket, and
 that program serves the association and exits. The PACS's C-STOREs so never pass
 through Python. At most ``max_associations`` programs run per receiving process;
 further connections wait in the socket's queue (or go to another process) until
-one ends. The programs die with their receiving process (``PR_SET_PDEATHSIG``);
-on SIGTERM it ends them too.
+one ends. A program killed by a signal may leave a partial file: its receiving
+process deletes it once the program has ended. The programs die with their receiving process
+(``PR_SET_PDEATHSIG``); on SIGTERM it ends them too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 
 from pacsflow.net.nodes import Timeouts
 from pacsflow.net.receiver_config import ReceiverConfig
+from pacsflow.net.storage_files import remove_abandoned_parts
 
 LOGGER = logging.getLogger(__name__)
 
@@ -63,7 +65,11 @@ def serve_with_program(
     running: list[subprocess.Popen[bytes]] = []
     try:
         while not stopping.is_set() and os.getppid() == parent:
-            running = [child for child in running if child.poll() is None]
+            ended = [child for child in running if child.poll() is not None]
+            if ended:
+                running = [child for child in running if child not in ended]
+                if any(child.returncode < 0 for child in ended):  # killed mid-file, maybe
+                    remove_abandoned_parts(storage)
             if len(running) >= config.max_associations:
                 stopping.wait(0.01)
                 continue
@@ -84,17 +90,20 @@ def serve_with_program(
                     )
                 )
     finally:
-        _end(running)
+        if _end(running):
+            remove_abandoned_parts(storage)
 
 
-def _end(running: list[subprocess.Popen[bytes]]) -> None:
-    """End the associations in progress, as the pynetdicom engine does when stopped."""
-    for child in running:
-        if child.poll() is None:
-            child.terminate()
-    for child in running:
+def _end(running: list[subprocess.Popen[bytes]]) -> bool:
+    """End the associations in progress, as the pynetdicom engine does when stopped;
+    whether any was still in progress."""
+    cut = [child for child in running if child.poll() is None]
+    for child in cut:
+        child.terminate()
+    for child in cut:
         try:
             child.wait(_END_PATIENCE)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+    return bool(cut)
