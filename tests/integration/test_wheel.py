@@ -1,4 +1,5 @@
-"""The built wheel carries the migrations: initialize_database works outside the checkout."""
+"""The built wheel carries the migrations (initialize_database works outside the checkout)
+and the compiled receiver's source (it builds from the installed package)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_initialize_database_from_the_installed_wheel(tmp_path: Path) -> None:
         names = archive.namelist()
         assert "pacsflow/_migrations/env.py" in names
         assert any(n.startswith("pacsflow/_migrations/versions/0001_") for n in names)
+        assert "pacsflow/net/compiled_receiver/storescp.cc" in names  # built on first use
         archive.extractall(site)
     db = tmp_path / "fromwheel.sqlite"
     script = (
@@ -46,6 +48,9 @@ def test_initialize_database_from_the_installed_wheel(tmp_path: Path) -> None:
         f"assert str(migrations_dir()).startswith({str(site)!r})\n"
         f"initialize_database('sqlite:///{db}')\n"
         f"assert current_revision('sqlite:///{db}') == head_revision()\n"
+        "from pathlib import Path\n"
+        "from pacsflow.net.compiled_receiver.build import compiled_receiver\n"
+        f"assert compiled_receiver(Path({str(tmp_path / 'bin')!r})).path\n"
     )
     subprocess.run(
         [sys.executable, "-c", script],
