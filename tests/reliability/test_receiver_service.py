@@ -111,6 +111,9 @@ def test_processes_share_one_port_and_files_land_whole(
         assert path.parent.name == ds.SeriesInstanceUID
         assert path.parent.parent.name == ds.StudyInstanceUID
     assert _incoming(storage) == []
+    log = (storage / ".receiver" / "receiver.log").read_text()
+    assert "W:" not in log, "no log line per file received"
+    assert "skipping" not in log
 
 
 @pytest.mark.parametrize(

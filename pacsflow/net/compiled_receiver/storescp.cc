@@ -411,6 +411,9 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit fails the write (EFBIG) instead
   std::signal(SIGPIPE, SIG_IGN);
   OFLog::configure(OFLogger::WARN_LOG_LEVEL);
+  // Reading a file only up to its Series Instance UID is what place() asks for:
+  // dcmdata's warning that it skipped the rest would be one log line per file.
+  OFLog::getLogger("dcmtk.dcmdata").setLogLevel(OFLogger::ERROR_LOG_LEVEL);
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   g_owner = std::string(host) + ":" + std::to_string(getpid());
